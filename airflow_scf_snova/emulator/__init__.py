@@ -8,7 +8,22 @@ Nothing here imports Airflow. Start it with ``python -m airflow_scf_snova.emulat
         ...  # point a tencentcloud connection's ``endpoint`` at server.endpoint
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .config import EmulatorConfig
-from .server import EmulatorServer
+
+if TYPE_CHECKING:
+    from .server import EmulatorServer
 
 __all__ = ["EmulatorConfig", "EmulatorServer"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that ``emulator.config`` or ``emulator.snova`` can be used without the services.
+    if name == "EmulatorServer":
+        from .server import EmulatorServer
+
+        return EmulatorServer
+    raise AttributeError(name)

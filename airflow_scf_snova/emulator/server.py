@@ -34,7 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:  # the ``Server`` header COS clients see
         return "tencent-cos"
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - signature from stdlib
+    def log_message(self, format: str, *args) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
     def _dispatch(self) -> None:
@@ -111,7 +111,7 @@ class EmulatorServer:
 
     @property
     def endpoint(self) -> str:
-        """``http://host:port``: the value for the ``endpoint`` extra of a tencentcloud connection."""
+        """``http://host:port``: the ``endpoint`` extra of a tencentcloud connection."""
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:

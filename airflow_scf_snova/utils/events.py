@@ -123,7 +123,9 @@ def cos_record(
         "x-cos-storage-class": "Standard",
     }
     for meta_key, value in (meta or {}).items():
-        header = meta_key if meta_key.lower().startswith("x-cos-meta-") else f"x-cos-meta-{meta_key}"
+        header = (
+            meta_key if meta_key.lower().startswith("x-cos-meta-") else f"x-cos-meta-{meta_key}"
+        )
         object_meta[header.lower()] = value
     return {
         "cos": {
@@ -131,7 +133,9 @@ def cos_record(
             "cosObject": {
                 "key": f"/{appid}/{name}/{key}",
                 "size": int(size),
-                "url": f"http://{name}-{appid}.cos.{region}.myqcloud.com/{quote(key, safe='/-_.~')}",
+                "url": (
+                    f"http://{name}-{appid}.cos.{region}.myqcloud.com/{quote(key, safe='/-_.~')}"
+                ),
                 "vid": "",
                 "meta": object_meta,
             },

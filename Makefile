@@ -1,0 +1,43 @@
+# Set-up and checks. `make demo` and `make test` work on a fresh clone: they create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+COMPAT_VENV := .venv-compat
+COMPAT_AIRFLOW := 3.2.2
+PYTEST_ARGS ?=
+
+.PHONY: install lint format test test-compat demo demo-ui bench soak clean
+
+$(STAMP): setup.py pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The declared minimum (apache-airflow>=3.2) is a tested one: the suite again on Airflow 3.2.x.
+$(COMPAT_VENV)/.installed-stamp: setup.py pyproject.toml
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q -U pip setuptools wheel
+	$(COMPAT_VENV)/bin/python -m pip install -q -e '.[dev]' 'apache-airflow==$(COMPAT_AIRFLOW)'
+	touch $@
+
+test-compat: $(COMPAT_VENV)/.installed-stamp
+	$(COMPAT_VENV)/bin/python -c "import airflow, sys; v = airflow.__version__; print('Airflow', v); sys.exit(not v.startswith('3.2.'))"
+	$(COMPAT_VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(COMPAT_VENV) .demo build *.egg-info

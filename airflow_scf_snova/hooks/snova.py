@@ -1,0 +1,133 @@
+"""The ``snova`` connection: Tencent Cloud's Greenplum-based warehouse, spoken to as PostgreSQL.
+
+Everything ``PostgresHook`` offers works (``SQLExecuteQueryOperator(conn_id="snova_default")``,
+``SqlSensor``, the check operators); this hook adds Greenplum detection and identifier helpers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+from airflow_scf_snova.exceptions import InvalidInputError
+
+#: A plain SQL identifier as this provider accepts it: letters, digits, ``_`` and ``$``, not
+#: starting with a digit, at most 63 bytes (PostgreSQL's NAMEDATALEN - 1).
+IDENTIFIER = re.compile(r"^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*$")
+MAX_IDENTIFIER_BYTES = 63
+#: Connection extras handed to libpq by :meth:`SnovaHook.get_psycopg2_conn`.
+LIBPQ_EXTRAS = frozenset(
+    {
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "connect_timeout",
+        "options",
+        "application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "target_session_attrs",
+    }
+)
+
+
+def validate_identifier(name: str, what: str = "identifier") -> str:
+    """Return ``name`` if it is a safe, plain SQL identifier; raise :class:`InvalidInputError`
+    naming the input otherwise. Quoting (``psycopg2.sql.Identifier``) is still applied on use.
+
+    :param name: the identifier, without quotes.
+    :param what: what it names, for the message (``table``, ``column``, ...).
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError(f"{what} name must be a non-empty string, got {name!r}")
+    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        raise InvalidInputError(f"{what} name {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes")
+    if not IDENTIFIER.match(name):
+        raise InvalidInputError(
+            f"{what} name {name!r} may contain only letters, digits, '_' and '$' and must not "
+            "start with a digit"
+        )
+    return name
+
+
+def split_table_name(table: str) -> tuple[str | None, str]:
+    """Split ``schema.table`` (or ``table``) and validate both parts."""
+    parts = table.split(".") if isinstance(table, str) else [table]
+    if len(parts) == 1:
+        return None, validate_identifier(parts[0], "table")
+    if len(parts) == 2:
+        return validate_identifier(parts[0], "schema"), validate_identifier(parts[1], "table")
+    raise InvalidInputError(f"table name {table!r} must be 'table' or 'schema.table'")
+
+
+class SnovaHook(PostgresHook):
+    """Interact with Snova (Greenplum; plain PostgreSQL works too for development).
+
+    :param snova_conn_id: the ``snova`` connection id; ``schema`` is the database.
+    """
+
+    conn_name_attr = "snova_conn_id"
+    default_conn_name = "snova_default"
+    conn_type = "snova"
+    hook_name = "Snova (Tencent Cloud Data Warehouse)"
+
+    @cached_property
+    def server_version_banner(self) -> str:
+        """``SELECT version()``, fetched once."""
+        return str(self.get_first("SELECT version()")[0])
+
+    def is_greenplum(self) -> bool:
+        """Whether the server is Greenplum (Snova) rather than plain PostgreSQL."""
+        return "Greenplum Database" in self.server_version_banner
+
+    def greenplum_version(self) -> str | None:
+        """The Greenplum version (``6.13.0``), or ``None`` on plain PostgreSQL."""
+        match = re.search(r"Greenplum Database ([0-9][0-9.]*)", self.server_version_banner)
+        return match.group(1) if match else None
+
+    def get_psycopg2_conn(self, **options):
+        """A new psycopg2 connection from the same Airflow connection.
+
+        ``PostgresHook`` itself uses psycopg 3 when it is installed; the provider's loads and
+        exports use psycopg2 (``copy_expert`` streaming and ``psycopg2.sql`` quoting), so they
+        ask for this connection explicitly. libpq options in the connection's extras (such as
+        ``sslmode``, ``connect_timeout``, ``options``, ``application_name``) are passed through.
+
+        :param options: extra ``psycopg2.connect`` keyword arguments.
+        """
+        import psycopg2
+
+        conn = self.get_connection(self.get_conn_id())
+        kwargs = {
+            "host": conn.host,
+            "port": conn.port,
+            "user": conn.login,
+            "password": conn.password,
+            "dbname": self.database or conn.schema,
+        }
+        for key, value in conn.extra_dejson.items():
+            if key in LIBPQ_EXTRAS:
+                kwargs[key] = value
+        kwargs.update(options)
+        return psycopg2.connect(**{k: v for k, v in kwargs.items() if v not in (None, "")})
+
+    @staticmethod
+    def quote_table(table: str):
+        """``psycopg2.sql`` composable for a validated ``table`` or ``schema.table``."""
+        from psycopg2 import sql
+
+        schema, name = split_table_name(table)
+        return sql.Identifier(schema, name) if schema else sql.Identifier(name)
+
+    @staticmethod
+    def quote_identifier(name: str, what: str = "column"):
+        """``psycopg2.sql.Identifier`` for a validated identifier."""
+        from psycopg2 import sql
+
+        return sql.Identifier(validate_identifier(name, what))

@@ -1,0 +1,48 @@
+"""What a user does after ``pip install``: the provider is listed and both connection types work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def _airflow(*args: str) -> str:
+    result = subprocess.run(
+        [AIRFLOW, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_providers_list_shows_the_provider(airflow_db):
+    providers = json.loads(_airflow("providers", "list", "-o", "json"))
+    ours = [p for p in providers if p["package_name"] == "airflow-scf-snova"]
+    assert len(ours) == 1
+
+
+def test_connections_add_accepts_both_types_with_their_fields(airflow_db):
+    uri = (
+        "tencentcloud://AKIDcli:cli-secret@/?region=ap-shanghai&appid=1250000000"
+        "&namespace=etl&endpoint=http%3A%2F%2F127.0.0.1%3A9100"
+    )
+    _airflow("connections", "add", "tc_cli", "--conn-uri", uri)
+    _airflow(
+        "connections", "add", "snova_cli", "--conn-type", "snova", "--conn-host", "10.0.0.5",
+        "--conn-port", "5436", "--conn-login", "scf_visit", "--conn-password", "pw",
+        "--conn-schema", "postgres",
+    )  # fmt: skip
+    tc = json.loads(_airflow("connections", "get", "tc_cli", "-o", "json"))[0]
+    assert tc["conn_type"] == "tencentcloud" and tc["login"] == "AKIDcli"
+    assert {k: str(v) for k, v in tc["extra_dejson"].items()} == {
+        "region": "ap-shanghai",
+        "appid": "1250000000",
+        "namespace": "etl",
+        "endpoint": "http://127.0.0.1:9100",
+    }
+    snova = json.loads(_airflow("connections", "get", "snova_cli", "-o", "json"))[0]
+    assert (snova["conn_type"], snova["schema"], snova["port"]) == ("snova", "postgres", "5436")

@@ -1,0 +1,621 @@
+"""Tencent Cloud Object Storage (COS) through ``cos-python-sdk-v5``.
+
+The hook hides the SDK's surprises:
+
+- ``list_objects`` values are all strings, ``Contents`` is missing on empty pages, and COS sends
+  ``NextMarker`` on every truncated page: :meth:`COSHook.iter_objects` turns pages into typed
+  :class:`~airflow_scf_snova.utils.cos_objects.COSObject` values, one page in memory at a time;
+- ``Body.read()`` returns 1 KB: :meth:`COSHook.open_object` returns a real binary stream over the
+  HTTP response (``read(n)``, ``readline``, iteration), in constant memory;
+- a missing object on HEAD comes back as code ``NoSuchResource``: every SDK error becomes an
+  exception of :mod:`airflow_scf_snova.exceptions` (404 is always ``ResourceNotFoundError``);
+- uploads of unknown length are streamed part by part (:meth:`COSHook.upload_fileobj`).
+
+The SDK is imported inside methods only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from airflow_scf_snova.exceptions import (
+    InvalidInputError,
+    ResourceInUseError,
+    ResourceNotFoundError,
+    TencentCloudApiError,
+    TencentCloudError,
+    TencentCloudNetworkError,
+)
+from airflow_scf_snova.hooks.base import TencentCloudBaseHook
+from airflow_scf_snova.utils.cos_filters import KeyFilter
+from airflow_scf_snova.utils.cos_objects import COSObject, parse_cos_time
+
+if TYPE_CHECKING:
+    from qcloud_cos import CosS3Client
+
+MiB = 1024 * 1024
+#: COS allows at most 1,000 keys per list page and per multi-delete request.
+MAX_PAGE = 1000
+#: COS multipart rules: parts of 1 MiB .. 5 GiB (the last one may be smaller), 10,000 parts.
+MIN_PART_SIZE = 1 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+DEFAULT_PART_SIZE = 8 * MiB
+
+#: The short part of a bucket name: lower-case letters, digits and ``-``, 1 to 50 characters,
+#: not starting or ending with ``-`` (COS's rule; the SDK only checks the character set).
+_SHORT_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+_FULL_BUCKET = re.compile(r"^(?P<name>[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?)-(?P<appid>\d+)$")
+
+
+class COSHook(TencentCloudBaseHook):
+    """Interact with COS through a ``tencentcloud`` connection.
+
+    Buckets are accepted as ``name`` (the connection's ``appid`` is appended) or ``name-appid``; a
+    name whose last ``-`` segment is all digits is taken as already carrying its APPID.
+
+    :param tencentcloud_conn_id: the connection id.
+    :param region: overrides the connection's region.
+    :param timeout: seconds the SDK waits for each response (SDK default 30).
+    :param retries: how often the SDK retries network errors and 5xx answers, sleeping 1 s, 2 s,
+        3 s... between tries (the SDK's default is 3).
+    """
+
+    hook_name = "Tencent Cloud Object Storage"
+
+    def __init__(
+        self,
+        tencentcloud_conn_id: str = TencentCloudBaseHook.default_conn_name,
+        region: str | None = None,
+        timeout: int | None = None,
+        retries: int = 3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(tencentcloud_conn_id=tencentcloud_conn_id, region=region, **kwargs)
+        self.timeout = timeout
+        self.retries = retries
+
+    # -- client ------------------------------------------------------------------------------------
+    @cached_property
+    def conn(self) -> CosS3Client:
+        """The SDK client (built once per hook, on first use)."""
+        from qcloud_cos import CosS3Client
+
+        sdk_logger = logging.getLogger("qcloud_cos")
+        if sdk_logger.level == logging.NOTSET:
+            # The SDK logs every request (URL and headers) at INFO; task logs would drown in
+            # them. Configure the "qcloud_cos" logger yourself to see them again.
+            sdk_logger.setLevel(logging.WARNING)
+        return CosS3Client(self.cos_config(self.timeout), retry=self.retries)
+
+    def get_conn(self) -> CosS3Client:
+        return self.conn
+
+    # -- names -------------------------------------------------------------------------------------
+    def full_bucket_name(self, bucket: str) -> str:
+        """``name`` -> ``name-<appid>`` (the connection's APPID); ``name-appid`` is kept.
+
+        :param bucket: the bucket, short or full.
+        :raises InvalidInputError: the name breaks COS's rules, or it is short and the connection
+            has no ``appid``.
+        """
+        name = (bucket or "").strip()
+        if _FULL_BUCKET.match(name):
+            return name
+        if not _SHORT_BUCKET.match(name):
+            raise InvalidInputError(
+                f"invalid COS bucket name {bucket!r}: use lower-case letters, digits and '-' "
+                "(1-50 characters, not starting or ending with '-'), optionally followed by "
+                "-<appid>"
+            )
+        if not self.appid:
+            raise InvalidInputError(
+                f"bucket {bucket!r} has no -<appid> suffix and connection "
+                f"{self.tencentcloud_conn_id!r} has no 'appid' extra"
+            )
+        return f"{name}-{self.appid}"
+
+    @staticmethod
+    def parse_cos_url(url: str) -> tuple[str, str]:
+        """``cos://bucket/path/to/key`` -> ``("bucket", "path/to/key")``.
+
+        The key is taken literally (not percent-decoded): COS keys may contain ``%``.
+
+        :param url: the URL; ``cos://bucket`` and ``cos://bucket/`` give an empty key.
+        :raises InvalidInputError: not a ``cos://`` URL, or no bucket.
+        """
+        scheme, sep, rest = (url or "").partition("://")
+        if not sep or scheme.lower() != "cos":
+            raise InvalidInputError(f"{url!r} is not a cos://bucket/key URL")
+        bucket, _, key = rest.partition("/")
+        if not bucket:
+            raise InvalidInputError(f"{url!r} names no bucket")
+        return bucket, key
+
+    # -- errors ------------------------------------------------------------------------------------
+    def _scrub(self, text: str) -> str:
+        """Remove the SecretKey and token from a message (belt and braces: SDK messages quote
+        requests, never the key, but an exception must never carry it)."""
+        creds = self.conn_config.credentials
+        for secret in (creds.secret_key, creds.token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def _translate(self, action: str, bucket: str | None = None, key: str | None = None):
+        """Turn SDK exceptions raised inside the block into this provider's exceptions."""
+        from qcloud_cos.cos_exception import CosClientError, CosServiceError
+
+        try:
+            yield
+        except CosServiceError as err:
+            raise self._service_error(err, action, bucket, key) from err
+        except CosClientError as err:
+            raise TencentCloudNetworkError(
+                "ClientError", self._scrub(f"COS {action}{_where(bucket, key)} failed: {err}")
+            ) from err
+        except OSError as err:  # StreamBody raises IOError on truncated bodies
+            raise TencentCloudNetworkError(
+                "ClientError", self._scrub(f"COS {action}{_where(bucket, key)} failed: {err}")
+            ) from err
+
+    def _service_error(self, err, action: str, bucket: str | None, key: str | None):
+        code = str(err.get_error_code() or "Unknown")
+        status = err.get_status_code()
+        message = self._scrub(str(err.get_error_msg() or ""))
+        text = f"{action}{_where(bucket, key)}: {message}"
+        request_id = err.get_request_id()
+        request_id = None if request_id in (None, "", "Unknown") else str(request_id)
+        cls = TencentCloudApiError.class_for(code)
+        if status == 404 and cls is TencentCloudApiError:
+            # HEAD answers carry no body: the SDK invents ``NoSuchResource``.
+            cls = ResourceNotFoundError
+        if status == 409 and cls is TencentCloudApiError:
+            cls = ResourceInUseError
+        return cls(code, text, request_id, status)
+
+    # -- listing -----------------------------------------------------------------------------------
+    def iter_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        suffix: str | None = None,
+        glob: str | None = None,
+        regex: str | None = None,
+        modified_after: datetime | str | None = None,
+        page_size: int = MAX_PAGE,
+        min_size: int | None = None,
+    ) -> Iterator[COSObject]:
+        """Stream the matching objects, in key order, fetching one page at a time.
+
+        A generator: nothing is requested until it is iterated, and only one page (at most
+        ``page_size`` entries) is ever held. Filters are described in
+        :mod:`airflow_scf_snova.utils.cos_filters`.
+
+        :param bucket: the bucket, short or full.
+        :param prefix: keys start with this (sent to COS).
+        :param suffix: keys end with this.
+        :param glob: path-aware glob on the whole key (``*`` stays within one ``/`` segment).
+        :param regex: regular expression the whole key must match.
+        :param modified_after: only objects modified at or after this instant.
+        :param page_size: keys per list request, 1 to 1000.
+        :param min_size: only objects of at least this many bytes.
+        """
+        if not 1 <= page_size <= MAX_PAGE:
+            raise InvalidInputError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
+        try:
+            selection = KeyFilter(prefix or "", suffix, glob, regex, modified_after, min_size)
+        except ValueError as err:
+            raise InvalidInputError(str(err)) from err
+        yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
+
+    def iter_matching(
+        self, bucket: str, selection: KeyFilter, page_size: int = MAX_PAGE
+    ) -> Iterator[COSObject]:
+        """Like :meth:`iter_objects`, with a prepared :class:`KeyFilter`."""
+        yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
+
+    def _iter_filtered(
+        self, full: str, selection: KeyFilter, page_size: int
+    ) -> Iterator[COSObject]:
+        listing_prefix = selection.listing_prefix
+        if listing_prefix is None:
+            return
+        for obj in self._iter_listing(full, listing_prefix, page_size):
+            if selection.matches(obj):
+                yield obj
+
+    def _iter_listing(self, full: str, prefix: str, page_size: int) -> Iterator[COSObject]:
+        marker = ""
+        while True:
+            with self._translate("list objects", full, prefix or None):
+                page = self.conn.list_objects(
+                    Bucket=full, Prefix=prefix, Marker=marker, MaxKeys=page_size
+                )
+            contents = page.get("Contents") or []
+            for entry in contents:
+                yield COSObject(
+                    bucket=full,
+                    key=entry["Key"],
+                    size=int(entry.get("Size") or 0),
+                    etag=entry.get("ETag") or "",
+                    last_modified=parse_cos_time(entry["LastModified"]),
+                )
+            if str(page.get("IsTruncated", "false")).lower() != "true":
+                return
+            next_marker = page.get("NextMarker") or (contents[-1]["Key"] if contents else None)
+            if not next_marker or next_marker == marker:
+                raise TencentCloudApiError(
+                    "InvalidListing",
+                    f"list objects {full}/{prefix}: truncated page without a usable NextMarker",
+                )
+            marker = next_marker
+
+    # -- single objects ----------------------------------------------------------------------------
+    def head_object(self, bucket: str, key: str) -> COSObject:
+        """Metadata of one object.
+
+        :raises ResourceNotFoundError: no such object (or bucket).
+        """
+        full = self.full_bucket_name(bucket)
+        with self._translate("head object", full, key):
+            headers = self.conn.head_object(Bucket=full, Key=key)
+        return COSObject(
+            bucket=full,
+            key=key,
+            size=int(headers.get("Content-Length") or 0),
+            etag=headers.get("ETag") or "",
+            last_modified=parse_cos_time(headers["Last-Modified"]),
+        )
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        """Whether the object exists (other errors are raised)."""
+        try:
+            self.head_object(bucket, key)
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def open_object(
+        self, bucket: str, key: str, byte_range: tuple[int, int] | None = None
+    ) -> BinaryIO:
+        """A readable binary stream over the object's bytes, read from the network on demand.
+
+        ``read(n)`` returns at most ``n`` bytes (fewer only at the end); ``readline`` and line
+        iteration work; memory stays constant. Close it (or use ``with``) to free the connection.
+        A connection that breaks mid-body raises :class:`TencentCloudNetworkError` from ``read``.
+
+        :param bucket: the bucket, short or full.
+        :param key: the key.
+        :param byte_range: ``(first, last)`` byte offsets, both inclusive, as HTTP ranges are.
+        """
+        full = self.full_bucket_name(bucket)
+        kwargs: dict[str, Any] = {}
+        if byte_range is not None:
+            first, last = byte_range
+            if first < 0 or last < first:
+                raise InvalidInputError(f"invalid byte range {byte_range!r}")
+            kwargs["Range"] = f"bytes={first}-{last}"
+        with self._translate("get object", full, key):
+            response = self.conn.get_object(Bucket=full, Key=key, **kwargs)
+        raw = _ObjectStream(response["Body"].get_raw_stream(), f"{full}/{key}", self._scrub)
+        return io.BufferedReader(raw, buffer_size=256 * 1024)  # type: ignore[return-value]
+
+    def read_object(self, bucket: str, key: str) -> bytes:
+        """The whole object in memory (small objects only)."""
+        with self.open_object(bucket, key) as stream:
+            return stream.read()
+
+    def download_file(self, bucket: str, key: str, path: str | os.PathLike[str]) -> None:
+        """Stream an object to a local file; the file appears only once complete.
+
+        :param path: destination; replaced atomically.
+        """
+        target = os.fspath(path)
+        partial = f"{target}.{uuid.uuid4().hex}.part"
+        try:
+            with self.open_object(bucket, key) as stream, open(partial, "wb") as out:
+                while chunk := stream.read(MiB):
+                    out.write(chunk)
+            os.replace(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def put_object(
+        self, bucket: str, key: str, data: bytes | str, content_type: str | None = None
+    ) -> str:
+        """Upload ``data`` (a ``str`` is sent as UTF-8) in one request; returns the ETag."""
+        full = self.full_bucket_name(bucket)
+        body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return self._put(full, key, body, content_type)
+
+    def _put(self, full: str, key: str, body: bytes, content_type: str | None) -> str:
+        kwargs = {"ContentType": content_type} if content_type else {}
+        with self._translate("put object", full, key):
+            headers = self.conn.put_object(Bucket=full, Key=key, Body=body, **kwargs)
+        return headers.get("ETag") or ""
+
+    def upload_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        part_size_mb: int = 8,
+        content_type: str | None = None,
+        max_concurrency: int = 4,
+    ) -> str:
+        """Upload a local file; multipart (parts uploaded in parallel) above ``part_size_mb``.
+
+        :param part_size_mb: part size and single-request threshold, in MiB (1 to 5120); grown
+            automatically when the file would need more than 10,000 parts.
+        :param max_concurrency: parts in flight at once (memory: that many parts).
+        :returns: the ETag.
+        """
+        full = self.full_bucket_name(bucket)
+        source = os.fspath(path)
+        size = os.path.getsize(source)
+        part_size = _check_part_size(part_size_mb * MiB)
+        if size <= part_size:
+            with open(source, "rb") as handle:
+                return self._put(full, key, handle.read(), content_type)
+        part_size = max(part_size, -(-size // MAX_PARTS))
+        count = -(-size // part_size)
+
+        def read_part(number: int) -> bytes:
+            with open(source, "rb") as handle:
+                handle.seek((number - 1) * part_size)
+                return handle.read(part_size)
+
+        def send_part(upload: _MultipartUpload, number: int) -> None:
+            upload.part(number, read_part(number))
+
+        with self._multipart(full, key, content_type) as upload:
+            # Parts are read inside the workers, so at most ``max_concurrency`` are in memory.
+            pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
+            try:
+                futures = [pool.submit(send_part, upload, number) for number in range(1, count + 1)]
+                for future in futures:
+                    future.result()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return upload.etag
+
+    def upload_fileobj(
+        self,
+        bucket: str,
+        key: str,
+        fileobj: BinaryIO,
+        part_size: int = DEFAULT_PART_SIZE,
+        content_type: str | None = None,
+    ) -> str:
+        """Upload a stream of unknown length in constant memory (one part at a time).
+
+        A stream that ends within the first part is sent with one PUT; otherwise it goes up as a
+        multipart upload, aborted if anything fails, so no partial object ever appears.
+
+        :param fileobj: anything with ``read(n) -> bytes``.
+        :param part_size: bytes per part (1 MiB to 5 GiB); the stream may have at most 10,000
+            parts, so this bounds the object size (8 MiB parts: 78 GiB).
+        :returns: the ETag.
+        """
+        full = self.full_bucket_name(bucket)
+        part_size = _check_part_size(part_size)
+        first = _read_exactly(fileobj, part_size)
+        if len(first) < part_size:
+            return self._put(full, key, first, content_type)
+        with self._multipart(full, key, content_type) as upload:
+            number, chunk = 1, first
+            while chunk:
+                if number > MAX_PARTS:
+                    raise InvalidInputError(
+                        f"stream for {full}/{key} exceeds {MAX_PARTS} parts of {part_size} bytes"
+                    )
+                upload.part(number, chunk)
+                chunk = _read_exactly(fileobj, part_size)
+                number += 1
+        return upload.etag
+
+    @contextmanager
+    def _multipart(self, full: str, key: str, content_type: str | None):
+        kwargs = {"ContentType": content_type} if content_type else {}
+        with self._translate("initiate multipart upload", full, key):
+            upload_id = self.conn.create_multipart_upload(Bucket=full, Key=key, **kwargs)[
+                "UploadId"
+            ]
+        upload = _MultipartUpload(self, full, key, upload_id)
+        try:
+            yield upload
+            upload.complete()
+        except BaseException:
+            upload.abort()
+            raise
+
+    def copy_object(
+        self, source_bucket: str, source_key: str, dest_bucket: str, dest_key: str
+    ) -> str:
+        """Server-side copy (objects up to 5 GB); returns the new object's ETag."""
+        source = self.full_bucket_name(source_bucket)
+        dest = self.full_bucket_name(dest_bucket)
+        copy_source = {"Bucket": source, "Key": source_key, "Region": self.region}
+        with self._translate("copy object", dest, dest_key):
+            result = self.conn.copy_object(Bucket=dest, Key=dest_key, CopySource=copy_source)
+        return result.get("ETag") or ""
+
+    def delete_objects(self, bucket: str, keys: Iterable[str]) -> list[str]:
+        """Delete keys in batches of 1,000; deleting a missing key succeeds, as in COS.
+
+        :param keys: any iterable, consumed lazily batch by batch.
+        :returns: the deleted keys.
+        :raises TencentCloudApiError: COS refused some keys (after the whole batch was tried).
+        """
+        full = self.full_bucket_name(bucket)
+        deleted: list[str] = []
+        for batch in _batches(keys, MAX_PAGE):
+            request = {"Quiet": "false", "Object": [{"Key": key} for key in batch]}
+            with self._translate("delete objects", full):
+                result = self.conn.delete_objects(Bucket=full, Delete=request)
+            deleted.extend(item["Key"] for item in result.get("Deleted") or [])
+            errors = result.get("Error") or []
+            if errors:
+                first = errors[0]
+                raise TencentCloudApiError.from_code(
+                    str(first.get("Code") or "Unknown"),
+                    f"delete objects {full}: {len(errors)} key(s) failed, first "
+                    f"{first.get('Key')!r}: {first.get('Message') or ''}",
+                )
+        return deleted
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create the bucket unless this account already owns it."""
+        full = self.full_bucket_name(bucket)
+        with self._translate("head bucket", full):
+            if self.conn.bucket_exists(Bucket=full):
+                return
+        try:
+            with self._translate("create bucket", full):
+                self.conn.create_bucket(Bucket=full)
+        except TencentCloudApiError as err:
+            if err.code != "BucketAlreadyOwnedByYou":
+                raise
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether the bucket exists and is reachable with this connection."""
+        full = self.full_bucket_name(bucket)
+        with self._translate("head bucket", full):
+            return bool(self.conn.bucket_exists(Bucket=full))
+
+
+class _MultipartUpload:
+    """One multipart upload in progress (parts may be sent from several threads)."""
+
+    def __init__(self, hook: COSHook, full: str, key: str, upload_id: str) -> None:
+        self.hook = hook
+        self.full = full
+        self.key = key
+        self.upload_id = upload_id
+        self.parts: dict[int, str] = {}
+        self.etag = ""
+
+    def part(self, number: int, data: bytes) -> None:
+        with self.hook._translate(f"upload part {number}", self.full, self.key):
+            headers = self.hook.conn.upload_part(
+                Bucket=self.full,
+                Key=self.key,
+                Body=data,
+                PartNumber=number,
+                UploadId=self.upload_id,
+            )
+        self.parts[number] = headers["ETag"]
+
+    def complete(self) -> None:
+        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
+        with self.hook._translate("complete multipart upload", self.full, self.key):
+            result = self.hook.conn.complete_multipart_upload(
+                Bucket=self.full,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Part": parts},
+            )
+        self.etag = result.get("ETag") or ""
+
+    def abort(self) -> None:
+        try:
+            with self.hook._translate("abort multipart upload", self.full, self.key):
+                self.hook.conn.abort_multipart_upload(
+                    Bucket=self.full, Key=self.key, UploadId=self.upload_id
+                )
+        except TencentCloudError:
+            self.hook.log.warning(
+                "Could not abort multipart upload %s of %s/%s", self.upload_id, self.full, self.key
+            )
+
+
+class _ObjectStream(io.RawIOBase):
+    """A raw binary stream over the urllib3 response of a GET (no 1 KB chunking, no buffering
+    beyond the socket's). Wrapped in :class:`io.BufferedReader` by :meth:`COSHook.open_object`."""
+
+    def __init__(self, raw: Any, where: str, scrub: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self._where = where
+        self._scrub = scrub
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed COS object stream")
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._raw.read(len(view))
+        except Exception as err:  # urllib3 ProtocolError/IncompleteRead, socket errors
+            raise TencentCloudNetworkError(
+                "ClientError", self._scrub(f"reading {self._where} failed: {err}")
+            ) from err
+        count = len(data)
+        view[:count] = data
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+            finally:
+                release = getattr(self._raw, "release_conn", None)
+                if release is not None:
+                    release()
+        super().close()
+
+
+def _where(bucket: str | None, key: str | None) -> str:
+    if key is not None:
+        return f" {bucket}/{key}"
+    return f" {bucket}" if bucket else ""
+
+
+def _check_part_size(part_size: int) -> int:
+    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+        raise InvalidInputError(
+            f"part size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes, got {part_size}"
+        )
+    return part_size
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at the end of the stream (``read`` may return short)."""
+    chunks: list[bytes] = []
+    missing = size
+    while missing > 0:
+        chunk = stream.read(missing)
+        if not chunk:
+            break
+        if isinstance(chunk, str):
+            raise InvalidInputError("upload_fileobj needs a binary stream, got text")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

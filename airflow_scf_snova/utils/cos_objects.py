@@ -1,0 +1,78 @@
+"""A COS object's listing metadata, as a small value type.
+
+Sensors, triggers and XCom carry objects as :meth:`COSObject.to_dict` dictionaries, so this module
+imports neither Airflow nor the COS SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+
+def parse_cos_time(value: str | datetime) -> datetime:
+    """A timezone-aware UTC datetime from what COS sends.
+
+    Accepts ``2024-01-01T00:00:00.000Z`` (listings), ``Mon, 01 Jan 2024 00:00:00 GMT`` (the
+    ``Last-Modified`` header), any ISO-8601 string, or a datetime (naive means UTC).
+
+    :param value: the timestamp.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = value.strip()
+        if text[:1].isdigit():
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        else:
+            moment = parsedate_to_datetime(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class COSObject:
+    """One object: the fields a listing and a HEAD request both return.
+
+    :param bucket: the full bucket name, ``name-appid``.
+    :param key: the plain object key (no leading slash).
+    :param size: bytes.
+    :param etag: the ETag exactly as COS sends it, quotes included (``"<md5>"``, or
+        ``"<md5>-<parts>"`` for multipart uploads).
+    :param last_modified: UTC, timezone-aware (COS has second resolution).
+    """
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+    @property
+    def url(self) -> str:
+        """``cos://bucket/key``."""
+        return f"cos://{self.bucket}/{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (``last_modified`` as an ISO-8601 string), for XCom."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "etag": self.etag,
+            "last_modified": self.last_modified.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> COSObject:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            bucket=value["bucket"],
+            key=value["key"],
+            size=int(value["size"]),
+            etag=value["etag"],
+            last_modified=parse_cos_time(value["last_modified"]),
+        )

@@ -19,8 +19,14 @@ def _airflow(*args: str) -> str:
     return result.stdout
 
 
+def _airflow_json(*args: str):
+    # Airflow 3.2 writes start-up log lines to stdout before the JSON document.
+    lines = _airflow(*args, "-o", "json").splitlines()
+    return json.loads(next(line for line in lines if line.startswith("[")))
+
+
 def test_providers_list_shows_the_provider(airflow_db):
-    providers = json.loads(_airflow("providers", "list", "-o", "json"))
+    providers = _airflow_json("providers", "list")
     ours = [p for p in providers if p["package_name"] == "airflow-scf-snova"]
     assert len(ours) == 1
 
@@ -36,7 +42,7 @@ def test_connections_add_accepts_both_types_with_their_fields(airflow_db):
         "--conn-port", "5436", "--conn-login", "scf_visit", "--conn-password", "pw",
         "--conn-schema", "postgres",
     )  # fmt: skip
-    tc = json.loads(_airflow("connections", "get", "tc_cli", "-o", "json"))[0]
+    tc = _airflow_json("connections", "get", "tc_cli")[0]
     assert tc["conn_type"] == "tencentcloud" and tc["login"] == "AKIDcli"
     assert {k: str(v) for k, v in tc["extra_dejson"].items()} == {
         "region": "ap-shanghai",
@@ -44,5 +50,5 @@ def test_connections_add_accepts_both_types_with_their_fields(airflow_db):
         "namespace": "etl",
         "endpoint": "http://127.0.0.1:9100",
     }
-    snova = json.loads(_airflow("connections", "get", "snova_cli", "-o", "json"))[0]
+    snova = _airflow_json("connections", "get", "snova_cli")[0]
     assert (snova["conn_type"], snova["schema"], snova["port"]) == ("snova", "postgres", "5436")

@@ -12,8 +12,8 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -21,11 +21,6 @@ import pytest
 import requests
 from qcloud_cos import CosConfig, CosS3Client, CosServiceError
 from qcloud_cos.cos_auth import CosS3Auth
-
-from airflow_scf_snova.emulator.config import EmulatorConfig
-from airflow_scf_snova.emulator.cos.service import CosService
-from airflow_scf_snova.emulator.faults import Faults
-from airflow_scf_snova.emulator.http import Exchange
 
 MB = 1 << 20
 
@@ -46,42 +41,6 @@ WEIRD_KEYS = [
 
 def md5_hex(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-# TEMPORARY: the shared session ``emulator`` fixture needs the SCF half; until it lands this module
-# serves COS alone, through the same Exchange/CosService path the server uses.
-class _CosOnlyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def version_string(self) -> str:
-        return "tencent-cos"
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-    def _dispatch(self) -> None:
-        exchange = Exchange(self)
-        try:
-            self.server.cos.handle(exchange)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _dispatch
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    config = EmulatorConfig(port=0)
-    faults = Faults()
-    cos = CosService(config, faults, tmp_path_factory.mktemp("cos"))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _CosOnlyHandler)
-    httpd.daemon_threads = True
-    httpd.cos = cos
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield SimpleNamespace(config=config, faults=faults, cos=cos, port=httpd.server_address[1])
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture
@@ -268,9 +227,12 @@ def test_content_md5_is_checked(cos_client, bucket, raw):
 
 
 # -- listings -----------------------------------------------------------------------------------
-@pytest.fixture
-def big_bucket(emulator, bucket):
-    """2,500 objects under ``data/`` plus three elsewhere, created through the Python helper."""
+@pytest.fixture(scope="module")
+def big_bucket(emulator):
+    """2,500 objects under ``data/`` plus three elsewhere, created once through the Python helper
+    (the listing tests only read it)."""
+    bucket = f"big-{uuid.uuid4().hex[:8]}-{emulator.config.appid}"
+    emulator.cos.create_bucket(bucket)
     keys = [f"data/{i:05d}.csv" for i in range(2500)] + ["logs/a.log", "logs/b.log", "top.txt"]
     for key in keys:
         emulator.cos.put_object(bucket, key, key.encode())
@@ -394,6 +356,30 @@ def test_upload_file_multipart_and_download(cos_client, emulator, bucket, tmp_pa
     assert [e.event_name for e in created] == ["cos:ObjectCreated:CompleteMultipartUpload"]
     assert created[0].size == len(data) and created[0].etag == result["ETag"]
     assert created[0].meta == {"x-cos-meta-kind": "multipart"}
+
+
+def test_upload_file_resumes_an_unfinished_upload(cos_client, bucket, tmp_path):
+    """``upload_file`` looks for an unfinished upload of the key (ListMultipartUploads), checks
+    its parts (ListParts ETags against local MD5s) and uploads only what is missing."""
+    data = os.urandom(3 * MB + 100)
+    source = tmp_path / "resume.bin"
+    source.write_bytes(data)
+    upload_id = cos_client.create_multipart_upload(Bucket=bucket, Key="resume.bin")["UploadId"]
+    cos_client.upload_part(
+        Bucket=bucket, Key="resume.bin", Body=data[:MB], PartNumber=1, UploadId=upload_id
+    )
+
+    result = cos_client.upload_file(
+        Bucket=bucket, Key="resume.bin", LocalFilePath=str(source), PartSize=1
+    )
+    parts = [data[i : i + MB] for i in range(0, len(data), MB)]
+    expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    assert result["ETag"] == f'"{expected}-4"'
+    # Had the SDK not recognised the old upload, it would have started a new one and left the
+    # old one behind.
+    assert "Upload" not in cos_client.list_multipart_uploads(Bucket=bucket)
+    body = cos_client.get_object(Bucket=bucket, Key="resume.bin")["Body"].get_raw_stream()
+    assert body.read() == data
 
 
 def test_multipart_validation(cos_client, bucket):
@@ -533,6 +519,19 @@ def test_anonymous_and_tampered_requests(raw, bucket):
     cfg_headers = {"Authorization": raw("HEAD", bucket, "k").request.headers["Authorization"]}
     tampered = raw("GET", bucket, "other", headers=cfg_headers, auth=False)
     assert tampered.status_code == 403 and b"SignatureDoesNotMatch" in tampered.content
+
+
+def test_presigned_url(emulator, cos_client, bucket):
+    """Query-string signatures work; in IP mode the SDK's URL has no bucket in it, so the client
+    must send the bucket's Host header, and must not sign the URL's host (``SignHost=False``)."""
+    cos_client.put_object(Bucket=bucket, Key="p r/s.txt", Body=b"presigned")
+    host = {"Host": f"{bucket}.cos.{emulator.config.region}.myqcloud.com"}
+    url = cos_client.get_presigned_url(bucket, "p r/s.txt", "GET", SignHost=False)
+    assert "q-signature=" in url
+    got = requests.get(url, headers=host, timeout=30)
+    assert got.status_code == 200 and got.content == b"presigned"
+    url = cos_client.get_presigned_url(bucket, "p r/s.txt", "GET", Expired=-100, SignHost=False)
+    assert requests.get(url, headers=host, timeout=30).status_code == 403
 
 
 def test_path_style_requests(emulator, bucket):

@@ -12,10 +12,8 @@ import hashlib
 import secrets
 import threading
 import time
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from bisect import bisect_left, insort
 from dataclasses import asdict, dataclass, field, fields
-from itertools import islice
 from typing import Any, BinaryIO, TypeVar
 
 from .exceptions import (
@@ -31,6 +29,7 @@ from .exceptions import (
     NoSuchKey,
     NoSuchUpload,
 )
+from .listing import ListPage, page, walk
 from .storage import DiskStorage, Staged
 
 MIN_PART_SIZE = 1 << 20  # every part but the last must be at least 1 MB
@@ -112,55 +111,6 @@ class BucketRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "region": self.region, "created": self.created}
-
-
-@dataclass
-class ListPage:
-    """One page of a listing: objects (or uploads) and rolled-up common prefixes."""
-
-    items: list[Any]
-    prefixes: list[str]
-    truncated: bool
-    next_marker: str | None
-
-
-def _successor(prefix: str) -> str:
-    """The smallest string greater than every string that starts with ``prefix``."""
-    while prefix:
-        last = ord(prefix[-1])
-        if last < 0x10FFFF:
-            return prefix[:-1] + chr(last + 1)
-        prefix = prefix[:-1]
-    return "\U0010ffff" * 2
-
-
-def _walk(keys: list[str], prefix: str, delimiter: str, marker: str) -> Iterator[tuple[str, bool]]:
-    """Yield ``(key, False)`` and ``(common_prefix, True)`` after ``marker``, in order.
-
-    Keys that share a prefix up to the delimiter are rolled up into one common prefix; a common
-    prefix at or before the marker (the previous page ended in it) is skipped whole.
-    """
-    i = bisect_right(keys, marker) if marker else 0
-    i = max(i, bisect_left(keys, prefix))
-    while i < len(keys):
-        key = keys[i]
-        if not key.startswith(prefix):
-            return
-        if delimiter:
-            pos = key.find(delimiter, len(prefix))
-            if pos >= 0:
-                common = key[: pos + len(delimiter)]
-                if not (marker and common <= marker):
-                    yield common, True
-                i = bisect_left(keys, _successor(common), i + 1)
-                continue
-        yield key, False
-        i += 1
-
-
-def _page(walk: Iterator[tuple[str, bool]], limit: int) -> tuple[list[tuple[str, bool]], bool]:
-    items = list(islice(walk, limit + 1)) if limit > 0 else []
-    return items[:limit], len(items) > limit
 
 
 class CosBackend:
@@ -367,12 +317,12 @@ class CosBackend:
         """
         with self._lock:
             bucket = self.bucket(bucket_name, region)
-            page, truncated = _page(_walk(bucket.keys, prefix, delimiter, marker), max_keys)
+            items, truncated = page(walk(bucket.keys, prefix, delimiter, marker), max_keys)
             return ListPage(
-                items=[bucket.objects[name] for name, common in page if not common],
-                prefixes=[name for name, common in page if common],
+                items=[bucket.objects[name] for name, common in items if not common],
+                prefixes=[name for name, common in items if common],
                 truncated=truncated,
-                next_marker=page[-1][0] if truncated and page else None,
+                next_marker=items[-1][0] if truncated and items else None,
             )
 
     # -- multipart uploads ----------------------------------------------------------------------

@@ -14,7 +14,8 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from .exceptions import MalformedXML
-from .models import MAX_KEYS, ListPage, ObjectRecord, PartRecord, UploadRecord
+from .listing import ListPage
+from .models import MAX_KEYS, ObjectRecord, PartRecord, UploadRecord
 
 CONTENT_TYPE = "application/xml"
 _DECLARATION = "<?xml version='1.0' encoding='utf-8' ?>\n"

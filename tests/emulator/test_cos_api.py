@@ -162,6 +162,15 @@ def test_object_round_trip_with_weird_keys(cos_client, bucket, key):
     assert "Contents" not in cos_client.list_objects(Bucket=bucket)
 
 
+def test_put_with_chunked_body(cos_client, bucket):
+    """A body of unknown length goes out as ``Transfer-Encoding: chunked`` (and is signed so)."""
+    chunks = [b"first,", b"second,", b"x" * 70000]
+    put = cos_client.put_object(Bucket=bucket, Key="chunked", Body=iter(chunks))
+    assert put["ETag"] == f'"{md5_hex(b"".join(chunks))}"'
+    got = cos_client.get_object(Bucket=bucket, Key="chunked")["Body"].get_raw_stream().read()
+    assert got == b"".join(chunks)
+
+
 def test_missing_key(cos_client, bucket):
     with pytest.raises(CosServiceError) as excinfo:
         cos_client.get_object(Bucket=bucket, Key="missing/key.csv")

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
+from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_scf_snova.exceptions import (
@@ -35,6 +36,7 @@ from airflow_scf_snova.exceptions import (
     TencentCloudApiError,
     TencentCloudError,
     TencentCloudNetworkError,
+    TencentCloudThrottledError,
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
 from airflow_scf_snova.utils.cos_filters import KeyFilter
@@ -183,6 +185,8 @@ class COSHook(TencentCloudBaseHook):
             cls = ResourceNotFoundError
         if status == 409 and cls is TencentCloudApiError:
             cls = ResourceInUseError
+        if (status == 429 or code == "SlowDown") and cls is TencentCloudApiError:
+            cls = TencentCloudThrottledError
         return cls(code, text, request_id, status)
 
     # -- listing -----------------------------------------------------------------------------------
@@ -225,6 +229,38 @@ class COSHook(TencentCloudBaseHook):
     ) -> Iterator[COSObject]:
         """Like :meth:`iter_objects`, with a prepared :class:`KeyFilter`."""
         yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
+
+    def match_objects(
+        self,
+        bucket: str,
+        key: str | None = None,
+        selection: KeyFilter | None = None,
+        limit: int | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> list[COSObject]:
+        """The objects a sensor waits for: one exact ``key`` (a HEAD request), or a listing.
+
+        :param bucket: the bucket, short or full.
+        :param key: an exact key; ``selection``'s key filters are then ignored, its
+            ``modified_after`` and ``min_size`` still apply.
+        :param selection: the filters for a listing (default: everything).
+        :param limit: stop after this many matches (``None``: all).
+        """
+        selection = selection or KeyFilter()
+        if key is not None:
+            try:
+                obj = self.head_object(bucket, key)
+            except ResourceNotFoundError:
+                return []
+            return (
+                [obj]
+                if KeyFilter(modified_after=selection.since, min_size=selection.min_size).matches(
+                    obj
+                )
+                else []
+            )
+        found = self.iter_matching(bucket, selection, page_size)
+        return list(islice(found, limit) if limit is not None else found)
 
     def _iter_filtered(
         self, full: str, selection: KeyFilter, page_size: int

@@ -57,8 +57,8 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
                 else:
                     out.append(".*")
                     i += 2
-                while i < n and pattern[i] == "*":  # "***" is "**"
-                    i += 1
+                    while i < n and pattern[i] == "*":  # "***" is "**"
+                        i += 1
                 continue
             out.append("[^/]*")
         elif char == "?":

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from airflow_scf_snova.utils.events import cos_event
+
 
 def parse_cos_time(value: str | datetime) -> datetime:
     """A timezone-aware UTC datetime from what COS sends.
@@ -75,4 +77,29 @@ class COSObject:
             size=int(value["size"]),
             etag=value["etag"],
             last_modified=parse_cos_time(value["last_modified"]),
+        )
+
+    def to_cos_event(
+        self, region: str, event_name: str = "cos:ObjectCreated:Put", **kwargs: Any
+    ) -> dict[str, Any]:
+        """The event a COS trigger would deliver to an SCF function for this object.
+
+        ``{"Records": [record]}`` (see :func:`airflow_scf_snova.utils.events.cos_event`), with
+        ``eventTime`` set to the object's modification time; a function written for SCF's COS
+        trigger can be invoked with it unchanged.
+
+        :param region: the bucket's region, e.g. ``ap-guangzhou``.
+        :param event_name: the concrete event name.
+        :param kwargs: more :func:`~airflow_scf_snova.utils.events.cos_event` arguments
+            (``function_name``, ``namespace``, ``content_type``...).
+        """
+        return cos_event(
+            bucket=self.bucket,
+            key=self.key,
+            size=self.size,
+            etag=self.etag,
+            region=region,
+            event_name=event_name,
+            event_time=int(self.last_modified.timestamp()),
+            **kwargs,
         )

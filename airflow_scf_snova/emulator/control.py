@@ -16,7 +16,8 @@ No signature is needed, but only loopback clients are served. HTTP routes::
                                                "drop_connections": {"count", "after_bytes"},
                                                "latency": {"seconds", "service"}}
     DELETE /_emulator/faults                  clear every fault
-    POST   /_emulator/settings                {"reject_replays": true|false}
+    GET    /_emulator/settings                {"reject_replays", "status_delay"}
+    POST   /_emulator/settings                {"reject_replays": bool, "status_delay": seconds}
 
 Errors answer 4xx with ``{"error": {"code", "message"}}``.
 """
@@ -84,6 +85,13 @@ class Control:
             "appid": config.appid,
         }
 
+    def settings(self) -> dict:
+        scf = self._server.scf
+        return {
+            "reject_replays": scf.verifier.reject_replays,
+            "status_delay": scf.backend.status_delay,
+        }
+
     def reset(self) -> None:
         """Forget every function, trigger, invocation, bucket and object; clear all faults."""
         self._server.scf.reset()
@@ -121,6 +129,11 @@ class Control:
         :class:`~.scf.protocol.Tc3Verifier`)."""
         self._server.scf.verifier.reject_replays = enabled
         self._server.scf.verifier.reset()
+
+    def set_status_delay(self, seconds: float) -> None:
+        """Seconds functions stay Creating/Updating/Publishing/Deleting, for changes started from
+        now on (to simulate slow deployments, or to catch a function mid-update)."""
+        self._server.scf.backend.status_delay = max(0.0, float(seconds))
 
     def throttle(self, count: int, actions: list[str] | None = None) -> None:
         self._server.faults.throttle(count, actions)
@@ -184,11 +197,15 @@ class Control:
             return 200, {"invocations": found}
         if path == "/faults":
             return self._faults(exchange)
+        if (method, path) == ("GET", "/settings"):
+            return 200, self.settings()
         if (method, path) == ("POST", "/settings"):
             body = _json_body(exchange)
             if "reject_replays" in body:
                 self.reject_replays(bool(body["reject_replays"]))
-            return 200, {"reject_replays": self._server.scf.verifier.reject_replays}
+            if "status_delay" in body:
+                self.set_status_delay(body["status_delay"])
+            return 200, self.settings()
         raise _ControlError(404, "NotFound", f"no control route {method} {exchange.path}")
 
     def _faults(self, exchange: Exchange) -> tuple[int, dict]:

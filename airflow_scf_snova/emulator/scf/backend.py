@@ -30,7 +30,8 @@ class ScfBackend:
     """All functions of the emulator (one region; namespaces inside).
 
     :param store: where state is saved and loaded from.
-    :param status_delay: seconds a transient status lasts.
+    :param status_delay: seconds a transient status lasts (changeable at run time; applies to
+        changes started afterwards).
     :param clock: epoch seconds, replaceable in tests.
     :param on_triggers_changed: called (outside the lock) after triggers are added or removed.
     """
@@ -43,7 +44,7 @@ class ScfBackend:
         on_triggers_changed: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
-        self._delay = max(0.0, status_delay)
+        self.status_delay = max(0.0, status_delay)
         self._clock = clock
         self._lock = threading.RLock()
         self._functions: dict[tuple[str, str], Function] = {}
@@ -88,7 +89,7 @@ class ScfBackend:
         function.status = status
         function.status_desc = ""
         function.pending = Pending(
-            self._clock() + self._delay, final_status, reasons or [], publish
+            self._clock() + self.status_delay, final_status, reasons or [], publish
         )
 
     def _get(self, namespace: str, name: str) -> Function:

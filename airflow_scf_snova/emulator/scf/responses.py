@@ -383,7 +383,7 @@ class ScfResponses:
             resource_id=f"trigger-{uuid.uuid4().hex[:12]}",
         )
         self._backend.add_trigger(namespace, name, trigger, event, check)
-        return {"TriggerInfo": trigger_view(trigger, info=True)}
+        return {"TriggerInfo": trigger_view(trigger)}
 
     def _require_bucket(self, bucket: str) -> None:
         from ..cos.exceptions import NoSuchBucket, NoSuchKey

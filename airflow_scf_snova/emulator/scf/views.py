@@ -31,8 +31,8 @@ def trigger_desc(trigger: Trigger) -> str:
 
 
 def trigger_view(trigger: Trigger, info: bool = False) -> dict:
-    """A ``Trigger`` (GetFunction) or, with ``info``, a ``TriggerInfo`` (ListTriggers,
-    CreateTrigger)."""
+    """A ``Trigger`` (GetFunction, CreateTrigger) or, with ``info``, a ``TriggerInfo``
+    (ListTriggers)."""
     view = {
         "ModTime": api_time(trigger.mod_time),
         "Type": trigger.type,

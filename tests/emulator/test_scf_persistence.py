@@ -1,0 +1,103 @@
+"""SCF state survives a restart on the same data directory."""
+
+from __future__ import annotations
+
+import json
+
+from emulator.scf_support import call, create_function, invoke, wait_status, zip_b64
+from tencentcloud.common import credential
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.scf.v20180416.scf_client import ScfClient
+
+from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+from airflow_scf_snova.emulator.scf.invocations import InvocationHistory
+from airflow_scf_snova.emulator.scf.models import Invocation
+from airflow_scf_snova.emulator.scf.store import ScfStore
+
+HANGS = """
+import time
+
+def main_handler(event, context):
+    print("started", flush=True)
+    time.sleep(60)
+"""
+
+
+def client_for(server: EmulatorServer) -> ScfClient:
+    cfg = server.config
+    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
+    return ScfClient(
+        credential.Credential(cfg.secret_id, cfg.secret_key),
+        cfg.region,
+        ClientProfile(httpProfile=http),
+    )
+
+
+def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
+    config = EmulatorConfig(port=0, data_dir=str(tmp_path), status_delay=0.01, timers=False)
+    with EmulatorServer(config) as first:
+        client = client_for(first)
+        before = create_function(
+            client,
+            "persisted",
+            source="def main_handler(e, c):\n    return 'v1'\n",
+            Environment={"Variables": [{"Key": "A", "Value": "1"}]},
+            Tags=[{"Key": "code-sha256", "Value": "deadbeef"}],
+        )
+        call(client, "PublishVersion", {"FunctionName": "persisted"})
+        wait_status(client, "persisted")
+        new_code = zip_b64("def main_handler(e, c):\n    return 'v2, updated'\n")
+        call(client, "UpdateFunctionCode", {"FunctionName": "persisted", "ZipFile": new_code})
+        wait_status(client, "persisted")
+        call(
+            client,
+            "CreateTrigger",
+            {
+                "FunctionName": "persisted",
+                "TriggerName": "daily",
+                "Type": "timer",
+                "TriggerDesc": "0 0 1 * * * *",
+            },
+        )
+        done = invoke(client, "persisted")["FunctionRequestId"]
+        create_function(client, "hangs", source=HANGS, Timeout=120)
+        hanging = call(client, "Invoke", {"FunctionName": "hangs", "InvocationType": "Event"})[
+            "Result"
+        ]["FunctionRequestId"]
+        first.control.wait_for_invocations(1, "persisted")
+
+    with EmulatorServer(config) as second:
+        client = client_for(second)
+        after = call(client, "GetFunction", {"FunctionName": "persisted"})
+        assert after["Status"] == "Active"
+        for field in ("FunctionId", "AddTime", "Environment", "Tags", "Handler", "Runtime"):
+            assert after[field] == before[field], field
+        assert after["CodeSize"] != before["CodeSize"]  # the updated code
+        assert [t["TriggerName"] for t in after["Triggers"]] == ["daily"]
+        assert invoke(client, "persisted")["RetMsg"] == '"v2, updated"'
+        assert invoke(client, "persisted", Qualifier="1")["RetMsg"] == '"v1"'
+        assert call(client, "PublishVersion", {"FunctionName": "persisted"})["FunctionVersion"] == (
+            "2"
+        )
+        logs = call(
+            client, "GetFunctionLogs", {"FunctionName": "persisted", "FunctionRequestId": done}
+        )
+        assert logs["Data"][0]["RetMsg"] == '"v2, updated"'
+        assert logs["Data"][0]["Log"].startswith(f"START RequestId: {done}")
+        status = call(
+            client, "GetRequestStatus", {"FunctionName": "hangs", "FunctionRequestId": hanging}
+        )["Data"][0]
+        assert status["RetCode"] == -1
+        assert "stopped" in json.loads(status["RetMsg"])["errorMessage"]
+
+
+def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
+    store = ScfStore(tmp_path)
+    record = Invocation("rid-1", "default", "fn", "$LATEST", "api", "Event", {}, start_time=1.0)
+    store.save_invocation(record.to_dict())  # what a killed emulator leaves behind
+    (loaded,) = InvocationHistory(store).select(lambda r: True)
+    assert loaded.status == "failed" and loaded.status_code == 405
+    assert json.loads(loaded.err_msg)["requestId"] == "rid-1"
+    (saved,) = store.load_invocations()
+    assert saved["status"] == "failed"

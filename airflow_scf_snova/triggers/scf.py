@@ -1,0 +1,243 @@
+"""Triggers that wait on SCF in the triggerer: a function status, and an async invocation.
+
+Both poll through the synchronous :class:`~airflow_scf_snova.hooks.scf.SCFHook` in a worker
+thread (``asyncio.to_thread``; the SDK's async client needs the ``httpx`` extra, which is not a
+dependency). Each yields exactly one event::
+
+    {"status": "success" | "error", "message": str, "function_name": str, "namespace": str, ...}
+
+API failures and deadlines become ``"error"`` events (the operator's ``execute_complete`` raises),
+so a trigger never dies with an exception the task cannot explain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_scf_snova.exceptions import ResourceNotFoundError, TencentCloudError
+
+if TYPE_CHECKING:
+    from airflow_scf_snova.hooks.scf import SCFHook
+
+#: Statuses that end a status wait with an error (mirrors ``hooks.scf.FAILED_STATES``; kept here
+#: so that importing this module does not import the hook and its SDK).
+FAILED_STATES = ("CreateFailed", "UpdateFailed", "PublishFailed", "DeleteFailed")
+
+
+class _SCFTrigger(BaseTrigger):
+    """Shared arguments, serialisation and the hook of the SCF triggers.
+
+    :param function_name: the function.
+    :param namespace: the SCF namespace (the connection's when ``None``).
+    :param tencentcloud_conn_id: the ``tencentcloud`` connection.
+    :param region: overrides the connection's region.
+    :param poll_interval: seconds between two polls.
+    :param timeout: seconds after which the trigger gives up with an ``error`` event.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        namespace: str | None = None,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 5.0,
+        timeout: float = 3600.0,
+    ) -> None:
+        super().__init__()
+        self.function_name = function_name
+        self.namespace = namespace
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "function_name": self.function_name,
+            "namespace": self.namespace,
+            "tencentcloud_conn_id": self.tencentcloud_conn_id,
+            "region": self.region,
+            "poll_interval": self.poll_interval,
+            "timeout": self.timeout,
+        }
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
+
+    @cached_property
+    def hook(self) -> SCFHook:
+        from airflow_scf_snova.hooks.scf import SCFHook
+
+        return SCFHook(
+            tencentcloud_conn_id=self.tencentcloud_conn_id,
+            region=self.region,
+            namespace=self.namespace,
+        )
+
+    def _event(self, status: str, message: str, **fields: Any) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": status,
+                "message": message,
+                "function_name": self.function_name,
+                "namespace": self.namespace,
+                **fields,
+            }
+        )
+
+
+class SCFFunctionStateTrigger(_SCFTrigger):
+    """Wait until a function's ``Status`` is one of ``target_states``.
+
+    Success event: ``{"status": "success", "function_status": "Active", ...}``. Error events: a
+    ``*Failed`` status (with ``status_reasons``), an API error, or the deadline. A function that
+    does not exist (yet) is waited for like any other non-target status.
+
+    :param target_states: the statuses to wait for.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        target_states: Sequence[str] = ("Active",),
+        namespace: str | None = None,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 5.0,
+        timeout: float = 3600.0,
+    ) -> None:
+        super().__init__(
+            function_name, namespace, tencentcloud_conn_id, region, poll_interval, timeout
+        )
+        self.target_states = list(target_states)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "target_states": self.target_states}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        deadline = time.monotonic() + self.timeout
+        status = None
+        while True:
+            try:
+                function = await asyncio.to_thread(
+                    self.hook.get_function, self.function_name, self.namespace
+                )
+                status = function.get("Status")
+            except ResourceNotFoundError:
+                function, status = {}, None
+            except TencentCloudError as err:
+                yield self._event("error", f"polling SCF function status failed: {err}")
+                return
+            if status in self.target_states:
+                yield self._event(
+                    "success",
+                    f"SCF function {self.function_name!r} is {status}",
+                    function_status=status,
+                )
+                return
+            if status in FAILED_STATES:
+                reasons = [
+                    [r.get("ErrorCode", ""), r.get("ErrorMessage", "")]
+                    for r in function.get("StatusReasons") or []
+                ]
+                yield self._event(
+                    "error",
+                    f"SCF function {self.function_name!r} is {status}",
+                    function_status=status,
+                    status_reasons=reasons,
+                )
+                return
+            if time.monotonic() >= deadline:
+                yield self._event(
+                    "error",
+                    f"SCF function {self.function_name!r} did not become "
+                    f"{'/'.join(self.target_states)} within {self.timeout:g} s "
+                    f"(last status: {status or 'not found'})",
+                    function_status=status,
+                    timed_out=True,
+                )
+                return
+            self.log.info(
+                "SCF function %s is %s; waiting for %s",
+                self.function_name,
+                status or "not found",
+                "/".join(self.target_states),
+            )
+            await asyncio.sleep(self.poll_interval)
+
+
+class SCFInvocationCompleteTrigger(_SCFTrigger):
+    """Wait until an async (``Event``) invocation has finished (``GetRequestStatus``).
+
+    The event carries the outcome: ``function_request_id``, ``ret_code`` (0 success, -1 failed),
+    ``ret_msg`` and ``duration`` (ms); ``status`` is ``success`` only when ``ret_code`` is 0. An
+    API error or the deadline gives an ``error`` event without ``ret_code``.
+
+    :param function_request_id: the ``FunctionRequestId`` the async invoke returned.
+    """
+
+    def __init__(
+        self,
+        function_name: str,
+        function_request_id: str,
+        namespace: str | None = None,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        poll_interval: float = 5.0,
+        timeout: float = 3600.0,
+    ) -> None:
+        super().__init__(
+            function_name, namespace, tencentcloud_conn_id, region, poll_interval, timeout
+        )
+        self.function_request_id = function_request_id
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {**super()._kwargs(), "function_request_id": self.function_request_id}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                record = await asyncio.to_thread(
+                    self.hook.get_request_status,
+                    self.function_name,
+                    self.function_request_id,
+                    self.namespace,
+                )
+            except TencentCloudError as err:
+                yield self._event(
+                    "error",
+                    f"polling SCF invocation {self.function_request_id} failed: {err}",
+                    function_request_id=self.function_request_id,
+                )
+                return
+            ret_code = None if record is None else record.get("RetCode")
+            if record is not None and ret_code != 1:
+                finished = "succeeded" if ret_code == 0 else "failed"
+                yield self._event(
+                    "success" if ret_code == 0 else "error",
+                    f"SCF invocation {self.function_request_id} of {self.function_name!r} "
+                    f"{finished}",
+                    function_request_id=self.function_request_id,
+                    ret_code=ret_code,
+                    ret_msg=record.get("RetMsg") or "",
+                    duration=record.get("Duration"),
+                )
+                return
+            if time.monotonic() >= deadline:
+                yield self._event(
+                    "error",
+                    f"SCF invocation {self.function_request_id} of {self.function_name!r} did "
+                    f"not finish within {self.timeout:g} s",
+                    function_request_id=self.function_request_id,
+                    timed_out=True,
+                )
+                return
+            await asyncio.sleep(self.poll_interval)

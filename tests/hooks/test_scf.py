@@ -1,0 +1,283 @@
+"""SCFHook against the emulator through the real tencentcloud SDK: calls, errors, retries, waits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+
+from airflow_scf_snova.exceptions import (
+    InvalidInputError,
+    ResourceNotFoundError,
+    SCFFunctionStateError,
+    SCFWaitTimeoutError,
+    TencentCloudAuthError,
+    TencentCloudThrottledError,
+)
+from airflow_scf_snova.hooks.scf import (
+    ASYNC_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    decode_return_value,
+    encode_payload,
+    environment_variables,
+    function_error,
+    is_log_truncated,
+)
+from airflow_scf_snova.utils.scf_package import package_directory
+
+
+@pytest.fixture
+def hook(emulator):
+    return fast_hook()
+
+
+@pytest.fixture
+def echo(hook, unique_name):
+    name = unique_name("echo")
+    deploy_echo(hook, name, environment={"GREETING": "hi"})
+    yield name
+    delete_quietly(hook, name)
+
+
+# -- payloads and results (pure) ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        pytest.param(None, None, id="none"),
+        pytest.param({"a": [1, "é"]}, '{"a": [1, "é"]}', id="dict"),
+        pytest.param('{"b": 2}', '{"b": 2}', id="json string kept as is"),
+        pytest.param(b"[1, 2]", "[1, 2]", id="json bytes"),
+        pytest.param(7, "7", id="scalar"),
+    ],
+)
+def test_encode_payload_accepts_json(payload, expected):
+    assert encode_payload(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "invocation_type", "message"),
+    [
+        pytest.param("{not json", "RequestResponse", "not valid JSON", id="bad string"),
+        pytest.param({"when": object()}, "RequestResponse", "JSON-serialisable", id="object"),
+        pytest.param({"x": float("nan")}, "RequestResponse", "JSON-serialisable", id="nan"),
+        pytest.param("x" * (ASYNC_PAYLOAD_LIMIT + 1), "Event", "128 KB", id="async too big"),
+        pytest.param({"a": 1}, "Async", "invocation_type", id="bad type"),
+    ],
+)
+def test_encode_payload_rejects_early_with_a_clear_message(payload, invocation_type, message):
+    if isinstance(payload, str) and invocation_type == "Event":
+        payload = json.dumps(payload)  # valid JSON, only too large
+    with pytest.raises(InvalidInputError, match=message):
+        encode_payload(payload, invocation_type)
+
+
+def test_encode_payload_size_limits_are_per_invocation_type():
+    text = json.dumps("y" * (ASYNC_PAYLOAD_LIMIT * 2))
+    assert encode_payload(text, "RequestResponse") == text  # fine for sync
+    with pytest.raises(InvalidInputError, match="6 MB"):
+        encode_payload(json.dumps("z" * SYNC_PAYLOAD_LIMIT), "RequestResponse")
+
+
+def test_function_error_and_return_value_parsing():
+    assert function_error('{"ok": true}', "", 0) is None
+    # A function may legitimately return a dict with an errorCode: only SCF's shape counts.
+    assert function_error('{"errorCode": 3, "errorMessage": "domain"}', "", 0) is None
+    error = json.dumps(
+        {"errorCode": -1, "errorMessage": "m", "stackTrace": "Traceback", "statusCode": 430}
+    )
+    assert function_error(error, error, -1) == (430, "m", "Traceback")
+    assert function_error("", "plain text failure", -1) == (None, "plain text failure", None)
+    assert decode_return_value('{"a": 1}') == {"a": 1}
+    assert decode_return_value("not json") == "not json"
+    assert decode_return_value("") is None
+    assert is_log_truncated("START RequestId: x\nEND") is False
+    assert is_log_truncated("cut in the middle\nEND") is True
+
+
+# -- functions ---------------------------------------------------------------------------------
+def test_missing_function_raises_typed_error_with_code_and_request_id(hook, unique_name):
+    with pytest.raises(ResourceNotFoundError) as info:
+        hook.get_function(unique_name("missing"))
+    assert info.value.code.startswith("ResourceNotFound.")
+    assert info.value.request_id
+    assert info.value.request_id in str(info.value)
+    assert hook.function_exists(unique_name("missing")) is False
+
+
+def test_wrong_secret_key_is_an_auth_error_without_the_key(emulator, monkeypatch):
+    from conftest import tencentcloud_conn_json
+
+    conn = json.loads(tencentcloud_conn_json(emulator))
+    conn["password"] = "not-the-right-key-1234567"
+    monkeypatch.setenv("AIRFLOW_CONN_SCF_WRONG_KEY", json.dumps(conn))
+    hook = fast_hook(tencentcloud_conn_id="scf_wrong_key")
+    with pytest.raises(TencentCloudAuthError) as info:
+        hook.list_functions()
+    assert info.value.code == "AuthFailure.SignatureFailure"
+    assert "not-the-right-key-1234567" not in str(info.value)
+
+
+def test_create_then_get_function(hook, echo):
+    function = hook.get_function(echo)
+    assert function["Status"] == "Active"
+    assert function["Runtime"] == "Python3.9"
+    assert function["Handler"] == "index.main_handler"
+    assert environment_variables(function) == {"GREETING": "hi"}
+    assert hook.function_exists(echo) is True
+
+
+def test_list_functions_reads_every_page(hook, unique_name):
+    prefix = unique_name("page")
+    names = [f"{prefix}-{i}" for i in range(3)]
+    try:
+        for name in names:
+            deploy_echo(hook, name)
+        found = hook.list_functions(search_key=prefix, page_size=2)
+        assert sorted(f["FunctionName"] for f in found) == names
+    finally:
+        for name in names:
+            delete_quietly(hook, name)
+
+
+def test_update_code_configuration_and_publish(hook, echo, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return 'v2'\n")
+    hook.update_function_code(echo, hook.zip_code(package_directory(code).data), "index.handler")
+    hook.wait_for_function_status(echo, poll_interval=0.02)
+    hook.update_function_configuration(echo, memory_size=256, timeout=5, environment={"A": "1"})
+    function = hook.wait_for_function_status(echo, poll_interval=0.02)
+    assert (function["MemorySize"], function["Timeout"]) == (256, 5)
+    assert environment_variables(function) == {"A": "1"}
+    assert decode_return_value(hook.invoke(echo)["RetMsg"]) == "v2"
+
+    hook.update_function_configuration(echo, environment={})  # the clear sentinel
+    function = hook.wait_for_function_status(echo, poll_interval=0.02)
+    assert environment_variables(function) == {}
+
+    published = hook.publish_version(echo, "first")
+    assert published["FunctionVersion"] == "1"
+    hook.wait_for_function_status(echo, poll_interval=0.02)
+    assert decode_return_value(hook.invoke(echo, qualifier="1")["RetMsg"]) == "v2"
+
+
+def test_failed_creation_ends_the_wait_with_its_reasons(hook, unique_name):
+    name = unique_name("broken")
+    package = package_directory(ECHO_DIR)
+    hook.create_function(name, hook.zip_code(package.data), "missing.handler", "Python3.9")
+    try:
+        with pytest.raises(SCFFunctionStateError) as info:
+            hook.wait_for_function_status(name, poll_interval=0.02)
+        assert info.value.status == "CreateFailed"
+        assert info.value.reasons and "missing" in info.value.reasons[0][1]
+    finally:
+        delete_quietly(hook, name)
+
+
+def test_wait_has_a_deadline(hook, emulator, unique_name):
+    name = unique_name("slow")
+    package = package_directory(ECHO_DIR)
+    emulator.control.set_status_delay(30)
+    try:
+        hook.create_function(name, hook.zip_code(package.data), "index.main_handler", "Python3.9")
+        with pytest.raises(SCFWaitTimeoutError, match="did not become Active"):
+            hook.wait_for_function_status(name, timeout=0.3, poll_interval=0.05)
+    finally:
+        emulator.control.set_status_delay(0.05)
+        emulator.control.reset()  # drops the function still Creating for 30 s
+
+
+def test_delete_function_and_wait_until_gone(hook, unique_name):
+    name = unique_name("gone")
+    deploy_echo(hook, name)
+    hook.delete_function(name)
+    hook.wait_for_function_deleted(name, poll_interval=0.02)
+    assert not hook.function_exists(name)
+
+
+# -- invocations -------------------------------------------------------------------------------
+def test_sync_invoke_returns_result_and_tail_log(hook, echo):
+    result = hook.invoke(echo, {"n": 1})
+    assert result["ErrMsg"] == ""
+    value = decode_return_value(result["RetMsg"])
+    assert value["event"] == {"n": 1}
+    assert value["greeting"] == "hi"
+    assert value["request_id"] == result["FunctionRequestId"]
+    assert result["Log"].startswith(f"START RequestId: {result['FunctionRequestId']}")
+
+
+def test_sync_invoke_request_timeout_is_above_the_function_timeout(hook, unique_name):
+    name = unique_name("long")
+    deploy_echo(hook, name, timeout=120)
+    try:
+        hook.invoke(name, {})
+        # A 120 s function needs an SDK timeout above the SDK's 60 s default: a dedicated client.
+        # (Waiting for a real 60 s cut-off would make the test take minutes.)
+        assert [c.profile.httpProfile.reqTimeout for c in hook._clients.values()] == [150]
+    finally:
+        delete_quietly(hook, name)
+
+
+def test_async_invoke_status_and_complete_log(hook, echo):
+    result = hook.invoke(echo, {"print_bytes": 6000}, invocation_type="Event")
+    request_id = result["FunctionRequestId"]
+    assert result["RetMsg"] == ""
+    status = hook.wait_for_invocation(echo, request_id, poll_interval=0.05)
+    assert status["RetCode"] == 0
+    assert decode_return_value(status["RetMsg"])["request_id"] == request_id
+    record = hook.get_invocation_log(echo, request_id, poll_interval=0.05)
+    assert record["InvokeFinished"] == 1
+    assert record["Log"].startswith(f"START RequestId: {request_id}")
+    assert "line 000000" in record["Log"] and "END-OF-OUTPUT" in record["Log"]
+
+
+def test_failed_execution_is_a_result_not_an_exception(hook, echo):
+    result = hook.invoke(echo, {"fail": "boom"})
+    error = function_error(result["RetMsg"], result["ErrMsg"], result["InvokeResult"])
+    assert error.status_code == 430
+    assert "ValueError: boom" in error.stack_trace
+
+
+# -- throttling --------------------------------------------------------------------------------
+def test_throttled_calls_are_retried_with_backoff(hook, emulator, echo):
+    emulator.faults.throttle(2, ["GetFunction"])
+    assert hook.get_function(echo)["FunctionName"] == echo
+    assert emulator.faults.snapshot()["throttle"] == 0  # both throttled answers were consumed
+
+
+def test_throttling_retries_give_up_after_max_retries(emulator, echo):
+    hook = fast_hook(max_retries=1)
+    emulator.faults.throttle(5, ["GetFunction"])
+    with pytest.raises(TencentCloudThrottledError) as info:
+        hook.get_function(echo)
+    assert info.value.code.startswith("RequestLimitExceeded")
+    assert emulator.faults.snapshot()["throttle"] == 3  # one call + one retry
+
+
+def test_sync_invoke_is_never_retried(hook, emulator, echo):
+    hook.get_function(echo)  # not throttled: only Invoke is
+    emulator.faults.throttle(2, ["Invoke"])
+    with pytest.raises(TencentCloudThrottledError):
+        hook.invoke(echo, {"n": 1}, request_timeout=10)
+    assert emulator.faults.snapshot()["throttle"] == 1  # exactly one attempt
+    assert emulator.control.invocations(echo) == []
+
+
+def test_throttled_async_invoke_is_retried(hook, emulator, echo):
+    # A throttled request was refused before anything ran, so an async invoke may be re-sent.
+    emulator.faults.throttle(1, ["Invoke"])
+    request_id = hook.invoke(echo, {"n": 2}, invocation_type="Event")["FunctionRequestId"]
+    assert [r["request_id"] for r in emulator.control.invocations(echo)] == [request_id]
+
+
+# -- triggers ----------------------------------------------------------------------------------
+def test_timer_trigger_round_trip(hook, echo):
+    info = hook.create_trigger(echo, "nightly", "timer", "0 0 2 * * * *", custom_argument="x")
+    assert (info["TriggerName"], info["Enable"], info["CustomArgument"]) == ("nightly", 1, "x")
+    (listed,) = hook.list_triggers(echo)
+    assert json.loads(listed["TriggerDesc"]) == {"cron": "0 0 2 * * * *"}
+    hook.delete_trigger(echo, "nightly", "timer")
+    assert hook.list_triggers(echo) == []
+    with pytest.raises(ResourceNotFoundError):
+        hook.delete_trigger(echo, "nightly", "timer")

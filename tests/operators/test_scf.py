@@ -1,0 +1,446 @@
+"""SCF operators against the emulator (real SDK, real Airflow operators and triggers).
+
+``execute`` is called directly, outside a DAG run: link parameters are then not pushed to XCom
+(``do_xcom_push=False``, there is no task instance to push to); the DAG test covers links.
+Operator logs are Airflow's structlog output, which goes to stdout, so they are read with
+``capsys`` rather than ``caplog``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+
+from airflow_scf_snova.exceptions import (
+    InvalidInputError,
+    ResourceNotFoundError,
+    SCFFunctionExecutionError,
+)
+from airflow_scf_snova.hooks.scf import environment_variables
+from airflow_scf_snova.operators.scf import (
+    CODE_HASH_VARIABLE,
+    SCFCreateTriggerOperator,
+    SCFDeleteFunctionOperator,
+    SCFDeleteTriggerOperator,
+    SCFDeployFunctionOperator,
+    SCFInvokeFunctionOperator,
+)
+from airflow_scf_snova.triggers.scf import SCFInvocationCompleteTrigger
+from airflow_scf_snova.utils.scf_package import package_directory
+
+CONTEXT: dict = {}
+
+
+@pytest.fixture
+def hook(emulator):
+    return fast_hook()
+
+
+@pytest.fixture
+def function_name(hook, unique_name):
+    name = unique_name("op")
+    yield name
+    delete_quietly(hook, name)
+
+
+@pytest.fixture
+def echo(hook, function_name):
+    deploy_echo(hook, function_name)
+    return function_name
+
+
+@pytest.fixture
+def code_dir(tmp_path):
+    path = tmp_path / "echo"
+    shutil.copytree(ECHO_DIR, path, ignore=shutil.ignore_patterns("__pycache__"))
+    return path
+
+
+def deploy_op(function_name, code_dir, **kwargs):
+    kwargs.setdefault("poll_interval", 0.02)
+    return SCFDeployFunctionOperator(
+        task_id="deploy",
+        function_name=function_name,
+        code_dir=str(code_dir),
+        do_xcom_push=False,
+        **kwargs,
+    )
+
+
+def invoke_op(function_name, **kwargs):
+    kwargs.setdefault("poll_interval", 0.05)
+    return SCFInvokeFunctionOperator(
+        task_id="invoke", function_name=function_name, do_xcom_push=False, **kwargs
+    )
+
+
+# -- deploy ------------------------------------------------------------------------------------
+def test_deploy_from_a_directory_creates_the_function(hook, function_name, code_dir):
+    result = deploy_op(function_name, code_dir, environment={"GREETING": "hello"}).execute(CONTEXT)
+    package = package_directory(code_dir)
+    assert result == {
+        "function_name": function_name,
+        "namespace": "default",
+        "status": "Active",
+        "code_sha256": package.sha256,
+        "created": True,
+        "code_updated": True,
+        "configuration_updated": True,
+        "version": None,
+    }
+    function = hook.get_function(function_name)
+    assert function["CodeSize"] == package.size
+    assert environment_variables(function) == {
+        "GREETING": "hello",
+        CODE_HASH_VARIABLE: package.sha256,
+    }
+    value = invoke_op(function_name, payload={"k": "v"}).execute(CONTEXT)
+    assert (value["event"], value["greeting"]) == ({"k": "v"}, "hello")
+
+
+def test_redeploy_unchanged_sends_no_update(hook, emulator, function_name, code_dir):
+    deploy_op(function_name, code_dir, environment={"GREETING": "hello"}).execute(CONTEXT)
+    before = hook.get_function(function_name)
+    # Any UpdateFunctionCode/UpdateFunctionConfiguration would now leave the function Updating
+    # for 30 s (and the operator would time out waiting for it).
+    emulator.control.set_status_delay(30)
+    try:
+        result = deploy_op(
+            function_name, code_dir, environment={"GREETING": "hello"}, wait_timeout=2
+        ).execute(CONTEXT)
+        after = hook.get_function(function_name)
+    finally:
+        emulator.control.set_status_delay(0.05)
+    assert (result["created"], result["code_updated"], result["configuration_updated"]) == (
+        False,
+        False,
+        False,
+    )
+    assert result["status"] == after["Status"] == "Active"
+    assert (after["ModTime"], after["CodeSize"]) == (before["ModTime"], before["CodeSize"])
+
+
+def test_redeploy_changed_code_and_configuration(hook, function_name, code_dir):
+    first = deploy_op(function_name, code_dir).execute(CONTEXT)
+    (code_dir / "index.py").write_text(
+        (code_dir / "index.py").read_text().replace('"greeting"', '"salutation"')
+    )
+    second = deploy_op(
+        function_name, code_dir, environment={"GREETING": "v2"}, memory_size=256, publish=True
+    ).execute(CONTEXT)
+    assert second["code_sha256"] != first["code_sha256"]
+    assert (second["code_updated"], second["configuration_updated"]) == (True, True)
+    assert second["version"] == "1"
+    function = hook.get_function(function_name)
+    assert function["MemorySize"] == 256
+    assert environment_variables(function)[CODE_HASH_VARIABLE] == second["code_sha256"]
+    value = invoke_op(function_name).execute(CONTEXT)
+    assert value["salutation"] == "v2"
+
+    # Only the configuration changes: the code is not sent again.
+    third = deploy_op(function_name, code_dir, environment={"GREETING": "v3"}, memory_size=256)
+    result = third.execute(CONTEXT)
+    assert (result["code_updated"], result["configuration_updated"]) == (False, True)
+
+
+def test_deploy_rejects_a_runtime_change(function_name, code_dir):
+    deploy_op(function_name, code_dir).execute(CONTEXT)
+    with pytest.raises(InvalidInputError, match="runtime cannot change"):
+        deploy_op(function_name, code_dir, runtime="Python3.10").execute(CONTEXT)
+
+
+def test_deploy_needs_exactly_one_code_source(code_dir):
+    with pytest.raises(InvalidInputError, match="exactly one code source"):
+        SCFDeployFunctionOperator(task_id="t", function_name="f", code_dir="a", zip_file="b.zip")
+    with pytest.raises(InvalidInputError, match="cos_bucket and cos_key"):
+        SCFDeployFunctionOperator(task_id="t", function_name="f", cos_bucket="b")
+
+
+def test_deploy_from_cos_skips_unchanged_code(hook, emulator, bucket, function_name, code_dir):
+    package = package_directory(code_dir)
+    emulator.cos.put_object(bucket, "code/echo.zip", package.data)
+    op = SCFDeployFunctionOperator(
+        task_id="deploy",
+        function_name=function_name,
+        cos_bucket=bucket,
+        cos_key="code/echo.zip",
+        poll_interval=0.02,
+        do_xcom_push=False,
+    )
+    assert op.execute(CONTEXT)["created"] is True
+    assert invoke_op(function_name, payload={"from": "cos"}).execute(CONTEXT)["event"] == {
+        "from": "cos"
+    }
+    assert op.execute(CONTEXT)["code_updated"] is False
+    emulator.cos.put_object(bucket, "code/echo.zip", package.data + b"")  # same bytes, same ETag
+    assert op.execute(CONTEXT)["code_updated"] is False
+
+
+def test_environment_secrets_are_masked_and_never_logged(
+    hook, emulator, function_name, code_dir, monkeypatch, capsys
+):
+    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.sdk.execution_time.context import ConnectionAccessor
+
+    password = "Pg-pass-7f3c9a2e"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SNOVA_SECRET_TEST", f"postgresql://loader:{password}@127.0.0.1:5432/dw"
+    )
+    op = deploy_op(
+        function_name,
+        code_dir,
+        environment={
+            "DB_PASSWORD": "{{ conn.snova_secret_test.password }}",
+            "API_KEY": "literal-api-key-0042",
+            "GREETING": "hello",
+        },
+    )
+    op.render_template_fields({"conn": ConnectionAccessor()})
+    assert op.environment["DB_PASSWORD"] == password
+    op.execute(CONTEXT)
+    value = invoke_op(function_name).execute(CONTEXT)
+    assert value["has_db_password"] is True
+    output = capsys.readouterr()
+    logged = output.out + output.err
+    assert "DB_PASSWORD" in logged  # keys are logged, values never
+    for secret in (password, "literal-api-key-0042", emulator.config.secret_key):
+        assert secret not in logged
+        assert redact(f"x {secret} y") == "x *** y"  # registered with Airflow's masker
+    assert redact("hello") == "hello"  # values of ordinary keys stay readable
+
+
+# -- invoke ------------------------------------------------------------------------------------
+def test_sync_invoke_returns_the_decoded_return_value(echo, capsys):
+    value = invoke_op(echo, payload='{"from": "json text"}').execute(CONTEXT)
+    assert value["event"] == {"from": "json text"}
+    logged = capsys.readouterr().out
+    assert f"START RequestId: {value['request_id']}" in logged
+    assert "echo received keys: ['from']" in logged
+
+
+def test_a_function_that_raises_fails_the_task_without_retries(echo):
+    with pytest.raises(SCFFunctionExecutionError) as info:
+        invoke_op(echo, payload={"fail": "the input was bad"}).execute(CONTEXT)
+    error = info.value
+    assert isinstance(error, AirflowFailException)  # Airflow does not retry it
+    assert error.status_code == 430
+    assert "ValueError: the input was bad" in str(error)  # the stack trace is in the message
+    assert error.request_id and error.request_id in str(error)
+
+
+def test_a_function_that_times_out_fails_with_433(hook, function_name):
+    deploy_echo(hook, function_name, timeout=1)
+    with pytest.raises(SCFFunctionExecutionError) as info:
+        invoke_op(function_name, payload={"sleep": 3}).execute(CONTEXT)
+    assert info.value.status_code == 433
+    assert "timed out after 1 second" in str(info.value)
+
+
+def test_the_whole_log_of_a_chatty_function_is_in_the_task_log(echo, capsys):
+    value = invoke_op(echo, payload={"print_bytes": 120_000}).execute(CONTEXT)
+    logged = capsys.readouterr().out
+    # The Tail holds 4 KB: the first lines are only there because the full log was fetched.
+    assert f"START RequestId: {value['request_id']}" in logged
+    assert "line 000000 " in logged
+    assert "END-OF-OUTPUT" in logged
+    numbers = [int(line.split()[1]) for line in logged.splitlines() if line.startswith("line ")]
+    assert numbers == list(range(len(numbers)))  # every line, once, in order
+    assert sum(len(f"line {n:06d} ") + 91 for n in numbers) >= 120_000
+
+
+def test_payload_is_validated_before_any_call(unique_name):
+    op = invoke_op(unique_name("never-called"), payload="x" * 200_000, invocation_type="Event")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        op.execute(CONTEXT)
+    op = invoke_op(unique_name("never-called"), payload=["y" * 200_000], invocation_type="Event")
+    with pytest.raises(InvalidInputError, match="128 KB"):
+        op.execute(CONTEXT)
+
+
+def test_invocation_type_is_checked_at_parse_time():
+    with pytest.raises(InvalidInputError, match="RequestResponse or Event"):
+        SCFInvokeFunctionOperator(task_id="t", function_name="f", invocation_type="async")
+
+
+def test_async_invoke_without_waiting_returns_the_request_id(emulator, echo):
+    request_id = invoke_op(echo, invocation_type="Event", wait_for_completion=False).execute(
+        CONTEXT
+    )
+    (record,) = emulator.control.wait_for_invocations(1, echo, timeout=30)
+    assert record["request_id"] == request_id
+
+
+def test_async_invoke_waits_then_behaves_like_sync(echo, capsys):
+    value = invoke_op(echo, payload={"n": 3}, invocation_type="Event").execute(CONTEXT)
+    assert value["event"] == {"n": 3}
+    assert f"START RequestId: {value['request_id']}" in capsys.readouterr().out
+    with pytest.raises(SCFFunctionExecutionError, match="async failure"):
+        invoke_op(echo, payload={"fail": "async failure"}, invocation_type="Event").execute(CONTEXT)
+
+
+def test_async_invoke_deferrable(echo, capsys):
+    op = invoke_op(echo, payload={"sleep": 0.5, "n": 4}, invocation_type="Event", deferrable=True)
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(CONTEXT)
+    trigger = info.value.trigger
+    assert isinstance(trigger, SCFInvocationCompleteTrigger)
+    assert info.value.method_name == "execute_complete"
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_scf_snova.triggers.scf.SCFInvocationCompleteTrigger"
+    assert kwargs["function_name"] == echo and kwargs["function_request_id"]
+
+    async def first_event():
+        return await asyncio.wait_for(anext(trigger.run()), timeout=30)
+
+    event = asyncio.run(first_event()).payload
+    assert event["status"] == "success" and event["ret_code"] == 0
+    value = op.execute_complete(CONTEXT, event=event)
+    assert value["event"] == {"sleep": 0.5, "n": 4}
+    assert value["request_id"] == kwargs["function_request_id"]
+    assert f"START RequestId: {value['request_id']}" in capsys.readouterr().out
+
+
+def test_deferrable_async_failure_fails_in_execute_complete(echo):
+    op = invoke_op(
+        echo, payload={"sleep": 0.3, "fail": "late"}, invocation_type="Event", deferrable=True
+    )
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(CONTEXT)
+
+    async def first_event():
+        return await asyncio.wait_for(anext(info.value.trigger.run()), timeout=30)
+
+    event = asyncio.run(first_event()).payload
+    assert (event["status"], event["ret_code"]) == ("error", -1)
+    with pytest.raises(SCFFunctionExecutionError, match="ValueError: late"):
+        op.execute_complete(CONTEXT, event=event)
+
+
+# -- delete ------------------------------------------------------------------------------------
+def test_delete_function_is_idempotent(hook, echo):
+    op = SCFDeleteFunctionOperator(task_id="delete", function_name=echo, poll_interval=0.02)
+    assert op.execute(CONTEXT) is True
+    assert not hook.function_exists(echo)
+    assert op.execute(CONTEXT) is False
+    strict = SCFDeleteFunctionOperator(task_id="d", function_name=echo, ignore_if_missing=False)
+    with pytest.raises(ResourceNotFoundError):
+        strict.execute(CONTEXT)
+
+
+# -- triggers ----------------------------------------------------------------------------------
+def timer_op(function_name, **kwargs):
+    kwargs.setdefault("trigger_name", "every-day")
+    kwargs.setdefault("cron", "30 1 * * *")
+    return SCFCreateTriggerOperator(
+        task_id="timer", function_name=function_name, do_xcom_push=False, **kwargs
+    )
+
+
+def test_timer_trigger_is_idempotent_and_fires(hook, emulator, echo):
+    first = timer_op(echo, custom_argument={"source": "timer"}).execute(CONTEXT)
+    assert (first["triggers"], first["changed"]) == (["0 30 1 * * * *"], True)
+    again = timer_op(echo, custom_argument={"source": "timer"}).execute(CONTEXT)
+    assert again["changed"] is False
+    changed = timer_op(echo, cron="@hourly", custom_argument={"source": "timer"}).execute(CONTEXT)
+    assert changed["changed"] is True
+    (trigger,) = hook.list_triggers(echo)
+    assert json.loads(trigger["TriggerDesc"]) == {"cron": "0 0 * * * * *"}
+
+    emulator.control.fire_timer(echo, "every-day")
+    (run,) = emulator.control.wait_for_invocations(1, echo, timeout=30)
+    assert run["trigger"] == "timer" and run["status"] == "success"
+    event = json.loads(run["ret_msg"])["event"]
+    assert (event["Type"], event["TriggerName"]) == ("Timer", "every-day")
+    assert json.loads(event["Message"]) == {"source": "timer"}
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        pytest.param("@once", "no cron equivalent", id="once"),
+        pytest.param("0 0 * * * *", "6 fields", id="six fields"),
+        pytest.param("61 * * * *", "cannot be converted", id="bad minute"),
+    ],
+)
+def test_timer_schedules_scf_cannot_run_are_rejected(cron, message):
+    with pytest.raises(InvalidInputError, match=message):
+        timer_op("f", cron=cron)
+
+
+def test_cos_trigger_fires_on_matching_uploads(hook, emulator, bucket, echo):
+    op = SCFCreateTriggerOperator(
+        task_id="cos",
+        function_name=echo,
+        trigger_type="cos",
+        bucket=bucket,
+        prefix="incoming/",
+        suffix=".csv",
+        do_xcom_push=False,
+    )
+    result = op.execute(CONTEXT)
+    domain = f"{bucket}.cos.{emulator.config.region}.myqcloud.com"
+    assert result["trigger_name"] == domain
+    assert json.loads(result["triggers"][0]) == {
+        "event": "cos:ObjectCreated:*",
+        "filter": {"Prefix": "incoming/", "Suffix": ".csv"},
+    }
+    assert op.execute(CONTEXT)["changed"] is False
+
+    emulator.cos.put_object(bucket, "other/skip.csv", b"a,b\n")
+    emulator.cos.put_object(bucket, "incoming/skip.txt", b"a,b\n")
+    emulator.cos.put_object(bucket, "incoming/2024/data.csv", b"a,b\n1,2\n")
+    (run,) = emulator.control.wait_for_invocations(1, echo, timeout=30)
+    record = json.loads(run["ret_msg"])["event"]["Records"][0]
+    assert record["cos"]["cosObject"]["key"].endswith("/incoming/2024/data.csv")
+    assert record["event"]["eventName"].startswith("cos:ObjectCreated:")
+
+
+def test_cos_trigger_with_several_events_and_its_removal(hook, bucket, echo):
+    events = ("cos:ObjectCreated:*", "cos:ObjectRemove:*")
+    op = SCFCreateTriggerOperator(
+        task_id="cos",
+        function_name=echo,
+        trigger_type="cos",
+        bucket=bucket,
+        events=events,
+        do_xcom_push=False,
+    )
+    assert len(op.execute(CONTEXT)["triggers"]) == 2
+    assert sorted(json.loads(t["TriggerDesc"])["event"] for t in hook.list_triggers(echo)) == list(
+        events
+    )
+    narrowed = SCFCreateTriggerOperator(
+        task_id="cos",
+        function_name=echo,
+        trigger_type="cos",
+        bucket=bucket,
+        events=("cos:ObjectCreated:*",),
+        do_xcom_push=False,
+    )
+    assert narrowed.execute(CONTEXT)["changed"] is True
+    (left,) = hook.list_triggers(echo)
+    assert json.loads(left["TriggerDesc"])["event"] == "cos:ObjectCreated:*"
+
+    delete = SCFDeleteTriggerOperator(
+        task_id="rm", function_name=echo, trigger_type="cos", bucket=bucket
+    )
+    assert delete.execute(CONTEXT) == 1
+    assert hook.list_triggers(echo) == []
+    assert delete.execute(CONTEXT) == 0
+
+
+def test_delete_timer_trigger(hook, echo):
+    timer_op(echo).execute(CONTEXT)
+    op = SCFDeleteTriggerOperator(task_id="rm", function_name=echo, trigger_name="every-day")
+    assert op.execute(CONTEXT) == 1
+    assert hook.list_triggers(echo) == []
+    strict = SCFDeleteTriggerOperator(
+        task_id="rm", function_name=echo, trigger_name="every-day", ignore_if_missing=False
+    )
+    with pytest.raises(ResourceNotFoundError):
+        strict.execute(CONTEXT)

@@ -1,0 +1,49 @@
+"""Helpers shared by the SCF hook, operator, sensor, trigger and system tests.
+
+Everything runs against the session emulator through the real SDK: these helpers only deploy
+the example function and clean up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from airflow_scf_snova.exceptions import ResourceNotFoundError
+from airflow_scf_snova.hooks.scf import SCFHook
+from airflow_scf_snova.utils.scf_package import package_directory
+
+ROOT = Path(__file__).resolve().parents[1]
+ECHO_DIR = ROOT / "functions" / "examples" / "echo"
+
+
+def fast_hook(**kwargs) -> SCFHook:
+    """An SCFHook with millisecond retry backoff (the emulator answers at once)."""
+    kwargs.setdefault("retry_delay", 0.01)
+    kwargs.setdefault("max_retry_delay", 0.05)
+    return SCFHook(**kwargs)
+
+
+def deploy_echo(
+    hook: SCFHook, name: str, timeout: int = 3, environment: dict | None = None
+) -> dict:
+    """Create the echo function and wait until it is Active; returns GetFunction."""
+    package = package_directory(ECHO_DIR)
+    hook.create_function(
+        name,
+        hook.zip_code(package.data),
+        handler="index.main_handler",
+        runtime="Python3.9",
+        timeout=timeout,
+        environment=environment,
+    )
+    return hook.wait_for_function_status(name, poll_interval=0.02)
+
+
+def delete_quietly(hook: SCFHook, name: str) -> None:
+    """Delete a test's function (waiting out a pending change first); missing is fine."""
+    settled = ("Active", "CreateFailed", "UpdateFailed", "PublishFailed")
+    with contextlib.suppress(ResourceNotFoundError):
+        hook.wait_for_function_status(name, settled, poll_interval=0.02, timeout=30)
+        hook.delete_function(name)
+        hook.wait_for_function_deleted(name, poll_interval=0.02, timeout=30)

@@ -1,0 +1,135 @@
+"""SCF triggers: serialisation, and run() driven against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+
+from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger, SCFInvocationCompleteTrigger
+from airflow_scf_snova.utils.mixins import import_string
+from airflow_scf_snova.utils.scf_package import package_directory
+
+
+@pytest.fixture
+def hook(emulator):
+    return fast_hook()
+
+
+@pytest.fixture
+def echo(hook, unique_name):
+    name = unique_name("trig")
+    deploy_echo(hook, name)
+    yield name
+    delete_quietly(hook, name)
+
+
+async def first_event(trigger, timeout=30):
+    return (await asyncio.wait_for(anext(trigger.run()), timeout=timeout)).payload
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        SCFFunctionStateTrigger(
+            "fn", ("Active", "UpdateFailed"), "ns", "tc", "ap-shanghai", 2.0, 60.0
+        ),
+        SCFInvocationCompleteTrigger("fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0),
+    ],
+    ids=["state", "invocation"],
+)
+def test_serialize_round_trips(trigger):
+    classpath, kwargs = trigger.serialize()
+    assert classpath == f"airflow_scf_snova.triggers.scf.{type(trigger).__name__}"
+    json.dumps(kwargs)  # what the triggerer stores must be JSON
+    again = import_string(classpath)(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+    assert kwargs["namespace"] == "ns" and kwargs["region"] == "ap-shanghai"
+
+
+@pytest.mark.asyncio
+async def test_state_trigger_success(echo):
+    event = await first_event(SCFFunctionStateTrigger(echo, poll_interval=0.05))
+    assert event == {
+        "status": "success",
+        "message": f"SCF function {echo!r} is Active",
+        "function_name": echo,
+        "namespace": None,
+        "function_status": "Active",
+    }
+
+
+@pytest.mark.asyncio
+async def test_state_trigger_waits_through_a_transient_status(hook, emulator, echo):
+    emulator.control.set_status_delay(1.0)
+    try:
+        hook.update_function_configuration(echo, memory_size=256)
+        assert hook.get_function_status(echo) == "Updating"
+    finally:
+        emulator.control.set_status_delay(0.05)
+    event = await first_event(SCFFunctionStateTrigger(echo, poll_interval=0.05))
+    assert event["function_status"] == "Active"
+    assert hook.get_function(echo)["MemorySize"] == 256
+
+
+@pytest.mark.asyncio
+async def test_state_trigger_reports_a_failed_status_with_reasons(hook, unique_name):
+    name = unique_name("bad")
+    package = package_directory(ECHO_DIR)
+    hook.create_function(name, hook.zip_code(package.data), "nope.handler", "Python3.9")
+    try:
+        event = await first_event(SCFFunctionStateTrigger(name, poll_interval=0.05))
+    finally:
+        delete_quietly(hook, name)
+    assert (event["status"], event["function_status"]) == ("error", "CreateFailed")
+    assert event["status_reasons"][0][0] == "CreateFailed"
+    assert "nope" in event["status_reasons"][0][1]
+
+
+@pytest.mark.asyncio
+async def test_state_trigger_gives_up_at_its_deadline(emulator, unique_name):
+    name = unique_name("never")
+    event = await first_event(SCFFunctionStateTrigger(name, poll_interval=0.05, timeout=0.2))
+    assert (event["status"], event["timed_out"]) == ("error", True)
+    assert "last status: not found" in event["message"]
+
+
+@pytest.mark.asyncio
+async def test_api_errors_become_error_events(emulator, monkeypatch, unique_name):
+    from conftest import tencentcloud_conn_json
+
+    conn = json.loads(tencentcloud_conn_json(emulator))
+    conn["login"] = "AKIDunknown000000000000000000000000"
+    monkeypatch.setenv("AIRFLOW_CONN_SCF_UNKNOWN_ID", json.dumps(conn))
+    trigger = SCFFunctionStateTrigger(unique_name("x"), tencentcloud_conn_id="scf_unknown_id")
+    event = await first_event(trigger)
+    assert event["status"] == "error"
+    assert "AuthFailure.SecretIdNotFound" in event["message"]
+
+
+@pytest.mark.asyncio
+async def test_invocation_trigger_success_and_failure(hook, echo):
+    ok = hook.invoke(echo, {"sleep": 0.3}, invocation_type="Event")["FunctionRequestId"]
+    bad = hook.invoke(echo, {"fail": "nope"}, invocation_type="Event")["FunctionRequestId"]
+    success, failure = await asyncio.gather(
+        first_event(SCFInvocationCompleteTrigger(echo, ok, poll_interval=0.05)),
+        first_event(SCFInvocationCompleteTrigger(echo, bad, poll_interval=0.05)),
+    )
+    assert (success["status"], success["ret_code"], success["function_request_id"]) == (
+        "success",
+        0,
+        ok,
+    )
+    assert json.loads(success["ret_msg"])["request_id"] == ok
+    assert (failure["status"], failure["ret_code"]) == ("error", -1)
+    assert json.loads(failure["ret_msg"])["statusCode"] == 430
+
+
+@pytest.mark.asyncio
+async def test_invocation_trigger_deadline(echo):
+    trigger = SCFInvocationCompleteTrigger(echo, "no-such-request", poll_interval=0.05, timeout=0.2)
+    event = await first_event(trigger)
+    assert (event["status"], event["timed_out"]) == ("error", True)
+    assert "ret_code" not in event

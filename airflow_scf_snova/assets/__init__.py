@@ -1,0 +1,1 @@
+"""Asset URI handlers for the provider's schemes (``cos``)."""

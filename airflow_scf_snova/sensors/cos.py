@@ -1,0 +1,328 @@
+"""Sensors that wait for COS objects: the same Prefix + Suffix filter a COS trigger applies, plus
+glob, regex, modification time and size; and a quiescence sensor for "upload finished".
+
+No SDK and no hook at import time: hooks are built on first use (see
+:class:`~airflow_scf_snova.utils.mixins.TencentCloudHookMixin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.bases.sensor import poke_mode_only
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_scf_snova.exceptions import InvalidInputError
+from airflow_scf_snova.triggers.cos import COSObjectsUnchangedTrigger, COSObjectTrigger
+from airflow_scf_snova.utils.cos_filters import KeyFilter
+from airflow_scf_snova.utils.cos_objects import COSObject
+from airflow_scf_snova.utils.cos_quiescence import (
+    InactivityTracker,
+    ListingSnapshot,
+    ObjectsDeletedError,
+)
+from airflow_scf_snova.utils.mixins import TencentCloudHookMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+COS_HOOK = "airflow_scf_snova.hooks.cos.COSHook"
+#: XCom key under which :class:`COSObjectSensor` pushes COS-trigger-shaped events.
+COS_EVENTS_XCOM_KEY = "cos_events"
+
+
+def _blank(value: Any) -> bool:
+    """Templates render a missing value as ``""`` or ``"None"`` (``{{ data_interval_start }}`` of a
+    manual run, for instance): both mean "not set"."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
+    """Wait until objects exist in a bucket: one exact ``key``, or every object matching the
+    filters (a COS trigger's ``Prefix`` + ``Suffix``, plus ``glob``, ``regex``,
+    ``modified_after`` and ``min_size``, all combined with AND; see
+    :mod:`airflow_scf_snova.utils.cos_filters` for glob semantics: ``*`` stays within one ``/``
+    segment, ``**`` crosses them).
+
+    Returns (XCom ``return_value``) the matching objects as
+    :meth:`~airflow_scf_snova.utils.cos_objects.COSObject.to_dict` dictionaries, in key order,
+    at most ``max_objects`` of them; and pushes under the XCom key ``cos_events`` the same objects
+    as COS-trigger events (``{"Records": [...]}``, one per object), which an SCF function written
+    for a COS trigger accepts unchanged.
+
+    With ``deferrable=True`` it checks once, then waits in the triggerer
+    (:class:`~airflow_scf_snova.triggers.cos.COSObjectTrigger`, polling every
+    ``poke_interval``); ``timeout``, ``soft_fail`` and ``never_fail`` behave as for any Airflow
+    sensor.
+
+    :param bucket: the bucket, ``name`` (the connection's appid is appended) or ``name-appid``.
+    :param key: an exact key (checked with a HEAD request); excludes the key filters below.
+    :param prefix: keys start with this (sent to COS, narrows the listing).
+    :param suffix: keys end with this.
+    :param glob: path-aware glob on the whole key.
+    :param regex: regular expression the whole key must match (``re.fullmatch``).
+    :param modified_after: only objects modified at or after this instant: a datetime or an
+        ISO-8601 string such as ``"{{ data_interval_start }}"`` (blank or ``"None"``: no limit).
+    :param min_size: only objects of at least this many bytes.
+    :param max_objects: at most this many objects are returned (``None``: no limit; mind XCom).
+    :param tencentcloud_conn_id: the ``tencentcloud`` connection.
+    :param region: overrides the connection's region.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    template_fields: Sequence[str] = (
+        "bucket",
+        "key",
+        "prefix",
+        "suffix",
+        "glob",
+        "regex",
+        "modified_after",
+    )
+    hook_class_path = COS_HOOK
+    ui_color = "#e3f2fd"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        key: str | None = None,
+        prefix: str | None = None,
+        suffix: str | None = None,
+        glob: str | None = None,
+        regex: str | None = None,
+        modified_after: datetime | str | None = None,
+        min_size: int | None = None,
+        max_objects: int | None = 1000,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if key is not None and any(v is not None for v in (prefix, suffix, glob, regex)):
+            raise InvalidInputError("pass either key or prefix/suffix/glob/regex, not both")
+        if max_objects is not None and max_objects < 1:
+            raise InvalidInputError("max_objects must be at least 1 (or None)")
+        self.bucket = bucket
+        self.key = key
+        self.prefix = prefix
+        self.suffix = suffix
+        self.glob = glob
+        self.regex = regex
+        self.modified_after = modified_after
+        self.min_size = min_size
+        self.max_objects = max_objects
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+        self.deferrable = deferrable
+
+    # -- matching ----------------------------------------------------------------------------------
+    def _modified_after(self) -> str | None:
+        if _blank(self.modified_after):
+            return None
+        if isinstance(self.modified_after, datetime):
+            return self.modified_after.isoformat()
+        return str(self.modified_after).strip()
+
+    def _selection(self) -> KeyFilter:
+        try:
+            return KeyFilter(
+                self.prefix or "",
+                self.suffix or None,
+                self.glob or None,
+                self.regex or None,
+                self._modified_after(),
+                self.min_size,
+            )
+        except ValueError as err:
+            raise InvalidInputError(str(err)) from err
+
+    def _key(self) -> str | None:
+        return None if _blank(self.key) else self.key
+
+    def _find(self) -> tuple[list[COSObject], bool]:
+        limit = None if self.max_objects is None else self.max_objects + 1
+        found = self.hook.match_objects(self.bucket, self._key(), self._selection(), limit)
+        truncated = self.max_objects is not None and len(found) > self.max_objects
+        return (found[: self.max_objects] if truncated else found), truncated
+
+    def _finish(
+        self, context: Context, objects: list[COSObject], truncated: bool
+    ) -> list[dict[str, Any]]:
+        if truncated:
+            self.log.warning(
+                "More than %d objects match in %s; returning the first %d (raise max_objects)",
+                self.max_objects,
+                self.bucket,
+                self.max_objects,
+            )
+        self.log.info("%d matching object(s) in %s", len(objects), self.bucket)
+        region = self.hook.region
+        context["ti"].xcom_push(
+            key=COS_EVENTS_XCOM_KEY, value=[obj.to_cos_event(region) for obj in objects]
+        )
+        return [obj.to_dict() for obj in objects]
+
+    # -- sensor protocol ---------------------------------------------------------------------------
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        objects, truncated = self._find()
+        if not objects:
+            self.log.info("No matching object in %s yet", self.bucket)
+            return False
+        return PokeReturnValue(True, self._finish(context, objects, truncated))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        objects, truncated = self._find()
+        if objects:
+            return self._finish(context, objects, truncated)
+        self.log.info("No matching object in %s yet; deferring", self.bucket)
+        self.defer(
+            trigger=COSObjectTrigger(
+                bucket=self.bucket,
+                key=self._key(),
+                prefix=self.prefix or "",
+                suffix=self.suffix or None,
+                glob=self.glob or None,
+                regex=self.regex or None,
+                modified_after=self._modified_after(),
+                min_size=self.min_size,
+                max_objects=self.max_objects,
+                poke_interval=self.poke_interval,
+                tencentcloud_conn_id=self.tencentcloud_conn_id,
+                region=self.region,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Resume after :class:`COSObjectTrigger` fired."""
+        if not event:
+            raise AirflowException("COSObjectSensor resumed without a trigger event")
+        if event.get("status") != "success":
+            raise AirflowException(f"Waiting for COS objects failed: {event.get('message')}")
+        objects = [COSObject.from_dict(item) for item in event.get("objects") or []]
+        return self._finish(context, objects, bool(event.get("truncated")))
+
+
+@poke_mode_only
+class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
+    """Wait until uploads under a prefix are finished: the listing (keys, ETags, sizes) stayed the
+    same for ``inactivity_period`` seconds and holds at least ``min_objects`` objects.
+
+    The state is a count and a digest of the listing, computed in one streaming pass, so any
+    number of objects costs constant memory. It is kept between pokes of one try, so the sensor
+    runs in ``poke`` mode only; ``deferrable=True`` hands the state to
+    :class:`~airflow_scf_snova.triggers.cos.COSObjectsUnchangedTrigger` after the first listing.
+
+    :param bucket: the bucket, ``name`` or ``name-appid``.
+    :param prefix: the prefix being uploaded to.
+    :param inactivity_period: seconds without changes.
+    :param min_objects: objects that must be present; fewer keeps the sensor waiting.
+    :param allow_delete: whether objects may disappear (which restarts the clock); if not, the
+        sensor fails when the object count drops.
+    :param tencentcloud_conn_id: the ``tencentcloud`` connection.
+    :param region: overrides the connection's region.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param clock: monotonic seconds; inject a fake clock in tests (default ``time.monotonic``).
+    """
+
+    template_fields: Sequence[str] = ("bucket", "prefix")
+    hook_class_path = COS_HOOK
+    ui_color = "#e3f2fd"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        inactivity_period: float = 60 * 60,
+        min_objects: int = 1,
+        allow_delete: bool = True,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        clock: Callable[[], float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if inactivity_period < 0:
+            raise InvalidInputError("inactivity_period must be >= 0")
+        if min_objects < 0:
+            raise InvalidInputError("min_objects must be >= 0")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.inactivity_period = inactivity_period
+        self.min_objects = min_objects
+        self.allow_delete = allow_delete
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+        self.deferrable = deferrable
+        self.clock = clock
+        self._tracker: InactivityTracker | None = None
+
+    @property
+    def tracker(self) -> InactivityTracker:
+        if self._tracker is None:
+            self._tracker = InactivityTracker(
+                self.inactivity_period, self.min_objects, self.allow_delete, clock=self.clock
+            )
+        return self._tracker
+
+    def poke(self, context: Context) -> bool:
+        snapshot = ListingSnapshot.of(self.hook.iter_objects(self.bucket, prefix=self.prefix))
+        try:
+            done = self.tracker.observe(snapshot)
+        except ObjectsDeletedError as err:
+            raise AirflowException(f"{self.bucket}/{self.prefix}: {err}") from err
+        self.log.info(
+            "%d object(s) under %s/%s, unchanged for %.0f of %.0f s",
+            snapshot.count,
+            self.bucket,
+            self.prefix,
+            self.tracker.inactive_for,
+            self.inactivity_period,
+        )
+        return done
+
+    def execute(self, context: Context) -> None:
+        if not self.deferrable:
+            super().execute(context)
+            return
+        if self.poke(context):
+            return
+        tracker = self.tracker
+        self.defer(
+            trigger=COSObjectsUnchangedTrigger(
+                bucket=self.bucket,
+                prefix=self.prefix,
+                inactivity_period=self.inactivity_period,
+                min_objects=self.min_objects,
+                allow_delete=self.allow_delete,
+                poke_interval=self.poke_interval,
+                previous=tracker.previous.to_dict() if tracker.previous else None,
+                inactive_for=tracker.inactive_for,
+                tencentcloud_conn_id=self.tencentcloud_conn_id,
+                region=self.region,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """Resume after :class:`COSObjectsUnchangedTrigger` fired."""
+        if not event:
+            raise AirflowException("COSObjectsUnchangedSensor resumed without a trigger event")
+        if event.get("status") != "success":
+            raise AirflowException(
+                f"Waiting for {self.bucket}/{self.prefix}: {event.get('message')}"
+            )
+        self.log.info("%s", event.get("message"))

@@ -1,0 +1,433 @@
+"""Triggers that watch COS: for deferred sensors, and for event-driven DAGs (``AssetWatcher``).
+
+- :class:`COSObjectTrigger`: polls until matching objects exist (``COSObjectSensor``).
+- :class:`COSObjectsUnchangedTrigger`: polls until a prefix stops changing
+  (``COSObjectsUnchangedSensor``).
+- :class:`COSObjectEventTrigger`: a ``BaseEventTrigger`` emitting one event per new or changed
+  object, with a durable, bounded watermark, so a DAG can be scheduled on
+  ``Asset("cos://bucket/prefix", watchers=[AssetWatcher(...)])``.
+
+The COS SDK is synchronous: calls run in a worker thread (``asyncio.to_thread``), the hook is built
+inside ``run`` and nothing SDK-related is imported by this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
+
+from airflow_scf_snova.exceptions import TencentCloudNetworkError, TencentCloudThrottledError
+from airflow_scf_snova.utils.cos_filters import KeyFilter
+from airflow_scf_snova.utils.cos_quiescence import InactivityTracker, ListingSnapshot
+from airflow_scf_snova.utils.cos_watermark import Watermark, WatermarkScan
+
+if TYPE_CHECKING:
+    from airflow_scf_snova.hooks.cos import COSHook
+
+DEFAULT_CONN_ID = "tencentcloud_default"
+#: Consecutive network or throttling failures a polling trigger sits out before it gives up.
+MAX_TRANSIENT_FAILURES = 5
+_TRANSIENT = (TencentCloudNetworkError, TencentCloudThrottledError)
+
+
+def _classpath(trigger: BaseTrigger) -> str:
+    return f"{type(trigger).__module__}.{type(trigger).__qualname__}"
+
+
+def _build_hook(conn_id: str, region: str | None) -> COSHook:
+    from airflow_scf_snova.hooks.cos import COSHook
+
+    return COSHook(tencentcloud_conn_id=conn_id, region=region)
+
+
+class COSObjectTrigger(BaseTrigger):
+    """Poll COS until objects match, then fire once with the matches.
+
+    The event: ``{"status": "success", "objects": [COSObject dicts], "truncated": bool}``, or
+    ``{"status": "error", "message": ...}`` on a non-transient error (or after
+    ``MAX_TRANSIENT_FAILURES`` network/throttling failures in a row).
+
+    :param bucket: the bucket, ``name`` or ``name-appid``.
+    :param key: an exact key (a HEAD request per poll) instead of a listing.
+    :param prefix: listing filters, see :mod:`airflow_scf_snova.utils.cos_filters`.
+    :param suffix: see ``prefix``.
+    :param glob: see ``prefix``.
+    :param regex: see ``prefix``.
+    :param modified_after: ISO-8601 instant; only objects modified at or after it.
+    :param min_size: only objects of at least this many bytes.
+    :param max_objects: at most this many objects are returned (``None``: all).
+    :param poke_interval: seconds between polls.
+    :param tencentcloud_conn_id: the connection.
+    :param region: overrides the connection's region.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str | None = None,
+        prefix: str = "",
+        suffix: str | None = None,
+        glob: str | None = None,
+        regex: str | None = None,
+        modified_after: str | None = None,
+        min_size: int | None = None,
+        max_objects: int | None = 1000,
+        poke_interval: float = 60.0,
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
+        region: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.key = key
+        self.prefix = prefix or ""
+        self.suffix = suffix
+        self.glob = glob
+        self.regex = regex
+        self.modified_after = modified_after
+        self.min_size = min_size
+        self.max_objects = max_objects
+        self.poke_interval = float(poke_interval)
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return _classpath(self), {
+            "bucket": self.bucket,
+            "key": self.key,
+            "prefix": self.prefix,
+            "suffix": self.suffix,
+            "glob": self.glob,
+            "regex": self.regex,
+            "modified_after": self.modified_after,
+            "min_size": self.min_size,
+            "max_objects": self.max_objects,
+            "poke_interval": self.poke_interval,
+            "tencentcloud_conn_id": self.tencentcloud_conn_id,
+            "region": self.region,
+        }
+
+    def _selection(self) -> KeyFilter:
+        return KeyFilter(
+            self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            hook = _build_hook(self.tencentcloud_conn_id, self.region)
+            selection = self._selection()
+        except Exception as err:
+            yield TriggerEvent({"status": "error", "message": str(err)})
+            return
+        limit = None if self.max_objects is None else self.max_objects + 1
+        failures = 0
+        while True:
+            try:
+                found = await asyncio.to_thread(
+                    hook.match_objects, self.bucket, self.key, selection, limit
+                )
+            except _TRANSIENT as err:
+                failures += 1
+                if failures >= MAX_TRANSIENT_FAILURES:
+                    yield TriggerEvent({"status": "error", "message": str(err)})
+                    return
+                self.log.warning("COS poll failed (%d in a row), retrying: %s", failures, err)
+            except Exception as err:
+                yield TriggerEvent({"status": "error", "message": str(err)})
+                return
+            else:
+                failures = 0
+                if found:
+                    truncated = self.max_objects is not None and len(found) > self.max_objects
+                    objects = found[: self.max_objects] if truncated else found
+                    yield TriggerEvent(
+                        {
+                            "status": "success",
+                            "objects": [obj.to_dict() for obj in objects],
+                            "truncated": truncated,
+                        }
+                    )
+                    return
+                self.log.debug("No matching COS objects yet in %s", self.bucket)
+            await asyncio.sleep(self.poke_interval)
+
+
+class COSObjectsUnchangedTrigger(BaseTrigger):
+    """Poll a prefix until its listing stayed unchanged for ``inactivity_period`` seconds.
+
+    Events: ``{"status": "success", "count": n}``, or ``{"status": "error", "message": ...}`` when
+    objects were deleted and ``allow_delete`` is false (or COS kept failing).
+
+    :param bucket: the bucket.
+    :param prefix: the prefix being uploaded to.
+    :param inactivity_period: seconds without changes.
+    :param min_objects: objects that must be present.
+    :param allow_delete: whether a shrinking listing is acceptable.
+    :param poke_interval: seconds between listings.
+    :param previous: the sensor's last :class:`ListingSnapshot` as a dict, to resume from.
+    :param inactive_for: seconds the sensor had already seen no change.
+    :param tencentcloud_conn_id: the connection.
+    :param region: overrides the connection's region.
+    """
+
+    #: The clock (monotonic seconds). Not serialised: tests replace it on the instance.
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        inactivity_period: float,
+        min_objects: int = 1,
+        allow_delete: bool = True,
+        poke_interval: float = 60.0,
+        previous: dict[str, Any] | None = None,
+        inactive_for: float = 0.0,
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
+        region: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.prefix = prefix
+        self.inactivity_period = float(inactivity_period)
+        self.min_objects = min_objects
+        self.allow_delete = allow_delete
+        self.poke_interval = float(poke_interval)
+        self.previous = previous
+        self.inactive_for = float(inactive_for)
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return _classpath(self), {
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "inactivity_period": self.inactivity_period,
+            "min_objects": self.min_objects,
+            "allow_delete": self.allow_delete,
+            "poke_interval": self.poke_interval,
+            "previous": self.previous,
+            "inactive_for": self.inactive_for,
+            "tencentcloud_conn_id": self.tencentcloud_conn_id,
+            "region": self.region,
+        }
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            hook = _build_hook(self.tencentcloud_conn_id, self.region)
+            tracker = InactivityTracker(
+                self.inactivity_period,
+                self.min_objects,
+                self.allow_delete,
+                clock=self.clock,
+                previous=ListingSnapshot.from_dict(self.previous),
+                inactive_for=self.inactive_for,
+            )
+        except Exception as err:
+            yield TriggerEvent({"status": "error", "message": str(err)})
+            return
+
+        def snapshot() -> ListingSnapshot:
+            return ListingSnapshot.of(hook.iter_objects(self.bucket, prefix=self.prefix))
+
+        failures = 0
+        while True:
+            try:
+                current = await asyncio.to_thread(snapshot)
+                done = tracker.observe(current)
+            except _TRANSIENT as err:
+                failures += 1
+                if failures >= MAX_TRANSIENT_FAILURES:
+                    yield TriggerEvent({"status": "error", "message": str(err)})
+                    return
+                self.log.warning("COS listing failed (%d in a row), retrying: %s", failures, err)
+            except Exception as err:  # ObjectsDeletedError, or a non-transient COS error
+                yield TriggerEvent({"status": "error", "message": str(err)})
+                return
+            else:
+                failures = 0
+                if done:
+                    yield TriggerEvent(
+                        {
+                            "status": "success",
+                            "count": current.count,
+                            "message": (
+                                f"{current.count} object(s) under {self.bucket}/{self.prefix} "
+                                f"unchanged for {self.inactivity_period:g} s"
+                            ),
+                        }
+                    )
+                    return
+            await asyncio.sleep(self.poke_interval)
+
+
+class COSObjectEventTrigger(BaseEventTrigger):
+    """Emit one event per new or changed COS object, for ``AssetWatcher`` (event-driven DAGs).
+
+    Each poll lists the matching objects and announces those not yet announced with the same
+    ETag; the payload is the object (``bucket``, ``key``, ``etag``, ``size``,
+    ``last_modified``, ``url``) plus ``previous_etag`` (``None`` for a new object). Downstream,
+    ``context["triggering_asset_events"][asset]`` holds the events; several may land in one DAG
+    run when files arrive faster than the scheduler creates runs, so iterate over them.
+
+    **Watermark.** What was announced is kept as a bounded high-water mark (see
+    :mod:`airflow_scf_snova.utils.cos_watermark`): on Airflow 3.3+ it is stored in the watched
+    asset's ``asset_state_store`` (key :attr:`state_key`) after every poll, so a triggerer
+    restart neither replays old objects nor loses the ones uploaded while it was down. Delivery is
+    at-least-once: a restart during a poll may announce that poll's objects again (the ETag in the
+    payload lets consumers deduplicate). Without a state store (Airflow < 3.3, or one trigger
+    shared by several assets) the watermark lives in memory only: after a restart the trigger
+    starts over as on its first start.
+
+    **First start.** With ``emit_existing=False`` (default) the objects already present are
+    recorded, not announced; with ``True`` every existing object is announced once.
+
+    :param bucket: the bucket, ``name`` or ``name-appid``.
+    :param prefix: listing filters, see :mod:`airflow_scf_snova.utils.cos_filters`.
+    :param suffix: see ``prefix``.
+    :param glob: see ``prefix``.
+    :param regex: see ``prefix``.
+    :param min_size: only objects of at least this many bytes.
+    :param poll_interval: seconds between listings.
+    :param settle_seconds: how far the watermark trails the newest object: objects that become
+        listable up to this long after their COS timestamp are still announced; larger values
+        keep more keys in the state.
+    :param emit_existing: announce objects present at the first start.
+    :param tencentcloud_conn_id: the connection.
+    :param region: overrides the connection's region.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        suffix: str | None = None,
+        glob: str | None = None,
+        regex: str | None = None,
+        min_size: int | None = None,
+        poll_interval: float = 60.0,
+        settle_seconds: float = 60.0,
+        emit_existing: bool = False,
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
+        region: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.prefix = prefix or ""
+        self.suffix = suffix
+        self.glob = glob
+        self.regex = regex
+        self.min_size = min_size
+        self.poll_interval = float(poll_interval)
+        self.settle_seconds = float(settle_seconds)
+        self.emit_existing = emit_existing
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+        self._persist = True
+        # Validate at DAG-parse time: a bad pattern should fail the DAG file, not the triggerer.
+        self._selection()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return _classpath(self), {
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "suffix": self.suffix,
+            "glob": self.glob,
+            "regex": self.regex,
+            "min_size": self.min_size,
+            "poll_interval": self.poll_interval,
+            "settle_seconds": self.settle_seconds,
+            "emit_existing": self.emit_existing,
+            "tencentcloud_conn_id": self.tencentcloud_conn_id,
+            "region": self.region,
+        }
+
+    def _selection(self) -> KeyFilter:
+        return KeyFilter(self.prefix, self.suffix, self.glob, self.regex, None, self.min_size)
+
+    @property
+    def state_key(self) -> str:
+        """The asset-state-store key: one per watched selection (not per poll settings)."""
+        what = json.dumps(
+            [self.bucket, self.prefix, self.suffix, self.glob, self.regex, self.min_size]
+        )
+        return f"cos_watermark:{hashlib.sha256(what.encode()).hexdigest()[:24]}"
+
+    async def _load_state(self) -> Watermark | None:
+        store = getattr(self, "asset_state_store", None)
+        if store is None or not self._persist:
+            return None
+        try:
+            value = await store.aget(self.state_key)
+        except ValueError:
+            # Airflow hands one trigger shared by several assets a multi-asset accessor.
+            self.log.warning(
+                "This COS watcher is shared by several assets: its watermark is kept in memory "
+                "only. Give each asset its own watcher to make it durable."
+            )
+            self._persist = False
+            return None
+        return Watermark.from_json(value)
+
+    async def _save_state(self, state: Watermark) -> None:
+        store = getattr(self, "asset_state_store", None)
+        if store is None or not self._persist:
+            return
+        await store.aset(self.state_key, state.to_json())
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = _build_hook(self.tencentcloud_conn_id, self.region)
+        selection = self._selection()
+        settle = timedelta(seconds=self.settle_seconds)
+        state = await self._load_state()
+        announce = state is not None or self.emit_existing
+        state = state or Watermark()
+        loop = asyncio.get_running_loop()
+        while True:
+            scan = WatermarkScan(state, settle, announce=announce)
+            try:
+                # One thread walks the listing page by page; announcements come back in batches
+                # so that a big first listing never sits in memory as a whole.
+                iterator = hook.iter_matching(self.bucket, selection)
+                while True:
+                    batch = await loop.run_in_executor(None, _take, iterator, scan, 100)
+                    if batch is None:
+                        break
+                    for item in batch:
+                        payload = item.obj.to_dict()
+                        payload["url"] = item.obj.url
+                        payload["previous_etag"] = item.previous_etag
+                        yield TriggerEvent(payload)
+            except Exception:
+                # Never turn an error into an event: that would schedule the DAG. Keep polling.
+                self.log.exception(
+                    "Listing %s failed; retrying in %ss", self.bucket, self.poll_interval
+                )
+            else:
+                new_state = scan.result()
+                if new_state != state or not announce:
+                    await self._save_state(new_state)
+                state, announce = new_state, True
+            await asyncio.sleep(self.poll_interval)
+
+
+def _take(iterator: Any, scan: WatermarkScan, count: int) -> list | None:
+    """Advance ``iterator`` until ``count`` announcements (``None`` once it is exhausted)."""
+    found: list = []
+    exhausted = True
+    for obj in iterator:
+        item = scan.offer(obj)
+        if item is not None:
+            found.append(item)
+            if len(found) >= count:
+                exhausted = False
+                break
+    if exhausted and not found:
+        return None
+    return found

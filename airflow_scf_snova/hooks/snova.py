@@ -11,12 +11,13 @@ from functools import cached_property
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from airflow_scf_snova.exceptions import InvalidInputError
+from airflow_scf_snova.utils.identifiers import (  # noqa: F401  (re-exported)
+    IDENTIFIER,
+    MAX_IDENTIFIER_BYTES,
+    split_table_name,
+    validate_identifier,
+)
 
-#: A plain SQL identifier as this provider accepts it: letters, digits, ``_`` and ``$``, not
-#: starting with a digit, at most 63 bytes (PostgreSQL's NAMEDATALEN - 1).
-IDENTIFIER = re.compile(r"^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*$")
-MAX_IDENTIFIER_BYTES = 63
 #: Connection extras handed to libpq by :meth:`SnovaHook.get_psycopg2_conn`.
 LIBPQ_EXTRAS = frozenset(
     {
@@ -35,35 +36,6 @@ LIBPQ_EXTRAS = frozenset(
         "target_session_attrs",
     }
 )
-
-
-def validate_identifier(name: str, what: str = "identifier") -> str:
-    """Return ``name`` if it is a safe, plain SQL identifier; raise :class:`InvalidInputError`
-    naming the input otherwise. Quoting (``psycopg2.sql.Identifier``) is still applied on use.
-
-    :param name: the identifier, without quotes.
-    :param what: what it names, for the message (``table``, ``column``, ...).
-    """
-    if not isinstance(name, str) or not name:
-        raise InvalidInputError(f"{what} name must be a non-empty string, got {name!r}")
-    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        raise InvalidInputError(f"{what} name {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes")
-    if not IDENTIFIER.match(name):
-        raise InvalidInputError(
-            f"{what} name {name!r} may contain only letters, digits, '_' and '$' and must not "
-            "start with a digit"
-        )
-    return name
-
-
-def split_table_name(table: str) -> tuple[str | None, str]:
-    """Split ``schema.table`` (or ``table``) and validate both parts."""
-    parts = table.split(".") if isinstance(table, str) else [table]
-    if len(parts) == 1:
-        return None, validate_identifier(parts[0], "table")
-    if len(parts) == 2:
-        return validate_identifier(parts[0], "schema"), validate_identifier(parts[1], "table")
-    raise InvalidInputError(f"table name {table!r} must be 'table' or 'schema.table'")
 
 
 class SnovaHook(PostgresHook):

@@ -364,3 +364,27 @@ def test_publish_version_and_invoke_it(scf_client, unique_name):
         "ResourceNotFound.Qualifier"
     )
     assert invoke(scf_client, name)["RetMsg"] == '"two"'  # the function itself stays
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+def test_processes_a_function_leaves_behind_are_killed(scf_client, unique_name):
+    source = """
+    import subprocess
+
+    def main_handler(event, context):
+        return subprocess.Popen(["sleep", "60"]).pid
+    """
+    name = unique_name("fn")
+    create_function(scf_client, name, source=source)
+    pid = int(invoke(scf_client, name)["RetMsg"])
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(pid)

@@ -9,7 +9,8 @@ standard library only and never imports the emulator. Steps:
 3. call ``handler(event, context)``; stdout, stderr and ``logging`` all go to the one output
    file the parent gave us as stdout/stderr;
 4. write ``{"ok", "ret" | "error_type", "error_message", "stack", "duration_ms",
-   "maxrss_kb"}`` to the request's ``result_path``.
+   "maxrss_kb"}`` to the request's ``result_path``;
+5. kill its own process group (itself and whatever the function left running).
 """
 
 import importlib
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -112,6 +114,11 @@ def main(request_path):
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    # Skip interpreter teardown (atexit handlers, non-daemon threads a function left behind):
-    # the invocation is over once the result is written.
-    os._exit(0)
+    # The invocation is over once the result is written: skip interpreter teardown (atexit
+    # handlers, non-daemon threads) and take down any process the function started, which share
+    # our process group. Done from here, before the parent reaps us, so the group id cannot have
+    # been reused by another invocation.
+    try:
+        os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(0)

@@ -105,7 +105,11 @@ class Invoker:
         )
         self._history.add(record)
         if sync:
-            return self._execute(record, function, config)
+            try:
+                return self._execute(record, function, config)
+            except Exception:
+                self._fail(record, "the emulator failed to run the function")
+                raise
         try:
             if self._closed:
                 raise RuntimeError("closed")

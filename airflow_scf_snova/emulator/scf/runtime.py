@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+#: The most output kept per invocation; beyond it the beginning is dropped (with a note).
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 #: Variables of the emulator's environment a function also sees.
 PASSTHROUGH = (
     "PATH",
@@ -86,6 +88,16 @@ class RunOutcome:
     output: str
     duration_ms: float
     mem_usage: int
+
+
+def _read_output(path: Path) -> str:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if size <= MAX_OUTPUT_BYTES:
+            return fh.read().decode("utf-8", errors="replace")
+        fh.seek(size - MAX_OUTPUT_BYTES)
+        tail = fh.read().decode("utf-8", errors="replace")
+    return f"[emulator: the first {size - MAX_OUTPUT_BYTES} bytes of output were dropped]\n{tail}"
 
 
 def error_json(request_id: str, status_code: int, message: str, stack: str | None = None) -> str:
@@ -160,7 +172,7 @@ class PythonRuntime:
                     stopped = process.pid in self._stopped
                     self._stopped.discard(process.pid)
         elapsed_ms = (time.monotonic() - started) * 1000.0
-        text = output_path.read_bytes().decode("utf-8", errors="replace")
+        text = _read_output(output_path)
         return self._outcome(request, phase, stopped, process, result_path, text, elapsed_ms)
 
     def _supervise(self, process: subprocess.Popen, ready_read: int, request: RunRequest) -> str:

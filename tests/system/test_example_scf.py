@@ -1,0 +1,130 @@
+"""dags/example_scf.py run with ``dag.test()`` against the emulator, and docs/scf.md kept in step
+with it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import textwrap
+
+import pytest
+from scf_fixtures import ROOT, delete_quietly, fast_hook
+
+DAG_FILE = ROOT / "dags" / "example_scf.py"
+DOC_FILE = ROOT / "docs" / "scf.md"
+DB_PASSWORD = "Snova-pw-91c2e7"
+
+
+def load_dag():
+    spec = importlib.util.spec_from_file_location("example_scf_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def xcoms(run_id: str) -> dict[tuple[str, str], object]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=run_id, dag_ids="example_scf")).all()
+        return {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
+
+
+@pytest.fixture
+def snova_password(monkeypatch):
+    # The DAG hands the snova_default password to the function; no database is contacted.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SNOVA_DEFAULT", f"postgresql://loader:{DB_PASSWORD}@127.0.0.1:5436/dw"
+    )
+    return DB_PASSWORD
+
+
+def test_example_dag_runs_end_to_end(
+    airflow_db, emulator, bucket, unique_name, snova_password, capsys, caplog
+):
+    hook = fast_hook()
+    function_name = unique_name("example")
+    try:
+        dag_run = load_dag().test(
+            run_conf={"function_name": function_name, "bucket": bucket, "cleanup": False}
+        )
+        output = capsys.readouterr()
+        # Task output goes to stdout (structlog); the DAG runner's own lines to logging.
+        logged = output.out + output.err + caplog.text
+        assert dag_run.state == "success", logged[-5000:]
+        states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+        assert states.pop("delete_function") == "skipped"  # cleanup=False
+        assert states.pop("delete_timer_trigger") == states.pop("delete_cos_trigger") == "skipped"
+        assert set(states.values()) == {"success"}
+
+        values = xcoms(dag_run.run_id)
+        deployed = values[("deploy_function", "return_value")]
+        assert (deployed["created"], deployed["status"], deployed["version"]) == (
+            True,
+            "Active",
+            "1",
+        )
+        sync = values[("invoke_function", "return_value")]
+        assert sync["event"] == {"run_id": dag_run.run_id, "rows": [1, 2, 3]}
+        assert (sync["greeting"], sync["has_db_password"]) == ("hello from Airflow", True)
+        asynchronous = values[("invoke_function_async", "return_value")]
+        assert asynchronous["event"] == {"run_id": dag_run.run_id, "mode": "async"}
+        assert "[DAG TEST] running trigger in line" in logged  # it really deferred
+
+        # Console links, computed by the task runner from what execute persisted.
+        link = values[("invoke_function", "_link_SCFFunctionLogsLink")]
+        assert link == (
+            "https://console.cloud.tencent.com/scf/list-detail?rid=1&ns=default"
+            f"&id={function_name}&menu=log&tab=codeTab"
+        )
+        assert values[("deploy_function", "_link_SCFFunctionLink")] == link.replace("&menu=log", "")
+
+        # No secret in the task logs: neither the SecretKey nor the function's DB password.
+        assert "SCF function log (FunctionRequestId" in logged  # the function's log was relayed
+        assert emulator.config.secret_key not in logged
+        assert DB_PASSWORD not in logged
+
+        # The triggers the DAG created fire.
+        emulator.control.fire_timer(function_name, "nightly")
+        emulator.cos.put_object(bucket, "incoming/day-1.csv", b"id\n1\n")
+        runs = emulator.control.wait_for_invocations(4, function_name, timeout=30)
+        by_trigger = {r["trigger"]: json.loads(r["ret_msg"])["event"] for r in runs}
+        assert by_trigger["timer"]["Message"] == '{"source": "nightly timer"}'
+        key = by_trigger["cos"]["Records"][0]["cos"]["cosObject"]["key"]
+        assert key.endswith(f"/{bucket.rsplit('-', 1)[0]}/incoming/day-1.csv")
+    finally:
+        delete_quietly(hook, function_name)
+
+
+def test_example_dag_cleans_up_after_itself(
+    airflow_db, emulator, bucket, unique_name, snova_password
+):
+    hook = fast_hook()
+    function_name = unique_name("example")
+    try:
+        dag_run = load_dag().test(run_conf={"function_name": function_name, "bucket": bucket})
+        assert dag_run.state == "success"
+        assert not hook.function_exists(function_name)
+    finally:
+        delete_quietly(hook, function_name)
+
+
+# -- docs ----------------------------------------------------------------------------------------
+_DAG_SNIPPET = re.compile(r"# \[START (?P<name>\w+)\]\n(?P<body>.*?)\n\s*# \[END (?P=name)\]", re.S)
+_DOC_SNIPPET = re.compile(
+    r"<!-- \[START (?P<name>\w+)\] -->\n```python\n(?P<body>.*?)\n```\n<!-- \[END (?P=name)\] -->",
+    re.S,
+)
+
+
+def test_docs_quote_the_example_dag_verbatim():
+    in_dag = {
+        m["name"]: textwrap.dedent(m["body"]) for m in _DAG_SNIPPET.finditer(DAG_FILE.read_text())
+    }
+    in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
+    assert in_dag, "the example DAG has no [START ...] markers"
+    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
+    for name, body in in_dag.items():
+        assert in_doc[name] == body, f"docs/scf.md drifted from dags/example_scf.py in {name}"

@@ -104,8 +104,9 @@ class KeyFilter:
     :param suffix: keys end with this.
     :param glob: path-aware glob on the whole key.
     :param regex: regular expression matching the whole key.
-    :param modified_after: only objects modified at or after this instant (inclusive, because
-        COS timestamps have one-second resolution); a datetime (naive means UTC) or ISO string.
+    :param modified_after: only objects modified at or after this instant, compared at COS's
+        one-second resolution (an object stamped in the bound's second is included); a datetime
+        (naive means UTC) or an ISO-8601 string.
     :param min_size: only objects of at least this many bytes.
     """
 
@@ -121,7 +122,10 @@ class KeyFilter:
         if self.prefix is None:
             object.__setattr__(self, "prefix", "")
         if self.modified_after not in (None, ""):
-            object.__setattr__(self, "_since", parse_cos_time(self.modified_after))
+            # COS timestamps are whole seconds: an object stamped in the bound's second may have
+            # been written after the bound, so compare at one-second resolution.
+            since = parse_cos_time(self.modified_after).replace(microsecond=0)
+            object.__setattr__(self, "_since", since)
         # Fail fast on bad patterns (the caller turns ValueError into its own error type).
         _ = self.glob_pattern, self.regex_pattern
 

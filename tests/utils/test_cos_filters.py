@@ -95,6 +95,14 @@ def test_filters_combine_with_and():
     assert not selection.matches(_obj("snova/deep/er/e.log"))
 
 
+def test_modified_after_has_cos_one_second_resolution():
+    bound = datetime(2024, 1, 1, 0, 0, 5, 700_000, tzinfo=timezone.utc)
+    selection = KeyFilter(modified_after=bound)
+    # Uploaded at 00:00:05.900, after the bound, but COS stamps it 00:00:05.
+    assert selection.matches(_obj("k", when=bound.replace(microsecond=0)))
+    assert not selection.matches(_obj("k", when=bound.replace(second=4, microsecond=0)))
+
+
 def test_naive_modified_after_means_utc():
     assert KeyFilter(modified_after=datetime(2024, 1, 1)).since == datetime(
         2024, 1, 1, tzinfo=timezone.utc

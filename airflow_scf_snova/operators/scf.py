@@ -267,9 +267,81 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
             poll_interval=self.poll_interval,
         )
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_scf_snova.hooks.scf import TRANSIENT_STATES, environment_variables
+    def _create(self, package: CodePackage, environment: dict[str, str], description: str) -> None:
+        self.scf_hook.create_function(
+            self.function_name,
+            self._code(package),
+            handler=self.handler,
+            runtime=self.runtime,
+            memory_size=self.memory_size,
+            timeout=self.timeout,
+            environment=environment,
+            description=description,
+        )
+        self.log.info("Created SCF function %s", self.function_name)
 
+    def _check_updatable(self, current: dict[str, Any]) -> dict[str, Any]:
+        from airflow_scf_snova.hooks.scf import TRANSIENT_STATES, status_reasons
+
+        if current.get("Status") in TRANSIENT_STATES:
+            current = self._wait_active()
+        if current.get("Status") == "CreateFailed":
+            self.log.error(
+                "SCF function %s failed to be created; it cannot be updated: delete it and "
+                "deploy again",
+                self.function_name,
+            )
+            raise SCFFunctionStateError(self.function_name, "CreateFailed", status_reasons(current))
+        if current.get("Runtime") and current["Runtime"] != self.runtime:
+            raise InvalidInputError(
+                f"SCF function {self.function_name!r} runs {current['Runtime']}; the runtime "
+                f"cannot change to {self.runtime} after creation: delete the function first"
+            )
+        return current
+
+    def _update_code(self, current: dict[str, Any], package: CodePackage) -> bool:
+        from airflow_scf_snova.hooks.scf import environment_variables
+
+        deployed_hash = environment_variables(current).get(CODE_HASH_VARIABLE)
+        if deployed_hash == package.sha256 and current.get("Handler") == self.handler:
+            self.log.info(
+                "The code of SCF function %s is unchanged (sha256 %s): no code update",
+                self.function_name,
+                package.sha256,
+            )
+            return False
+        self.scf_hook.update_function_code(self.function_name, self._code(package), self.handler)
+        self.log.info(
+            "Updated the code of SCF function %s (deployed sha256: %s)",
+            self.function_name,
+            deployed_hash or "unknown",
+        )
+        self._wait_active()  # SCF refuses a configuration update while the code is updating
+        return True
+
+    def _update_configuration(
+        self, current: dict[str, Any], environment: dict[str, str], description: str
+    ) -> bool:
+        from airflow_scf_snova.hooks.scf import environment_variables
+
+        if (
+            current.get("MemorySize") == self.memory_size
+            and current.get("Timeout") == self.timeout
+            and (current.get("Description") or "") == description
+            and environment_variables(current) == environment
+        ):
+            return False
+        self.scf_hook.update_function_configuration(
+            self.function_name,
+            description=description,
+            memory_size=self.memory_size,
+            timeout=self.timeout,
+            environment=environment,
+        )
+        self.log.info("Updated the configuration of SCF function %s", self.function_name)
+        return True
+
+    def execute(self, context: Context) -> dict[str, Any]:
         hook = self.scf_hook
         mask_environment(self.environment)
         user_env = normalise_environment(self.environment)
@@ -301,71 +373,15 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
             current = hook.get_function(self.function_name)
         except ResourceNotFoundError:
             current = None
-
         if current is None:
-            hook.create_function(
-                self.function_name,
-                self._code(package),
-                handler=self.handler,
-                runtime=self.runtime,
-                memory_size=self.memory_size,
-                timeout=self.timeout,
-                environment=desired_env,
-                description=description,
-            )
-            self.log.info("Created SCF function %s", self.function_name)
+            self._create(package, desired_env, description)
             result.update(created=True, code_updated=True, configuration_updated=True)
         else:
-            if current.get("Status") in TRANSIENT_STATES:
-                current = self._wait_active()
-            if current.get("Status") == "CreateFailed":
-                raise SCFFunctionStateError(
-                    self.function_name,
-                    "CreateFailed",
-                    [
-                        (
-                            "CreateFailed",
-                            "a function whose creation failed cannot be updated; delete it",
-                        )
-                    ],
-                )
-            if current.get("Runtime") and current["Runtime"] != self.runtime:
-                raise InvalidInputError(
-                    f"SCF function {self.function_name!r} runs {current['Runtime']}; the runtime "
-                    f"cannot change to {self.runtime} after creation: delete the function first"
-                )
-            deployed_env = environment_variables(current)
-            deployed_hash = deployed_env.get(CODE_HASH_VARIABLE)
-            if deployed_hash != package.sha256 or current.get("Handler") != self.handler:
-                hook.update_function_code(self.function_name, self._code(package), self.handler)
-                self.log.info(
-                    "Updated the code of SCF function %s (deployed sha256: %s)",
-                    self.function_name,
-                    deployed_hash or "unknown",
-                )
-                result["code_updated"] = True
-                self._wait_active()
-            else:
-                self.log.info(
-                    "The code of SCF function %s is unchanged (sha256 %s): no code update",
-                    self.function_name,
-                    package.sha256,
-                )
-            if (
-                current.get("MemorySize") != self.memory_size
-                or current.get("Timeout") != self.timeout
-                or (current.get("Description") or "") != description
-                or deployed_env != desired_env
-            ):
-                hook.update_function_configuration(
-                    self.function_name,
-                    description=description,
-                    memory_size=self.memory_size,
-                    timeout=self.timeout,
-                    environment=desired_env,
-                )
-                self.log.info("Updated the configuration of SCF function %s", self.function_name)
-                result["configuration_updated"] = True
+            current = self._check_updatable(current)
+            result["code_updated"] = self._update_code(current, package)
+            result["configuration_updated"] = self._update_configuration(
+                current, desired_env, description
+            )
 
         changed = result["code_updated"] or result["configuration_updated"]
         if self.publish and changed:

@@ -20,6 +20,7 @@ from airflow_scf_snova.exceptions import (
     InvalidInputError,
     ResourceNotFoundError,
     SCFFunctionExecutionError,
+    SCFFunctionStateError,
 )
 from airflow_scf_snova.hooks.scf import environment_variables
 from airflow_scf_snova.operators.scf import (
@@ -30,7 +31,7 @@ from airflow_scf_snova.operators.scf import (
     SCFDeployFunctionOperator,
     SCFInvokeFunctionOperator,
 )
-from airflow_scf_snova.triggers.scf import SCFInvocationCompleteTrigger
+from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger, SCFInvocationCompleteTrigger
 from airflow_scf_snova.utils.scf_package import package_directory
 
 CONTEXT: dict = {}
@@ -152,6 +153,35 @@ def test_deploy_rejects_a_runtime_change(function_name, code_dir):
     deploy_op(function_name, code_dir).execute(CONTEXT)
     with pytest.raises(InvalidInputError, match="runtime cannot change"):
         deploy_op(function_name, code_dir, runtime="Python3.10").execute(CONTEXT)
+
+
+def test_deferrable_deploy_waits_for_active_in_the_triggerer(emulator, function_name, code_dir):
+    op = deploy_op(function_name, code_dir, deferrable=True, poll_interval=0.05)
+    emulator.control.set_status_delay(1.0)
+    try:
+        with pytest.raises(TaskDeferred) as info:
+            op.execute(CONTEXT)  # created, still Creating
+    finally:
+        emulator.control.set_status_delay(0.05)
+    trigger = info.value.trigger
+    assert isinstance(trigger, SCFFunctionStateTrigger)
+    assert (trigger.function_name, trigger.target_states) == (function_name, ["Active"])
+    pending = info.value.kwargs["result"]
+    assert pending["created"] is True and "status" not in pending
+
+    async def first_event():
+        return await asyncio.wait_for(anext(trigger.run()), timeout=30)
+
+    event = asyncio.run(first_event()).payload
+    result = op.execute_complete(CONTEXT, event=event, **info.value.kwargs)
+    assert result == {**pending, "status": "Active"}
+
+
+def test_a_function_whose_creation_failed_is_not_updated(hook, function_name, code_dir):
+    package = package_directory(code_dir)
+    hook.create_function(function_name, hook.zip_code(package.data), "nope.handler", "Python3.9")
+    with pytest.raises(SCFFunctionStateError, match="CreateFailed"):
+        deploy_op(function_name, code_dir).execute(CONTEXT)
 
 
 def test_deploy_needs_exactly_one_code_source(code_dir):

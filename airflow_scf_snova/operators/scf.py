@@ -629,19 +629,25 @@ class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
     ) -> Any:
         from airflow_scf_snova.hooks.scf import decode_return_value, function_error
 
-        if self.log_function_output:
-            self._log_function_output(request_id, tail)
+        record = self._log_function_output(request_id, tail) if self.log_function_output else None
         error = function_error(ret_msg, err_msg, invoke_result)
         if error is not None:
+            status_code = error.status_code
+            if status_code is None and record and record.get("RetCode") not in (0, 2, None):
+                status_code = record["RetCode"]  # GetFunctionLogs carries the runtime status
             raise SCFFunctionExecutionError(
-                self.function_name, request_id, error.status_code, error.message, error.stack_trace
+                self.function_name, request_id, status_code, error.message, error.stack_trace
             )
         return decode_return_value(ret_msg)
 
-    def _log_function_output(self, request_id: str | None, tail: str | None) -> None:
+    def _log_function_output(
+        self, request_id: str | None, tail: str | None
+    ) -> dict[str, Any] | None:
+        """Write the function's log to the task log; returns the ``FunctionLog`` record when the
+        complete log had to be fetched."""
         from airflow_scf_snova.hooks.scf import is_log_truncated
 
-        log_text = tail
+        log_text, record = tail, None
         if request_id and (tail is None or is_log_truncated(tail)):
             try:
                 record = self.scf_hook.get_invocation_log(
@@ -658,6 +664,7 @@ class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
             self.log.info(
                 "SCF function log (FunctionRequestId %s):\n%s", request_id, log_text.rstrip("\n")
             )
+        return record
 
 
 class SCFDeleteFunctionOperator(_SCFOperatorMixin, BaseOperator):

@@ -4,9 +4,18 @@ parsed with its AssetWatcher; docs/cos.md kept in step with both."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "example_cos.py"
@@ -113,3 +122,123 @@ def test_docs_quote_the_example_dags_verbatim():
     assert sorted(in_doc) == sorted(in_dags), "every snippet of the DAGs is quoted, and only those"
     for name, body in in_dags.items():
         assert in_doc[name] == body, f"docs/cos.md drifted from the example DAGs in {name}"
+
+
+# -- a real triggerer ----------------------------------------------------------------------------
+WATCHED_DAG = """
+import pendulum
+from airflow.sdk import DAG, Asset, AssetWatcher, task
+from airflow_scf_snova.triggers.cos import COSObjectEventTrigger
+
+drops = Asset(
+    "cos://{bucket}/incoming/",
+    watchers=[
+        AssetWatcher(
+            name="cos_drops",
+            trigger=COSObjectEventTrigger(
+                bucket="{bucket}", prefix="incoming/", suffix=".csv",
+                poll_interval=0.5, settle_seconds=0,
+            ),
+        )
+    ],
+)
+with DAG(dag_id="cos_watched", schedule=[drops],
+         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False) as dag:
+    @task
+    def process(): ...
+    process()
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(predicate, what: str, timeout: float = 90):
+    """Poll ``predicate`` until it returns something truthy (a deadline, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_watched_asset_in_a_real_triggerer_survives_a_restart(emulator, bucket, tmp_path):
+    """The real ``airflow triggerer`` runs COSObjectEventTrigger: one asset event per uploaded
+    file, queued for the DAG, and the watermark in the real asset state store means a restart
+    neither replays nor loses files. (The scheduler and an executor, which would turn the queued
+    events into DAG runs, are not started: Airflow's own code, and slow to boot here.)"""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "cos_watched.py").write_text(WATCHED_DAG.replace("{bucket}", bucket))
+    db = tmp_path / "airflow.db"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+    }
+    for args in (["db", "migrate"], ["dags", "reserialize"]):
+        done = subprocess.run([airflow, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def rows(sql: str) -> list[tuple]:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return conn.execute(sql).fetchall()
+
+    def events() -> list[tuple[str, str]]:
+        payloads = [json.loads(e)["payload"] for (e,) in rows("SELECT extra FROM asset_event")]
+        return [(p["key"], p["etag"]) for p in payloads]
+
+    def start_triggerer(name: str) -> subprocess.Popen:
+        with open(tmp_path / f"{name}.log", "w") as log:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [airflow, "triggerer"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGTERM)  # the process group this test started
+        process.wait(60)
+
+    put = emulator.cos.put_object
+    put(bucket, "incoming/before.csv", b"present before the watcher started")
+    first = start_triggerer("triggerer-1")
+    try:
+        _wait_for(lambda: rows("SELECT key FROM asset_state_store"), "the baseline watermark")
+        expected = [("incoming/a.csv", put(bucket, "incoming/a.csv", b"a"))]
+        put(bucket, "incoming/notes.txt", b"not a csv")
+        expected.append(("incoming/b.csv", put(bucket, "incoming/b.csv", b"b")))
+        _wait_for(lambda: len(events()) >= 2, "events for a.csv and b.csv")
+    finally:
+        stop(first)
+
+    # While no triggerer runs: a new file and an overwrite.
+    expected.append(("incoming/a.csv", put(bucket, "incoming/a.csv", b"a, version 2")))
+    expected.append(("incoming/c.csv", put(bucket, "incoming/c.csv", b"c")))
+    second = start_triggerer("triggerer-2")
+    try:
+        _wait_for(lambda: len(events()) >= 4, "events for the changes made while down")
+        expected.append(("incoming/d.csv", put(bucket, "incoming/d.csv", b"d")))
+        _wait_for(lambda: len(events()) >= 5, "an event for d.csv")
+    finally:
+        stop(second)
+
+    assert events() == expected  # nothing replayed, nothing lost, decoys ignored
+    [(state,)] = rows("SELECT value FROM asset_state_store")
+    assert set(json.loads(state)["seen"]) <= {"incoming/d.csv", "incoming/c.csv", "incoming/a.csv"}
+    queued = rows("SELECT target_dag_id FROM asset_dag_run_queue")
+    assert queued == [("cos_watched",)]

@@ -485,9 +485,12 @@ class SnovaLoader:
                     self.log.info("Created the load ledger %s", self.ledger.table)
                 self.source.prepare(cur)
             self.conn.commit()
-        except BaseException:
+        except BaseException as err:
             self._rollback()
-            raise
+            wrapped = self._as_load_error(err, None)
+            if wrapped is err:
+                raise
+            raise wrapped from err
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, objects: Sequence[LoadObject]) -> list[ObjectResult]:
@@ -542,9 +545,12 @@ class SnovaLoader:
                     rows, rejected = self._insert(cur, target.relation, target, obj)
                 self._record(cur, target, obj, rows, rejected)
             self._commit(obj)
-        except BaseException:
+        except BaseException as err:
             self._rollback()
-            raise
+            wrapped = self._as_load_error(err, obj)
+            if wrapped is err:
+                raise
+            raise wrapped from err
         result = ObjectResult(
             obj.bucket, obj.key, obj.etag, rows, "loaded", time.monotonic() - started, rejected
         )
@@ -558,6 +564,7 @@ class SnovaLoader:
         for obj in objects:
             self.source.check(obj)
         results: list[ObjectResult] = []
+        current: LoadObject | None = objects[0]
         try:
             with self.conn.cursor() as cur:
                 self.ledger.lock_table(cur, target.name)
@@ -565,6 +572,7 @@ class SnovaLoader:
                 deleted = cur.rowcount
                 self.ledger.forget_table(cur, target.name)
                 for obj in objects:
+                    current = obj
                     one = time.monotonic()
                     rows, rejected = self._insert(cur, target.relation, target, obj)
                     self._record(cur, target, obj, rows, rejected)
@@ -580,9 +588,12 @@ class SnovaLoader:
                         )
                     )
             self._commit(objects[-1])
-        except BaseException:
+        except BaseException as err:
             self._rollback()
-            raise
+            wrapped = self._as_load_error(err, current)
+            if wrapped is err:
+                raise
+            raise wrapped from err
         self.log.info(
             "Replaced the %d row(s) of %s with %d row(s) from %d object(s) in %.2fs",
             deleted,
@@ -688,6 +699,18 @@ class SnovaLoader:
                 f"commit failed, outcome unknown ({reason}); running the load again is safe: the "
                 "ledger tells whether it was committed",
             ) from err
+
+    def _as_load_error(self, err: BaseException, obj: LoadObject | None) -> BaseException:
+        """A database error raised outside the row source (staging, ledger, lock) as a
+        :class:`SnovaLoadError` naming the object; anything else unchanged."""
+        import psycopg2
+
+        if isinstance(err, psycopg2.Error):
+            reason, line = describe_db_error(err, self.source.secrets)
+            if obj is None:
+                return SnovaError(f"preparing the load failed: {reason}")
+            return SnovaLoadError(obj.key, reason, line)
+        return err
 
     def _rollback(self) -> None:
         if self.conn.closed:

@@ -29,6 +29,9 @@ CONTROL_PREFIX = "/_emulator/"
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK add ~40 ms to every small response (seen on COS listings).
+    disable_nagle_algorithm = True
     server: _Server
 
     def version_string(self) -> str:  # the ``Server`` header COS clients see

@@ -76,8 +76,48 @@ def get_provider_info() -> dict:
             },
         ],
         "hooks": [
-            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("hooks.base")},
+            {
+                "integration-name": INTEGRATION_SCF,
+                "python-modules": _modules("hooks.base", "hooks.scf"),
+            },
+            {"integration-name": INTEGRATION_COS, "python-modules": _modules("hooks.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("hooks.snova")},
+        ],
+        "operators": [
+            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("operators.scf")},
+            {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},
+            {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("operators.snova")},
+        ],
+        "sensors": [
+            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("sensors.scf")},
+            {"integration-name": INTEGRATION_COS, "python-modules": _modules("sensors.cos")},
+        ],
+        "triggers": [
+            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("triggers.scf")},
+            {"integration-name": INTEGRATION_COS, "python-modules": _modules("triggers.cos")},
+        ],
+        "transfers": [
+            {
+                "source-integration-name": INTEGRATION_COS,
+                "target-integration-name": INTEGRATION_SNOVA,
+                "python-module": f"{PACKAGE}.transfers.cos_to_snova",
+            },
+            {
+                "source-integration-name": INTEGRATION_SNOVA,
+                "target-integration-name": INTEGRATION_COS,
+                "python-module": f"{PACKAGE}.transfers.snova_to_cos",
+            },
+        ],
+        "extra-links": [
+            f"{PACKAGE}.links.scf.SCFFunctionLink",
+            f"{PACKAGE}.links.scf.SCFFunctionLogsLink",
+        ],
+        "asset-uris": [
+            {
+                "schemes": ["cos"],
+                "handler": f"{PACKAGE}.assets.cos.sanitize_uri",
+                "factory": f"{PACKAGE}.assets.cos.create_asset",
+            }
         ],
         "connection-types": [
             {

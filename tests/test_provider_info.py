@@ -55,6 +55,15 @@ def test_providers_manager_loads_without_warnings_or_errors(caplog):
     assert ours == []
 
 
+def test_cos_asset_uris_are_registered_and_normalised(providers_manager):
+    from airflow.sdk import Asset
+
+    pm = providers_manager
+    pm.initialize_providers_asset_uri_resources()
+    assert "cos" in pm.asset_uri_handlers
+    assert Asset("cos://My-Bucket-1250000000/snova/").uri == "cos://my-bucket-1250000000/snova"
+
+
 def test_connection_types_and_fields_registered(providers_manager):
     pm = providers_manager
     pm.initialize_providers_hooks()
@@ -87,6 +96,7 @@ def test_every_listed_module_and_class_imports():
     for module in modules:
         importlib.import_module(module)
     classes = [c["hook-class-name"] for c in info["connection-types"]] + info.get("extra-links", [])
+    classes += [a[k] for a in info.get("asset-uris", []) for k in ("handler", "factory") if k in a]
     for path in classes:
         module, _, name = path.rpartition(".")
         assert hasattr(importlib.import_module(module), name), path

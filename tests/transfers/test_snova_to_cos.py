@@ -154,3 +154,33 @@ def test_empty_query_or_directory_key_is_refused(sql, key):
     op = SnovaToCOSOperator(task_id="x", sql=sql, bucket="b-1250000000", key=key)
     with pytest.raises(InvalidInputError):
         op.execute({})
+
+
+def test_writable_external_table_ddl_for_a_query_matches_the_documented_syntax(db, bucket):
+    """Greenplum only, so verified as text; the query's columns are described by PostgreSQL."""
+    import psycopg2
+    from snova_ddl_syntax import check_cos_ext_ddl
+
+    db.execute("CREATE TABLE src (id bigint, note varchar(20), amount numeric(12,2))")
+    op = SnovaToCOSOperator(
+        task_id="x",
+        sql="SELECT id, note, amount FROM src",
+        bucket=bucket,
+        key="exports/src_",
+        method="external_table",
+        header=False,
+        compression="gzip",
+    )
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            ddl = op.writable_ddl(cur, op.sql, bucket, "wext_src")
+            text = ddl.render(cur)
+            redacted = ddl.redacted(cur)
+    finally:
+        conn.close()
+    parsed = check_cos_ext_ddl(text)
+    assert parsed.kind == "WRITABLE" and parsed.prefix == "exports/src_"
+    assert parsed.columns == ['"id" bigint', '"note" character varying', '"amount" numeric']
+    assert parsed.params["compressType"] == "gzip"
+    assert "secretKey=***" in redacted and op.hook.credentials.secret_key not in redacted

@@ -463,9 +463,15 @@ class SnovaLoader:
                 )
                 types = dict(cur.fetchall())
             self.conn.commit()
-        except psycopg2.errors.UndefinedTable as err:
+        except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as err:
             self._rollback()
             raise SnovaError(f"target table {self.spec.table!r} does not exist") from err
+        except psycopg2.Error as err:
+            self._rollback()
+            reason, _ = describe_db_error(err)
+            raise SnovaError(
+                f"reading the definition of {self.spec.table!r} failed: {reason}"
+            ) from err
         columns = list(self.spec.columns) if self.spec.columns else list(types)
         missing = [c for c in columns if c not in types]
         if missing:

@@ -320,6 +320,10 @@ def test_external_table_method_is_refused_on_plain_postgresql(db, bucket, three_
 def test_missing_table_and_unknown_columns_are_clear_errors(db, bucket, three_files, run_load):
     with pytest.raises(SnovaError, match="'nope' does not exist"):
         run_load(table="nope", bucket=bucket, prefix="data/")
+    with pytest.raises(SnovaError, match="'nope.t1' does not exist"):
+        run_load(table="nope.t1", bucket=bucket, prefix="data/")
+    with pytest.raises(SnovaError, match="'T1' does not exist"):  # names are quoted: exact case
+        run_load(table="T1", bucket=bucket, prefix="data/")
     with pytest.raises(InvalidInputError, match=r"no column\(s\) \['zz'\]"):
         run_load(table="t1", bucket=bucket, prefix="data/", columns=["a1", "zz"])
 

@@ -210,6 +210,6 @@ class Invoker:
     def close(self) -> None:
         """Kill running functions, drop queued ones, mark both failed."""
         self._closed = True
-        self._runtime.stop_all()
+        self._runtime.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._history.interrupt_running("the emulator stopped while the function was running")

@@ -120,6 +120,7 @@ class PythonRuntime:
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen] = {}
         self._stopped: set[int] = set()
+        self._closed = False
 
     def run(self, request: RunRequest) -> RunOutcome:
         """Run the handler to completion, failure or timeout (blocks)."""
@@ -163,6 +164,11 @@ class PythonRuntime:
                 os.close(ready_write)
             with self._lock:
                 self._running[process.pid] = process
+                closing = self._closed
+                if closing:
+                    self._stopped.add(process.pid)
+            if closing:  # started while the emulator was stopping: stop_all() missed it
+                self._kill(process)
             try:
                 phase = self._supervise(process, ready_read, request)
             finally:
@@ -237,8 +243,14 @@ class PythonRuntime:
             return failure("failed", 430, "user code exception caught", duration, stack, mem_usage)
         return RunOutcome("success", 200, result["ret"], "", output, duration, mem_usage)
 
+    def close(self) -> None:
+        """Kill every running function, and any that starts from now on."""
+        with self._lock:
+            self._closed = True
+        self.stop_all()
+
     def stop_all(self) -> None:
-        """Kill every running function (the emulator is stopping)."""
+        """Kill every running function (a reset, or the emulator is stopping)."""
         with self._lock:
             running = list(self._running.values())
             self._stopped.update(p.pid for p in running)

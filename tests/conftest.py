@@ -45,6 +45,16 @@ os.environ.update(
 )
 
 
+def pytest_collection_modifyitems(config, items):
+    """``soak`` tests run only under ``make soak`` (``SOAK=1``)."""
+    if os.environ.get("SOAK") == "1":
+        return
+    skip = pytest.mark.skip(reason="soak test: run with `make soak`")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote
 
 #: COS short region codes, as ``cosBucket.region`` carries them.
@@ -61,24 +62,7 @@ def split_bucket(bucket: str, appid: str | None = None) -> tuple[str, str]:
     return bucket, str(appid)
 
 
-def cos_event(
-    bucket: str,
-    key: str,
-    size: int,
-    etag: str,
-    region: str,
-    appid: str | None = None,
-    event_name: str = "cos:ObjectCreated:Put",
-    event_time: int | None = None,
-    content_type: str = "application/octet-stream",
-    request_id: str = "",
-    meta: dict[str, str] | None = None,
-    function_name: str = "function",
-    namespace: str = "default",
-    qualifier: str = "$DEFAULT",
-    source_ip: str = "127.0.0.1",
-    authorization: str = "",
-) -> dict:
+def cos_event(bucket: str, key: str, size: int, etag: str, region: str, **options: Any) -> dict:
     """One COS event record wrapped in ``{"Records": [...]}``, as a COS trigger delivers it.
 
     :param bucket: ``name-appid``, or the short name with ``appid``.
@@ -86,12 +70,10 @@ def cos_event(
     :param size: object size in bytes.
     :param etag: the ETag; quotes are added when missing.
     :param region: the full region, e.g. ``ap-guangzhou``.
-    :param appid: the APPID when ``bucket`` is the short name.
-    :param event_name: the concrete event, e.g. ``cos:ObjectCreated:Put``.
-    :param event_time: epoch seconds; now when omitted.
-    :param function_name: the function in ``event.eventQueue``.
+    :param options: the optional arguments of :func:`cos_record` (``appid``, ``event_name``,
+        ``event_time``, ``content_type``, ``request_id``, ``meta``, ``function_name``, ...).
     """
-    return {"Records": [cos_record(**locals())]}
+    return {"Records": [cos_record(bucket, key, size, etag, region, **options)]}
 
 
 def cos_record(
@@ -112,7 +94,25 @@ def cos_record(
     source_ip: str = "127.0.0.1",
     authorization: str = "",
 ) -> dict:
-    """One element of ``Records`` (see :func:`cos_event` for the parameters)."""
+    """One element of ``Records``.
+
+    :param bucket: ``name-appid``, or the short name with ``appid``.
+    :param key: the plain object key (no leading slash).
+    :param size: object size in bytes.
+    :param etag: the ETag; quotes are added when missing.
+    :param region: the full region, e.g. ``ap-guangzhou``.
+    :param appid: the APPID when ``bucket`` is the short name.
+    :param event_name: the concrete event, e.g. ``cos:ObjectCreated:Put``.
+    :param event_time: epoch seconds; now when omitted.
+    :param content_type: the object's Content-Type.
+    :param request_id: the ``x-cos-request-id`` of the request that caused the event.
+    :param meta: ``x-cos-meta-*`` headers (the prefix is added when missing).
+    :param function_name: the function in ``event.eventQueue``.
+    :param namespace: the function's namespace in ``event.eventQueue``.
+    :param qualifier: the function's qualifier in ``event.eventQueue``.
+    :param source_ip: ``requestParameters.requestSourceIP``.
+    :param authorization: the Authorization header of the request.
+    """
     name, appid = split_bucket(bucket, appid)
     if etag and not etag.startswith('"'):
         etag = f'"{etag}"'

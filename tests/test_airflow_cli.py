@@ -15,7 +15,7 @@ def _airflow(*args: str) -> str:
     result = subprocess.run(
         [AIRFLOW, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return result.stdout
 
 

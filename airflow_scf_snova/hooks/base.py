@@ -227,8 +227,9 @@ class TencentCloudBaseHook(BaseHook):
             "Token": creds.token,
             "Timeout": timeout,
         }
-        if self.appid:
-            kwargs["Appid"] = self.appid
+        # No ``Appid``: the hooks pass full ``name-appid`` bucket names, and with an Appid the SDK
+        # appends ``-<appid>`` to any bucket not ending with it, so a bucket of another APPID
+        # (shared through a bucket policy) would silently become ``theirs-<appid>-<our appid>``.
         if self.endpoint is not None:
             kwargs.update(
                 Scheme=self.endpoint.scheme,

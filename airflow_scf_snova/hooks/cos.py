@@ -58,6 +58,32 @@ DEFAULT_PART_SIZE = 8 * MiB
 #: not starting or ending with ``-`` (COS's rule; the SDK only checks the character set).
 _SHORT_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 _FULL_BUCKET = re.compile(r"^(?P<name>[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?)-(?P<appid>\d+)$")
+#: Error codes for statuses COS answers without an error body (HEAD requests).
+_BODILESS_CODES = {
+    400: "InvalidRequest",
+    403: "AccessDenied",
+    409: "Conflict",
+    412: "PreconditionFailed",
+    429: "SlowDown",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if the COS SDK will address exactly that object.
+
+    :raises InvalidInputError: the key is empty or starts with ``/``: the SDK strips one leading
+        ``/`` (``/a.csv`` would read or overwrite ``a.csv``, and ``/`` is the bucket itself).
+    """
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(f"invalid COS object key {key!r}: a key is a non-empty string")
+    if key.startswith("/"):
+        raise InvalidInputError(
+            f"invalid COS object key {key!r}: keys cannot start with '/' (the COS SDK strips it "
+            f"and would address {key[1:]!r} instead)"
+        )
+    return key
 
 
 class COSHook(TencentCloudBaseHook):
@@ -176,8 +202,16 @@ class COSHook(TencentCloudBaseHook):
         code = str(err.get_error_code() or "Unknown")
         status = err.get_status_code()
         message = self._scrub(str(err.get_error_msg() or ""))
-        text = f"{action}{_where(bucket, key)}: {message}"
         request_id = err.get_request_id()
+        headers = err.get_digest_msg()
+        if code == "Unknown" and not isinstance(headers, dict) and hasattr(headers, "get"):
+            # A HEAD answer (other than 404) has no body: the SDK hands over the response
+            # headers instead of an error document. Name the error by its status and keep the
+            # request id, which COS always sends as a header.
+            request_id = headers.get("x-cos-request-id") or request_id
+            code = _BODILESS_CODES.get(status, f"HTTP{status}")
+            message = f"HTTP {status} without details (HEAD answers carry no error body)"
+        text = f"{action}{_where(bucket, key)}: {message}"
         request_id = None if request_id in (None, "", "Unknown") else str(request_id)
         cls = TencentCloudApiError.class_for(code)
         if status == 404 and cls is TencentCloudApiError:
@@ -305,6 +339,7 @@ class COSHook(TencentCloudBaseHook):
         :raises ResourceNotFoundError: no such object (or bucket).
         """
         full = self.full_bucket_name(bucket)
+        check_key(key)
         with self._translate("head object", full, key):
             headers = self.conn.head_object(Bucket=full, Key=key)
         return COSObject(
@@ -337,6 +372,7 @@ class COSHook(TencentCloudBaseHook):
         :param byte_range: ``(first, last)`` byte offsets, both inclusive, as HTTP ranges are.
         """
         full = self.full_bucket_name(bucket)
+        check_key(key)
         kwargs: dict[str, Any] = {}
         if byte_range is not None:
             first, last = byte_range
@@ -379,6 +415,7 @@ class COSHook(TencentCloudBaseHook):
         return self._put(full, key, body, content_type)
 
     def _put(self, full: str, key: str, body: bytes, content_type: str | None) -> str:
+        check_key(key)
         kwargs = {"ContentType": content_type} if content_type else {}
         with self._translate("put object", full, key):
             headers = self.conn.put_object(Bucket=full, Key=key, Body=body, **kwargs)
@@ -466,6 +503,7 @@ class COSHook(TencentCloudBaseHook):
 
     @contextmanager
     def _multipart(self, full: str, key: str, content_type: str | None):
+        check_key(key)
         kwargs = {"ContentType": content_type} if content_type else {}
         with self._translate("initiate multipart upload", full, key):
             upload_id = self.conn.create_multipart_upload(Bucket=full, Key=key, **kwargs)[
@@ -485,6 +523,8 @@ class COSHook(TencentCloudBaseHook):
         """Server-side copy (objects up to 5 GB); returns the new object's ETag."""
         source = self.full_bucket_name(source_bucket)
         dest = self.full_bucket_name(dest_bucket)
+        check_key(source_key)
+        check_key(dest_key)
         copy_source = {"Bucket": source, "Key": source_key, "Region": self.region}
         with self._translate("copy object", dest, dest_key):
             result = self.conn.copy_object(Bucket=dest, Key=dest_key, CopySource=copy_source)

@@ -46,8 +46,10 @@ def test_create_object_from_data_and_from_file(hook, bucket, tmp_path):
     assert hook.read_object(bucket, "o/hello.txt") == b"hello"
 
 
-def test_short_bucket_name_uses_the_connection_appid(hook, bucket):
-    short = bucket.rsplit("-", 1)[0]
+def test_short_bucket_name_uses_the_connection_appid(hook, emulator, unique_name):
+    short = unique_name("short") + "x"  # a short name must not end with -<digits>
+    bucket = f"{short}-{emulator.config.appid}"
+    emulator.cos.create_bucket(bucket)
     COSCreateObjectOperator(task_id="put", bucket=short, key="s.txt", data=b"\x00\x01").execute({})
     assert hook.read_object(bucket, "s.txt") == b"\x00\x01"
 

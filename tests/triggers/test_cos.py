@@ -132,7 +132,7 @@ async def test_object_trigger_exact_key_and_truncation(emulator, bucket, monkeyp
 @pytest.mark.asyncio
 async def test_object_trigger_reports_errors_as_events(emulator, unique_name, monkeypatch):
     SleepGate().install(monkeypatch)
-    event = await anext(COSObjectTrigger(bucket=unique_name("missing"), prefix="x").run())
+    event = await anext(COSObjectTrigger(bucket=unique_name("missing") + "x", prefix="x").run())
     assert event.payload["status"] == "error"
     assert "NoSuchBucket" in event.payload["message"]
 

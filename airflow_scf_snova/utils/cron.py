@@ -420,7 +420,7 @@ def to_scf_cron(expression: str) -> str:
         )
     fields = text.split()
     if len(fields) == 7:
-        return parse_scf_cron(text).expression
+        return _ensure_fires(parse_scf_cron(text), text)
     if len(fields) == 6:
         raise CronError(
             f"cron {text!r} has 6 fields: Quartz (seconds first) and croniter (seconds last) "
@@ -433,6 +433,18 @@ def to_scf_cron(expression: str) -> str:
     minute, hour, day, month, week = fields
     converted = f"0 {minute} {hour} {day} {month} {_crontab_weekdays(week)} *"
     try:
-        return parse_scf_cron(converted).expression
+        parsed = parse_scf_cron(converted)
     except CronError as exc:
         raise CronError(f"crontab {text!r} cannot be converted: {exc}") from exc
+    return _ensure_fires(parsed, text)
+
+
+def _ensure_fires(cron: ScfCron, given: str) -> str:
+    """``cron``'s expression, unless no instant from now on matches it (``0 0 30 2 *``, a past
+    year): such a timer would be created and silently never fire."""
+    if cron.next_after(datetime.now(timezone.utc)) is None:
+        raise CronError(
+            f"cron {given!r} never fires: no date from now until 2099 matches its day, month, "
+            "week and year fields together"
+        )
+    return cron.expression

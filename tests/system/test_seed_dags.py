@@ -1,0 +1,518 @@
+"""The seed article's workflows as DAGs (dags/cos_to_snova_import.py, snova_timer_query.py,
+cos_event_import.py, scf_native_triggers.py) run with ``dag.test()`` against the emulator and a
+real PostgreSQL, and the SCF functions they deploy (functions/cos_import, functions/snova_query)
+checked against the provider's own rules (ledger DDL, lock key, external-table DDL)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import secrets
+import sys
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = ROOT / "dags"
+FUNCTIONS = ROOT / "functions"
+SEED_DAGS = ("cos_to_snova_import", "snova_timer_query", "cos_event_import", "scf_native_triggers")
+
+
+def load_module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_dag(dag_id: str):
+    return load_module(DAGS / f"{dag_id}.py", f"{dag_id}_under_test").dag
+
+
+def xcoms(run_id: str, dag_id: str) -> dict[tuple[str, str], object]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=run_id, dag_ids=dag_id)).all()
+        return {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
+
+
+def log_lines(first: int, count: int) -> bytes:
+    """A ``.log`` CSV file for ``t1 (a1 int)``: the integers first .. first + count - 1."""
+    return "".join(f"{n}\n" for n in range(first, first + count)).encode()
+
+
+# -- the whole dags/ folder ------------------------------------------------------------------------
+#: Literals that would be secrets in a DAG or function file (templates like {{ conn.x.password }}
+#: are fine: they are resolved at run time from connections).
+SECRET_PATTERNS = [
+    re.compile(r"AKID[0-9A-Za-z]{13,}"),  # a Tencent Cloud SecretId
+    re.compile(r"emulator-secret-key", re.I),
+    re.compile(r"(?i)secret_?key=[^\s'\"{}*)`]+"),  # secretKey=... in cos_ext DDL text
+    re.compile(r"(?i)\b(password|passwd|pwd|secret|token)\b\s*[:=]\s*['\"][^'\"{}\s]+['\"]"),
+    re.compile(r"(?i)\bPASSWORD\s+'[^'{}]+'"),  # CREATE USER ... PASSWORD 'x'
+    re.compile(r"://[^/\s:@'\"]+:[^@\s{}'\"]+@"),  # credentials in a URI
+]
+
+
+def test_every_dag_imports_and_no_dag_or_function_holds_a_secret():
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.3
+        from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    assert set(SEED_DAGS) <= set(bag.dags)
+    files = sorted(DAGS.glob("*.py")) + sorted(FUNCTIONS.rglob("*.py"))
+    assert len(files) >= 8
+    for path in files:
+        text = path.read_text()
+        for pattern in SECRET_PATTERNS:
+            found = pattern.search(text)
+            assert found is None, f"{path.relative_to(ROOT)} holds {found.group(0)!r}"
+
+
+def test_the_secret_scan_catches_what_it_is_meant_to():
+    samples = [
+        'password="hunter2"',
+        "CREATE USER scf_visit WITH LOGIN PASSWORD 'scf_passwd'",
+        "LOCATION('cos://b-1.cos.ap-guangzhou.myqcloud.com/snova/ secretKey=abc secretId=x')",
+        "snova://scf_visit:scf_passwd@10.0.0.1:5432/postgres",
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+    ]
+    for sample in samples:
+        assert any(p.search(sample) for p in SECRET_PATTERNS), sample
+    assert not any(
+        p.search('"DB_PASSWORD": "{{ conn.snova_scf_visit.password }}"') for p in SECRET_PATTERNS
+    )
+
+
+# -- a warehouse, a bucket and the connections, shared by this module's DAG runs ------------------
+@pytest.fixture(scope="module")
+def seed(airflow_db, emulator, snova_server):
+    """A fresh database as ``snova_default``, a fresh least-privilege role as
+    ``snova_scf_visit``, and a fresh bucket as ``SNOVA_IMPORT_BUCKET``."""
+    import psycopg2
+
+    database = f"seed_{uuid.uuid4().hex[:10]}"
+    role = f"scf_visit_{uuid.uuid4().hex[:8]}"
+    password = "pw-" + secrets.token_urlsafe(12) + "'\"; --"  # quoting is exercised
+    bucket = f"seed-{uuid.uuid4().hex[:8]}-{emulator.config.appid}"
+    emulator.cos.create_bucket(bucket)
+    admin = psycopg2.connect(snova_server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{database}"')
+    dsn = urlunsplit(urlsplit(snova_server)._replace(path=f"/{database}"))
+    parts = urlsplit(dsn)
+    visit_uri = (
+        f"snova://{role}:{quote(password, safe='')}@{parts.hostname}:{parts.port}/{database}"
+    )
+    saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_SNOVA_DEFAULT", "SNOVA_IMPORT_BUCKET")}
+    os.environ.update(
+        {
+            "AIRFLOW_CONN_SNOVA_DEFAULT": dsn.replace("postgresql://", "snova://", 1),
+            "AIRFLOW_CONN_SNOVA_SCF_VISIT": visit_uri,
+            "SNOVA_IMPORT_BUCKET": bucket,
+        }
+    )
+    yield SimpleNamespace(
+        dsn=dsn,
+        role=role,
+        password=password,
+        bucket=bucket,
+        emulator=emulator,
+        role_dsn=urlunsplit(
+            parts._replace(netloc=f"{role}:{quote(password, safe='')}@{parts.netloc.split('@')[1]}")
+        ),
+    )
+    os.environ.pop("AIRFLOW_CONN_SNOVA_SCF_VISIT", None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        cur.execute(f'DROP ROLE IF EXISTS "{role}"')
+    admin.close()
+
+
+def query(dsn: str, sql: str, params=()):
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else cur.rowcount
+    finally:
+        conn.close()
+
+
+def t1_state(seed) -> tuple[int, int]:
+    [(count, total)] = query(seed.dsn, "SELECT count(*), coalesce(sum(a1), 0) FROM t1")
+    return count, total
+
+
+@pytest.fixture(scope="module")
+def imported(seed):
+    """cos_to_snova_import run once on three .log files and two decoys."""
+    put = seed.emulator.cos.put_object
+    for index in range(3):
+        put(seed.bucket, f"snova/2024-01-0{index + 1}.log", log_lines(index * 100 + 1, 100))
+    put(seed.bucket, "snova/readme.txt", b"not a .log file\n")
+    put(seed.bucket, "archive/old.log", b"999999\n")  # outside snova/
+    dag = load_dag("cos_to_snova_import")
+    run = dag.test()
+    return SimpleNamespace(run=run, values=xcoms(run.run_id, dag.dag_id), dag=dag)
+
+
+def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
+    assert imported.run.state == "success"
+    loaded = imported.values[("load_into_t1", "return_value")]
+    assert [(r["key"], r["status"], r["rows"]) for r in loaded] == [
+        (f"snova/2024-01-0{i}.log", "loaded", 100) for i in (1, 2, 3)
+    ]
+    assert t1_state(seed) == (300, 300 * 301 // 2)
+    setup = imported.values[("setup_warehouse", "return_value")]
+    assert setup == {
+        "table": "public.t1",
+        "ledger": "public.airflow_scf_snova_load_ledger",
+        "role": seed.role,
+        "role_created": True,
+    }
+
+    again = imported.dag.test()  # same files: skipped, not loaded twice
+    out, err = capfd.readouterr()
+    assert again.state == "success", out[-4000:]
+    values = xcoms(again.run_id, imported.dag.dag_id)
+    assert [r["status"] for r in values[("load_into_t1", "return_value")]] == ["skipped"] * 3
+    assert values[("setup_warehouse", "return_value")]["role_created"] is False
+    assert t1_state(seed) == (300, 300 * 301 // 2)
+    assert seed.password not in out + err
+
+
+def test_the_scf_user_has_least_privileges_and_its_password_never_travels_in_clear(seed, imported):
+    import psycopg2
+
+    # It can log in with the connection's password (quotes and all) and read and append ...
+    assert query(seed.role_dsn, "SELECT count(*) FROM t1") == [(300,)]
+    assert query(seed.role_dsn, "INSERT INTO t1 VALUES (NULL) RETURNING a1") == [(None,)]
+    query(seed.dsn, "DELETE FROM t1 WHERE a1 IS NULL")
+    # ... but nothing more than the imports and queries need.
+    for statement in ("DELETE FROM t1", "CREATE TABLE scf_visit_probe (a int)", "DROP TABLE t1"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            query(seed.role_dsn, statement)
+    # The server stores (and was sent) a SCRAM verifier, not the password.
+    [(verifier,)] = query(
+        seed.dsn, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (seed.role,)
+    )
+    assert verifier.startswith("SCRAM-SHA-256$") and seed.password not in verifier
+
+
+def test_snova_timer_query_returns_the_rows_via_scf_and_directly(
+    seed, imported, unique_name, capfd
+):
+    dag = load_dag("snova_timer_query")
+    function = unique_name("query")
+    run = dag.test(run_conf={"function_name": function})
+    out, err = capfd.readouterr()
+    assert run.state == "success", out[-4000:]
+    values = xcoms(run.run_id, dag.dag_id)
+    count, total = t1_state(seed)
+    result = values[("invoke_query_function", "return_value")]
+    assert result == {
+        "columns": ["row_count", "a1_sum"],
+        "rows": [[count, total]],
+        "row_count": 1,
+        "truncated": False,
+    }
+    assert values[("compare_paths", "return_value")]["same"] is True
+    [invocation] = seed.emulator.control.invocations(function_name=function)
+    assert f"row_count = {count}, a1_sum = {total}" in invocation["log"]
+    assert seed.password not in out + err + invocation["log"]
+
+    # The seed's own query, capped: rows are logged and returned up to max_rows.
+    run = dag.test(
+        run_conf={
+            "function_name": function,
+            "query": "SELECT a1 FROM t1 ORDER BY a1",
+            "max_rows": 3,
+        }
+    )
+    assert run.state == "success"
+    result = xcoms(run.run_id, dag.dag_id)[("invoke_query_function", "return_value")]
+    assert result == {"columns": ["a1"], "rows": [[1], [2], [3]], "row_count": 3, "truncated": True}
+
+
+def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported, capfd):
+    events_helper = load_module(ROOT / "scripts" / "demo_events.py", "demo_events_under_test")
+    dag = load_dag("cos_event_import")
+    asset = events_helper.watched_asset(dag)
+    assert asset.uri == f"cos://{seed.bucket}/snova"
+    put = seed.emulator.cos.put_object
+    before = t1_state(seed)
+    with events_helper.WatcherHarness(asset.watchers[0].trigger) as watcher:
+        put(seed.bucket, "snova/events/a.log", log_lines(1001, 10))
+        put(seed.bucket, "snova/events/notes.txt", b"not a .log\n")
+        put(seed.bucket, "other/events/b.log", log_lines(2001, 10))
+        put(seed.bucket, "snova/events/b.log", log_lines(3001, 20))
+        payloads = watcher.wait_for(2)
+    assert sorted(p["key"] for p in payloads) == ["snova/events/a.log", "snova/events/b.log"]
+
+    run = events_helper.test_with_asset_events(dag, asset, payloads)
+    out, _ = capfd.readouterr()
+    assert run.state == "success", out[-4000:]
+    loaded = xcoms(run.run_id, dag.dag_id)[("load_new_objects", "return_value")]
+    assert sorted((r["key"], r["status"], r["rows"]) for r in loaded) == [
+        ("snova/events/a.log", "loaded", 10),
+        ("snova/events/b.log", "loaded", 20),
+    ]
+    assert t1_state(seed) == (
+        before[0] + 30,
+        before[1] + sum(range(1001, 1011)) + sum(range(3001, 3021)),
+    )
+
+    # The same events delivered again (at-least-once): nothing is loaded twice.
+    run = events_helper.test_with_asset_events(dag, asset, payloads)
+    loaded = xcoms(run.run_id, dag.dag_id)[("load_new_objects", "return_value")]
+    assert [r["status"] for r in loaded] == ["skipped", "skipped"]
+    assert t1_state(seed)[0] == before[0] + 30
+
+
+def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
+    seed, imported, unique_name, capfd
+):
+    control = seed.emulator.control
+    put = seed.emulator.cos.put_object
+    function = unique_name("import")
+    put(seed.bucket, "snova/backlog/early.log", log_lines(5001, 50))  # before any trigger
+    dag = load_dag("scf_native_triggers")
+    run = dag.test(run_conf={"function_name": function})
+    out, err = capfd.readouterr()
+    assert run.state == "success", out[-4000:]
+    values = xcoms(run.run_id, dag.dag_id)
+    assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 2 * * * *"]
+    [cos_desc] = values[("create_cos_trigger", "return_value")]["triggers"]
+    assert json.loads(cos_desc) == {
+        "event": "cos:ObjectCreated:*",
+        "filter": {"Prefix": "snova/", "Suffix": ".log"},
+    }
+    assert seed.password not in out + err
+    before = t1_state(seed)
+
+    # A COS upload matching the filter fires the function, which loads that object only.
+    put(seed.bucket, "snova/live/new.log", log_lines(6001, 40))
+    put(seed.bucket, "snova/live/ignored.csv", b"1\n")  # wrong suffix: no invocation
+    [fired] = control.wait_for_invocations(1, function_name=function, timeout=60)
+    assert fired["trigger"] == "cos" and fired["status"] == "success", fired["log"][-3000:]
+    result = json.loads(fired["ret_msg"])
+    assert (result["trigger"], result["loaded"], result["skipped"], result["rows"]) == (
+        "cos",
+        1,
+        0,
+        40,
+    )
+    assert [o["key"] for o in result["objects"]] == ["snova/live/new.log"]
+    assert t1_state(seed)[0] == before[0] + 40
+    assert seed.password not in fired["log"]
+
+    # The timer sweeps the prefix: it loads only what no event delivered (the backlog).
+    control.fire_timer(function, "nightly-sweep")
+    swept = control.wait_for_invocations(2, function_name=function, timeout=60)[-1]
+    assert swept["trigger"] == "timer" and swept["status"] == "success", swept["log"][-3000:]
+    result = json.loads(swept["ret_msg"])
+    assert [o["key"] for o in result["objects"] if o["status"] == "loaded"] == [
+        "snova/backlog/early.log"
+    ]
+    assert result["loaded"] == 1 and result["skipped"] >= 6
+    assert t1_state(seed)[0] == before[0] + 90
+
+    # Re-uploading the same bytes fires again; the ledger makes it a no-op.
+    put(seed.bucket, "snova/live/new.log", log_lines(6001, 40))
+    again = control.wait_for_invocations(3, function_name=function, timeout=60)[-1]
+    assert json.loads(again["ret_msg"])["skipped"] == 1
+    assert t1_state(seed)[0] == before[0] + 90
+    assert len(control.invocations(function_name=function)) == 3
+
+    # Deploying again changes nothing.
+    run = dag.test(run_conf={"function_name": function})
+    values = xcoms(run.run_id, dag.dag_id)
+    assert values[("deploy_import_function", "return_value")]["code_updated"] is False
+    assert values[("create_cos_trigger", "return_value")]["changed"] is False
+
+
+# -- the import function against the provider's rules ---------------------------------------------
+@pytest.fixture(scope="module")
+def cos_import():
+    """functions/cos_import imported as SCF would (its directory first on ``sys.path``)."""
+    path = str(FUNCTIONS / "cos_import")
+    sys.path.insert(0, path)
+    try:
+        yield SimpleNamespace(
+            index=load_module(FUNCTIONS / "cos_import" / "index.py", "cos_import_index"),
+            loader=sys.modules["snova_loader"],
+            source=sys.modules["cos_source"],
+        )
+    finally:
+        sys.path.remove(path)
+        for name in ("snova_loader", "cos_source"):
+            sys.modules.pop(name, None)
+
+
+def test_the_function_shares_the_providers_ledger_and_lock(cos_import):
+    from airflow_scf_snova.utils import load_ledger
+
+    assert cos_import.loader.LEDGER_COLUMNS == load_ledger.LEDGER_COLUMNS
+    assert cos_import.loader.DEFAULT_LEDGER_TABLE == load_ledger.DEFAULT_LEDGER_TABLE
+    for name in ("public.t1", "analytics.orders", "public.数据"):
+        assert cos_import.loader.table_lock_key(name) == load_ledger.table_lock_key(name)
+
+
+def test_the_functions_greenplum_ddl_is_the_providers(cos_import, snova_server):
+    """The Greenplum branch cannot run offline: its statement is compared, as text, with the
+    provider's builder and checked against Tencent's documented cos_ext syntax."""
+    import psycopg2
+    from snova_ddl_syntax import check_cos_ext_ddl
+
+    from airflow_scf_snova.utils.external_table import CosExtLocation, ExternalTableDDL
+    from airflow_scf_snova.utils.load_format import LoadFormat
+
+    conn = psycopg2.connect(snova_server)
+    try:
+        for header, delimiter in ((False, ","), (True, "|")):
+            columns = [("a1", "integer"), ("note", "character varying(20)")]
+            location = CosExtLocation(
+                "b-1250000000", "snova/x.log", "ap-guangzhou", "AKIDid", "sk/Key+1"
+            )
+            provider = ExternalTableDDL(
+                "public.ext_1", columns, location, LoadFormat(header=header, delimiter=delimiter)
+            ).render(conn)
+            mine = cos_import.loader.external_table_ddl(
+                "public.ext_1",
+                columns,
+                cos_import.loader.cos_ext_location(
+                    "b-1250000000", "snova/x.log", "ap-guangzhou", "AKIDid", "sk/Key+1"
+                ),
+                header,
+                delimiter,
+            ).as_string(conn)
+            assert mine == provider
+            parsed = check_cos_ext_ddl(mine)
+            assert parsed.params == {"secretId": "AKIDid", "secretKey": "sk/Key+1"}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def function_env(cos_import, seed, monkeypatch):
+    """The function's environment as the scf_native_triggers deploy renders it."""
+    cfg = seed.emulator.config
+    parts = urlsplit(seed.dsn)
+    env = {
+        "DB_HOST": parts.hostname,
+        "DB_PORT": str(parts.port),
+        "DB_NAME": parts.path.lstrip("/"),
+        "DB_USER": seed.role,
+        "DB_PASSWORD": seed.password,
+        "TARGET_TABLE": "t1",
+        "KEY_PREFIX": "snova/",
+        "KEY_SUFFIX": ".log",
+        "COS_REGION": cfg.region,
+        "COS_SECRET_ID": cfg.secret_id,
+        "COS_SECRET_KEY": cfg.secret_key,
+        "COS_ENDPOINT": seed.emulator.endpoint,
+        "TENCENTCLOUD_APPID": cfg.appid,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def cos_event(seed, key: str, event_name: str = "cos:ObjectCreated:Put") -> dict:
+    from airflow_scf_snova.utils.events import cos_event as build
+
+    head = seed.emulator.cos.head_object(seed.bucket, key) if "Created" in event_name else None
+    size, etag = (head.size, head.etag) if head else (0, "")
+    return build(seed.bucket, key, size, etag, seed.emulator.config.region, event_name=event_name)
+
+
+def test_the_function_loads_only_the_objects_its_event_names(
+    cos_import, seed, imported, function_env, capfd
+):
+    put = seed.emulator.cos.put_object
+    put(seed.bucket, "snova/direct/one.log", log_lines(7001, 5))
+    put(seed.bucket, "snova/direct/two.log", log_lines(7101, 5))  # in the prefix, not the event
+    before = t1_state(seed)
+    event = cos_event(seed, "snova/direct/one.log")
+    event["Records"].append(
+        cos_event(seed, "snova/direct/gone.log", "cos:ObjectRemove:Delete")["Records"][0]
+    )
+    context = {"request_id": "req-1", "function_name": "snova-cos-import"}
+
+    result = cos_import.index.main_handler(event, context)
+    assert (result["loaded"], result["skipped"], result["rows"]) == (1, 0, 5)
+    assert result["ignored"] == [
+        {"key": "snova/direct/gone.log", "reason": "event cos:ObjectRemove:Delete"}
+    ]
+    assert t1_state(seed)[0] == before[0] + 5
+    [(dag_id, run_id)] = query(
+        seed.dsn,
+        "SELECT dag_id, run_id FROM airflow_scf_snova_load_ledger WHERE key = %s",
+        ("snova/direct/one.log",),
+    )
+    assert (dag_id, run_id) == ("scf:snova-cos-import", "req-1")
+
+    # The duplicate delivery skips; the Airflow operator skips what the function loaded.
+    assert cos_import.index.main_handler(event, context)["skipped"] == 1
+    from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
+
+    op = COSToSnovaOperator(
+        task_id="probe", table="t1", bucket=seed.bucket, keys=["snova/direct/one.log"]
+    )
+    assert [r["status"] for r in op.execute({})] == ["skipped"]
+    assert t1_state(seed)[0] == before[0] + 5
+    out, err = capfd.readouterr()
+    assert seed.password not in out + err + json.dumps(result)
+    assert seed.emulator.config.secret_key not in out + err + json.dumps(result)
+
+
+def test_the_functions_external_table_branch_refuses_prefix_collisions_and_hides_secrets(
+    cos_import, seed, imported, function_env
+):
+    """Plain PostgreSQL has no cos_ext: the Greenplum branch is driven up to the server, which
+    rejects the DDL; the error must not quote the SecretKey and nothing may be committed."""
+    import psycopg2
+
+    put = seed.emulator.cos.put_object
+    put(seed.bucket, "snova/gp/a.log", log_lines(1, 3))
+    put(seed.bucket, "snova/gp/a.log.bak", log_lines(1, 3))
+    put(seed.bucket, "snova/gp/b.log", log_lines(1, 3))
+    source = cos_import.source.CosSource(cos_import.source.CosSettings.from_environ(os.environ))
+    conn = psycopg2.connect(seed.role_dsn)
+    try:
+        loader = cos_import.loader.SnovaObjectLoader(conn, source, "t1")
+        assert (loader.greenplum, loader.method) == (False, "copy")
+        loader.method = "external_table"  # as on Snova
+        with pytest.raises(
+            cos_import.loader.LoadError, match=r"also holds \['snova/gp/a.log.bak'\]"
+        ):
+            loader.load(seed.bucket, "snova/gp/a.log")
+        before = t1_state(seed)
+        with pytest.raises(cos_import.loader.LoadError) as failure:
+            loader.load(seed.bucket, "snova/gp/b.log")
+        message = str(failure.value)
+        assert "creating external table" in message
+        assert seed.emulator.config.secret_key not in message and failure.value.__cause__ is None
+        assert t1_state(seed) == before
+    finally:
+        conn.close()

@@ -65,6 +65,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of clients (100 tasks invoking at once)
+    # would get connection resets before any handler thread could accept them.
+    request_queue_size = 1024
     emulator: EmulatorServer
 
     def server_activate(self) -> None:

@@ -173,16 +173,26 @@ class LoadProcess:
             env=env,
         )
         self._lines: list[str] = []
+        self._errors: list[str] = []
         self._reached = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
+    def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self._lines.append(line)
             if line.startswith("REACHED"):
                 self._reached.set()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._errors.append(line)
 
     def wait_reached(self, timeout: float = 120.0) -> None:
         if not self._reached.wait(timeout):
@@ -198,20 +208,20 @@ class LoadProcess:
     def finish(self, timeout: float = 180.0) -> tuple[int, dict | None, str]:
         """Wait for the child; returns ``(exit code, RESULT or ERROR dict, stderr)``."""
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-        self._reader.join(10)
-        self._stderr = err
+        for reader in self._readers:
+            reader.join(10)
         payload = None
         for line in self._lines:
             if line.startswith(("RESULT ", "ERROR ")):
                 payload = json.loads(line.split(" ", 1)[1])
-        return self.proc.returncode, payload, err
+        return self.proc.returncode, payload, self.stderr_tail()
 
     def stderr_tail(self) -> str:
-        return getattr(self, "_stderr", "")[-3000:]
+        return "".join(self._errors)[-3000:]
 
 
 # -- an in-process gate in an object stream ------------------------------------------------------

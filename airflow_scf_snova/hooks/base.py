@@ -7,6 +7,7 @@ DAG files import operators, operators import this module only when they build a 
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -206,6 +207,12 @@ class TencentCloudBaseHook(BaseHook):
         """A new ``ScfClient`` (service hooks cache one; this builds one per call)."""
         from tencentcloud.scf.v20180416.scf_client import ScfClient
 
+        sdk_logger = logging.getLogger("tencentcloud_sdk_common")
+        if sdk_logger.level == logging.NOTSET:
+            # At DEBUG the SDK dumps every request and response whole: the X-TC-Token header,
+            # function environments (passwords) in CreateFunction bodies and GetFunction
+            # answers. Configure the "tencentcloud_sdk_common" logger yourself to see them.
+            sdk_logger.setLevel(logging.INFO)
         return ScfClient(
             self.sdk_credential(), self.region, self.scf_client_profile(request_timeout)
         )

@@ -1,0 +1,141 @@
+"""The seed DAGs run from the UI: ``cos_to_snova_import``'s load log, ``snova_timer_query``'s
+console links.
+
+``cos_to_snova_import`` runs first (a module fixture): it creates ``t1`` and the least-privilege
+role that ``snova_timer_query``'s function logs in as.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+if os.environ.get("AIRFLOW_UI_TEST") != "1":
+    pytest.skip("browser tests: run them with `make test-ui`", allow_module_level=True)
+
+from playwright.sync_api import expect
+from ui.ui_browser import traced_page
+from ui.ui_pages import (
+    download_log,
+    log_viewer,
+    open_tab,
+    open_task_instance,
+    task_states,
+    trigger_dag,
+    wait_for_run,
+)
+
+#: Seconds a triggered run may take on a busy 2-core machine (typically 40-90 s).
+RUN_TIMEOUT_S = 240
+#: The Tencent Cloud console's numeric region ids (``rid``), as its own links use them.
+CONSOLE_REGION_IDS = {"ap-guangzhou": "1", "ap-shanghai": "4", "ap-beijing": "8"}
+
+
+def assert_no_secret(text: str, secrets_: list[str], where: str) -> None:
+    leaked = [index for index, secret in enumerate(secrets_) if secret in text]
+    assert not leaked, f"secret(s) #{leaked} of the demo appear in {where}"
+
+
+def run_dag(page, airflow, dag_id: str, screenshot: Path) -> SimpleNamespace:
+    """Trigger ``dag_id`` from the UI, wait on its run page until it finishes, screenshot it."""
+    run_id = f"ui_{dag_id}_{secrets.token_hex(3)}"
+    params = trigger_dag(page, airflow.base_url, dag_id, run_id)
+    state = wait_for_run(page, run_id, RUN_TIMEOUT_S)
+    states = task_states(page)
+    page.screenshot(path=str(screenshot))
+    assert state == "Success", f"{dag_id} run {run_id} ended {state}: {states}"
+    assert states and set(states.values()) == {"Success"}, states
+    return SimpleNamespace(run_id=run_id, params=params, url=page.url)
+
+
+@pytest.fixture(scope="module")
+def import_run(browser, signed_in, airflow, artifacts):
+    """``cos_to_snova_import`` triggered from its DAG page and finished successfully."""
+    with traced_page(browser, signed_in, artifacts, "cos_to_snova_import_run") as page:
+        return run_dag(
+            page, airflow, "cos_to_snova_import", artifacts / "ui_cos_to_snova_import_run.png"
+        )
+
+
+@pytest.mark.timeout(420)
+def test_import_load_log_shows_each_object_and_no_secret(page, import_run, demo, shot, artifacts):
+    assert import_run.params["bucket"] == demo.bucket  # the DAG's default, from the demo's env
+    page.goto(import_run.url)
+    open_task_instance(page, "load_into_t1")
+    viewer = log_viewer(page)
+    total = sum(demo.seed_rows.values())
+    expect(viewer).to_contain_text(f"{len(demo.seed_rows)} object(s) loaded ({total} rows")
+    for key, rows in demo.seed_rows.items():
+        line = viewer.get_by_text(f"from cos://{demo.bucket}/{key}")
+        expect(line).to_be_visible()
+        expect(line).to_contain_text(f"Loaded {rows} row(s) (0 rejected)")
+    shot("ui_load_task_log")
+
+    full_log = download_log(page)
+    (artifacts / "load_into_t1.log").write_text(full_log)
+    for key in demo.seed_rows:
+        assert f"cos://{demo.bucket}/{key}" in full_log
+    for decoy in demo.decoys:
+        assert decoy not in full_log
+    assert_no_secret(full_log, demo.secrets, "the load task's log")
+    assert_no_secret(page.content(), demo.secrets, "the load task's log page")
+
+
+@pytest.mark.timeout(420)
+def test_timer_query_invoke_task_links_to_the_scf_console(
+    page, import_run, airflow, demo, shot, artifacts
+):
+    run = run_dag(page, airflow, "snova_timer_query", artifacts / "ui_snova_timer_query_run.png")
+    function_name = run.params["function_name"]
+
+    # The deploy task renders the function's DB_PASSWORD from a connection: masked on screen.
+    open_task_instance(page, "deploy_query_function")
+    open_tab(page, "Rendered Templates")
+    expect(page.get_by_text('"DB_PASSWORD"')).to_be_visible()
+    expect(page.get_by_text('"DB_USER"')).to_be_visible()
+    assert_no_secret(page.content(), demo.secrets, "the deploy task's rendered templates")
+
+    page.goto(run.url)
+    open_task_instance(page, "invoke_query_function")
+    expect(log_viewer(page)).to_contain_text(f"Invoking SCF function {function_name}")
+    assert_no_secret(download_log(page), demo.secrets, "the invoke task's log")
+    open_tab(page, "Details")
+    expect(page.get_by_text("Extra Links", exact=True)).to_be_visible()
+
+    expected_query = {
+        "rid": [CONSOLE_REGION_IDS[demo.region]],
+        "ns": ["default"],
+        "id": [function_name],
+        "tab": ["codeTab"],
+    }
+    links = {
+        "SCF Function": expected_query,
+        "SCF Invocation Logs": {**expected_query, "menu": ["log"]},
+    }
+    for name, query in links.items():
+        link = page.get_by_role("link", name=name, exact=True)
+        expect(link).to_be_visible()
+        expect(link).to_have_attribute("target", "_blank")
+        expect(link).to_have_attribute("rel", "noopener noreferrer")
+        url = urlsplit(link.get_attribute("href"))
+        assert (url.scheme, url.netloc, url.path) == (
+            "https",
+            "console.cloud.tencent.com",
+            "/scf/list-detail",
+        )
+        assert parse_qs(url.query) == query, url.query
+    shot("ui_scf_console_links")
+
+    # Clicking opens the console in a new tab (answered by the local stub: no network).
+    link = page.get_by_role("link", name="SCF Function", exact=True)
+    with page.context.expect_page() as new_tab:
+        link.click()
+    console = new_tab.value
+    console.wait_for_load_state()
+    assert console.url == link.get_attribute("href")
+    assert console.url in page.context.blocked

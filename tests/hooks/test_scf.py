@@ -212,9 +212,10 @@ def test_sync_invoke_request_timeout_is_above_the_function_timeout(hook, unique_
     deploy_echo(hook, name, timeout=120)
     try:
         hook.invoke(name, {})
-        # A 120 s function needs an SDK timeout above the SDK's 60 s default: a dedicated client.
+        # A 120 s function needs an SDK timeout above the SDK's 60 s default: a dedicated client,
+        # whose timeout covers SCF's 300 s cap on sync runs (plus a 30 s margin).
         # (Waiting for a real 60 s cut-off would make the test take minutes.)
-        assert [c.profile.httpProfile.reqTimeout for c in hook._clients.values()] == [150]
+        assert [c.profile.httpProfile.reqTimeout for c in hook._clients.values()] == [330]
     finally:
         delete_quietly(hook, name)
 

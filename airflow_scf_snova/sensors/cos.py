@@ -2,7 +2,8 @@
 glob, regex, modification time and size; and a quiescence sensor for "upload finished".
 
 No SDK and no hook at import time: hooks are built on first use (see
-:class:`~airflow_scf_snova.utils.mixins.TencentCloudHookMixin`).
+:class:`~airflow_scf_snova.utils.mixins.TencentCloudHookMixin`), and the triggers (with
+``airflow.triggers.base``) are imported only when a sensor defers, so a DAG file pays for neither.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from airflow.sdk.bases.sensor import poke_mode_only
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.triggers.cos import COSObjectsUnchangedTrigger, COSObjectTrigger
 from airflow_scf_snova.utils.cos_filters import KeyFilter
 from airflow_scf_snova.utils.cos_objects import COSObject
 from airflow_scf_snova.utils.cos_quiescence import (
@@ -182,6 +182,8 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
         if objects:
             return self._finish(context, objects, truncated)
         self.log.info("No matching object in %s yet; deferring", self.bucket)
+        from airflow_scf_snova.triggers.cos import COSObjectTrigger
+
         self.defer(
             trigger=COSObjectTrigger(
                 bucket=self.bucket,
@@ -300,6 +302,8 @@ class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
         if self.poke(context):
             return
         tracker = self.tracker
+        from airflow_scf_snova.triggers.cos import COSObjectsUnchangedTrigger
+
         self.defer(
             trigger=COSObjectsUnchangedTrigger(
                 bucket=self.bucket,

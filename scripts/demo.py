@@ -24,6 +24,7 @@ import json
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -107,7 +108,7 @@ class Story:
     def dags_test(self, dag_id: str, conf: dict | None = None) -> dict[str, Any]:
         self.step += 1
         self.say(f"airflow dags test {dag_id}")
-        args = ["dags", "test", dag_id]
+        args = ["dags", "test", dag_id, "--dagfile-path", str(REPO / "dags" / f"{dag_id}.py")]
         if conf:
             args += ["-c", json.dumps(conf)]
         failure = None
@@ -122,12 +123,14 @@ class Story:
         self.report["dags"][dag_id] = run
         return run
 
-    def event_run(self) -> dict[str, Any]:
-        """cos_event_import: the watcher sees the ``events`` files arrive; one run loads them."""
-        self.step += 1
-        dag_id = "cos_event_import"
-        self.say(f"{dag_id}: the asset watcher lists snova/*.log, two files arrive")
+    def start_event_helper(self) -> None:
+        """Start the helper that plays ``cos_event_import``'s triggerer and scheduler: it gets
+        ready (imports, parses the DAG) while ``cos_to_snova_import`` runs, then waits for a
+        go-file before it watches the bucket."""
+        self.event_step = self.step + 2
         samples = self.env.root / "samples"
+        self.go_file = samples / "go"
+        self.go_file.unlink(missing_ok=True)
         uploads = []
         for item in BATCHES["events"]:
             path = samples / item.key
@@ -138,18 +141,31 @@ class Story:
             str(BIN / "python"),
             str(REPO / "scripts" / "demo_events.py"),
             "--dag-file",
-            str(REPO / "dags" / f"{dag_id}.py"),
+            str(REPO / "dags" / "cos_event_import.py"),
+            "--go-file",
+            str(self.go_file),
             *uploads,
         ]
-        log_name = f"{self.step}-{dag_id}"
+        self.event_log = f"{self.event_step}-cos_event_import"
+        self.event_helper = self.env.popen(command, self.event_log)
+
+    def event_run(self) -> dict[str, Any]:
+        """cos_event_import: the watcher sees the ``events`` files arrive; one run loads them."""
+        self.step = self.event_step
+        dag_id = "cos_event_import"
+        self.say(f"{dag_id}: the asset watcher lists snova/*.log, two files arrive")
+        self.go_file.touch()
         run: dict[str, Any]
         try:
-            output = self.env.run(command, log_name)
+            code = self.event_helper.wait(600)
+            output = self.env.log_path(self.event_log).read_text(errors="replace")
             line = [s for s in output.splitlines() if s.startswith('{"dag_id"')][-1]
             run = json.loads(line)
-        except (DemoError, IndexError) as err:
+            if code != 0:
+                run["error"] = f"exit code {code}"
+        except (IndexError, subprocess.TimeoutExpired) as err:
             run = {"dag_id": dag_id, "state": "failed", "error": str(err), "results": []}
-        run["log"] = self.env._rel(self.env.log_path(log_name))
+        run["log"] = self.env._rel(self.env.log_path(self.event_log))
         run["xcom"] = {"load_new_objects": run.pop("results", [])}
         self.report["dags"][dag_id] = run
         return run
@@ -249,6 +265,7 @@ def run_demo(env: DemoEnvironment) -> dict[str, Any]:
     story.upload(BATCHES["initial"])
     for key, data in DECOYS.items():
         env.upload(key, data)
+    story.start_event_helper()
     first = story.dags_test("cos_to_snova_import", {"bucket": env.bucket})
     if first["state"] == "success":  # t1, the ledger and scf_visit exist from here on
         story.event_run()
@@ -453,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     def stop_on_term(signum, frame):
         raise KeyboardInterrupt
 
+    # Ctrl-C (even when started in the background, where SIGINT may be ignored) and SIGTERM both
+    # unwind through the cleanup below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_term)
     started = time.monotonic()
     print("airflow-scf-snova demo: the seed article's workflows, offline")

@@ -453,25 +453,48 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _terminate(child: subprocess.Popen, grace: float = 20) -> None:
-    """SIGTERM the process group a child leads (we started it with ``start_new_session``), then
-    SIGKILL it if it is still there after ``grace`` seconds."""
-    if child.poll() is None:
-        try:
-            os.killpg(child.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            child.wait(grace)
-        except subprocess.TimeoutExpired:
+def _terminate(child: subprocess.Popen, grace: float = 30) -> None:
+    """Stop the process group ``child`` leads (we started it with ``start_new_session``): SIGTERM
+    to the whole group, then wait until every member is gone (``airflow standalone`` exits at
+    once but its scheduler, triggerer and API server take a while), SIGKILL after ``grace``."""
+    group = child.pid
+    _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _group_alive(group) and time.monotonic() < deadline:
+        if child.poll() is None:
             try:
-                os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                child.wait(0.2)
+            except subprocess.TimeoutExpired:
                 pass
-            child.wait(10)
+        else:
+            time.sleep(0.2)
+    if _group_alive(group):
+        _signal_group(group, signal.SIGKILL)
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
     for stream in (child.stdout, child.stderr):
         if stream is not None:
             stream.close()
+
+
+def _signal_group(group: int, sig: int) -> None:
+    try:
+        os.killpg(group, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(group: int) -> bool:
+    """Whether any process is left in the group (a zombie leader counts until it is reaped)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def wait_until(predicate, what: str, timeout: float = 60.0, interval: float = 0.2):

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,10 @@ def test_with_asset_events(dag: Any, asset: Any, payloads: list[dict], **test_kw
 
     Each payload is registered like the triggerer registers a watcher's event
     (``AssetManager.register_asset_change`` with ``{"from_trigger": True, "payload": ...}``), then
-    attached to the run as the scheduler attaches queued events to an asset-triggered run; the
-    DAG's asset queue is emptied, as the scheduler does once it created the run.
+    attached to the run as the scheduler attaches queued events to an asset-triggered run, and
+    the run is marked asset-triggered with ``run_after`` after its events (so that a real
+    scheduler later does not hand these events to another run); the DAG's asset queue is
+    emptied, as the scheduler does once it created the run.
 
     :param dag: the DAG (scheduled on ``asset``).
     :param asset: the watched asset.
@@ -150,6 +153,7 @@ def test_with_asset_events(dag: Any, asset: Any, payloads: list[dict], **test_kw
     import airflow.models.dagrun as dagrun_module
     from airflow.assets.manager import AssetManager
     from airflow.models.asset import AssetDagRunQueue, AssetModel
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import delete, select
 
     original = dagrun_module.get_or_create_dagrun
@@ -169,6 +173,11 @@ def test_with_asset_events(dag: Any, asset: Any, payloads: list[dict], **test_kw
             for payload in payloads
         ]
         run.consumed_asset_events.extend(e for e in events if e is not None)
+        # Mark it as the scheduler would mark it; a real asset-triggered run that follows only
+        # consumes events newer than this run's run_after (not these ones again).
+        run.run_type = DagRunType.ASSET_TRIGGERED
+        run.triggered_by = DagRunTriggeredByType.ASSET
+        run.run_after = datetime.now(timezone.utc)
         queued = AssetDagRunQueue.target_dag_id == dag.dag_id
         session.execute(delete(AssetDagRunQueue).where(queued))
         session.commit()
@@ -210,6 +219,21 @@ def watched_asset(dag: Any):
     return assets[0]
 
 
+def _prepare_dag_test() -> None:
+    """Build what ``dag.test()`` builds before its first task (the in-process execution API,
+    cached by Airflow for the process) while the caller is still busy with something else."""
+    try:
+        from airflow.sdk.execution_time.supervisor import in_process_api_server
+    except ImportError:  # another Airflow version: dag.test() builds it when needed
+        return
+    import httpx
+
+    api = in_process_api_server()
+    # The first request starts the app (several seconds); the client is left open on purpose:
+    # closing it would close the transport that dag.test() reuses.
+    httpx.Client(transport=api.transport, base_url="http://in-process.invalid").get("/health")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dag-file", type=Path, required=True)
@@ -219,11 +243,21 @@ def main(argv: list[str] | None = None) -> int:
         "--upload", action="append", default=[], metavar="KEY=FILE", help="upload after baseline"
     )
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--go-file", type=Path, help="get ready, then wait for this file to exist before watching"
+    )
     args = parser.parse_args(argv)
 
     from airflow_scf_snova.hooks.cos import COSHook
 
     dag = load_dag(args.dag_file, args.dag_id)
+    if args.go_file:
+        _prepare_dag_test()
+        deadline = time.monotonic() + 1800
+        while not args.go_file.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{args.go_file} never appeared")
+            time.sleep(0.1)
     asset = watched_asset(dag)
     trigger = asset.watchers[0].trigger
     uploads = [item.split("=", 1) for item in args.upload]

@@ -272,6 +272,9 @@ def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported
     run = events_helper.test_with_asset_events(dag, asset, payloads)
     out, _ = capfd.readouterr()
     assert run.state == "success", out[-4000:]
+    assert run.run_type == "asset_triggered"
+    for payload in payloads:  # the task saw them in triggering_asset_events
+        assert f"new object {payload['url']} etag={payload['etag']}" in out
     loaded = xcoms(run.run_id, dag.dag_id)[("load_new_objects", "return_value")]
     assert sorted((r["key"], r["status"], r["rows"]) for r in loaded) == [
         ("snova/events/a.log", "loaded", 10),

@@ -72,7 +72,7 @@ SCENARIOS: dict[str, Scenario] = {
     "faults.cos-503-upload-listing": Scenario(
         _F,
         "Upload and list while COS answers 503",
-        "503 on the next 2 PUT, then on the next 2 listings",
+        "503 on the next PUT, then on the next listing",
         "SDK retries; the object is stored once with its content; the listing is complete",
     ),
     "faults.cos-503-load": Scenario(

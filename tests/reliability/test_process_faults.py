@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -101,4 +102,79 @@ def test_task_process_killed_mid_copy_then_retried(db, bucket, three_objects, ru
         f"within {backend_gone:.2f} s of the kill, nothing of k/2 committed; the retry skipped "
         f"k/1 and loaded k/2, k/3 in {seconds:.1f} s: {three_objects} rows, "
         f"{three_objects} distinct",
+    )
+
+
+@pytest.mark.soak
+def test_airflow_task_process_killed_mid_copy_then_rerun(
+    airflow_db, db, bucket, three_objects, tmp_path
+):
+    """The same kill, of the real ``airflow tasks test`` process (Airflow's CLI runs the task in
+    that process, as a worker's task process would)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    dags = Path(__file__).resolve().parent / "dags"
+    DagBundlesManager().sync_bundles_to_db()
+    bag = BundleDagBag(
+        dag_folder=str(dags / "gated_load.py"), bundle_path=dags, bundle_name="dags-folder"
+    )
+    sync_bag_to_db(bag, "dags-folder", None)
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    env = dict(os.environ, AIRFLOW__CORE__DAGS_FOLDER=str(dags), GATED_BUCKET=bucket)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    gated = dict(
+        env, RELIABILITY_GATE=json.dumps({"key": "k/2.csv", "after": 131072, "fifo": str(fifo)})
+    )
+    proc = subprocess.Popen(
+        [airflow, "tasks", "test", "gated_load", "load"],
+        env=gated,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reached = threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("REACHED"):
+                reached.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert reached.wait(300), "".join(lines)[-3000:]
+    [pid] = wait_for(db.copy_backends, 60, what="the task's COPY in pg_stat_activity")
+    killed = time.monotonic()
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(30) == -signal.SIGKILL
+    wait_for(lambda: not db.backend_alive(pid), 30, what="the server to drop the dead client")
+    gone = time.monotonic() - killed
+    assert db.scalar(ADVISORY_LOCKS) == 0
+    assert db.rows("SELECT a1 FROM t1") == [(1,)] and db.ledger_keys() == ["k/1.csv"]
+    rerun = subprocess.run(
+        [airflow, "tasks", "test", "gated_load", "load"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert db.rows("SELECT count(*), count(DISTINCT a1) FROM t1") == [
+        (three_objects, three_objects)
+    ]
+    assert db.ledger_keys() == ["k/1.csv", "k/2.csv", "k/3.csv"]
+    assert "1 skipped as already loaded" in rerun.stdout + rerun.stderr
+    record(
+        "faults.task-sigkill-airflow",
+        f"`airflow tasks test` killed with SIGKILL mid-COPY of k/2; backend and lock gone "
+        f"within {gone:.2f} s; nothing of k/2 committed; the rerun (`airflow tasks test` again) "
+        f"skipped k/1 and loaded k/2, k/3: {three_objects} rows, {three_objects} distinct",
     )

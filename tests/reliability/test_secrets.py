@@ -209,7 +209,7 @@ def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
     caplog.set_level("DEBUG")
     files = _dag_files()
     assert {p.name for p in files} >= {"example_scf.py", "example_snova.py"}
-    report, leaks, failed, seconds = [], {}, {}, {}
+    report, leaks, failed, seconds, all_rendered = [], {}, {}, {}, []
     totals = {"xcoms": 0, "rendered": 0, "tasks": 0}
     for path in files:
         dag = _load_dag(path)
@@ -224,6 +224,7 @@ def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
         xcom_texts, rendered, states = _run_rows(run.run_id, dag.dag_id)
         totals["xcoms"] += len(xcom_texts)
         totals["rendered"] += len(rendered)
+        all_rendered.extend(rendered)
         totals["tasks"] += len(states)
         assert "[DAG TEST] start" in out + err + logging_text, "the task output was not captured"
         found = _occurrences(
@@ -243,12 +244,16 @@ def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
     assert not failed, failed
     assert leaks == {} and metadata == {}, {"leaks": leaks, "metadata": metadata}
     assert totals["xcoms"] > 0 and totals["rendered"] > 0
+    # the deploys' environments were rendered from connections, and stored redacted
+    redacted = [r for r in all_rendered if '"DB_PASSWORD": "***"' in r]
+    assert redacted, [r for r in all_rendered if "DB_PASSWORD" in r]
     record(
         "secrets.example-dags",
         f"{len(files)} DAGs ({', '.join(p.stem for p in files)}), {totals['tasks']} task "
         f"instances, all successful: 0 occurrences of the 4 secrets in task output (unmasked "
         f"stdout/stderr and Python logging), {totals['xcoms']} XComs, {totals['rendered']} "
-        "rendered-field rows, task states and every table of the metadata database",
+        f"rendered-field rows ({len(redacted)} deploy environments stored with "
+        '`"DB_PASSWORD": "***"`), task states and every table of the metadata database',
         {"secrets: dag.test() of every DAG, seconds": sum(seconds.values())},
     )
 

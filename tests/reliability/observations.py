@@ -341,6 +341,14 @@ def _commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
+def _airflow_version() -> str:
+    try:
+        from airflow import __version__
+    except ImportError:
+        return "unknown"
+    return __version__
+
+
 _lock = threading.Lock()
 
 
@@ -366,6 +374,7 @@ def record(scenario_id: str, observed: str, figures: dict | None = None) -> None
         "commit": _commit(),
         "soak": os.environ.get("SOAK") == "1",
         "python": platform.python_version(),
+        "airflow": _airflow_version(),
     }
     target = observations_path()
     with _lock:

@@ -84,14 +84,22 @@ def figures(observations: dict) -> str:
             lines.append(f"| {cell(name)} | {shown} | {scenario_id} |")
     runs = sorted(
         {
-            (o["at"][:10], o["commit"], "make soak" if o.get("soak") else "make test")
+            (
+                o["at"][:10],
+                o["commit"],
+                "make soak" if o.get("soak") else "make test",
+                o.get("airflow", "?"),
+            )
             for o in observations.values()
         }
     )
     lines.append("")
     lines.append(
         "Observed in: "
-        + "; ".join(f"{kind} on {day} at commit {commit}" for day, commit, kind in runs)
+        + "; ".join(
+            f"{kind} on {day} at commit {commit} (Airflow {airflow})"
+            for day, commit, kind, airflow in runs
+        )
         + "."
     )
     return "\n".join(lines)

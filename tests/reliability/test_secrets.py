@@ -205,6 +205,7 @@ def _occurrences(secrets: dict[str, str], **texts: str) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
     caplog.set_level("DEBUG")
     files = _dag_files()
@@ -307,6 +308,7 @@ def _serialize(path: Path) -> None:
     sync_bag_to_db(bag, "dags-folder", None)
 
 
+@pytest.mark.slow
 def test_task_log_files(secrets_world, tmp_path, monkeypatch):
     import airflow.sdk.execution_time.supervisor as supervisor
 

@@ -51,8 +51,19 @@ class SnovaHook(PostgresHook):
 
     @cached_property
     def server_version_banner(self) -> str:
-        """``SELECT version()``, fetched once."""
-        return str(self.get_first("SELECT version()")[0])
+        """``SELECT version()``, fetched once, on a short psycopg2 connection.
+
+        Not through ``get_first``: ``DbApiHook.run`` sends hook lineage, and the first use of the
+        lineage collector in a process imports every installed provider's asset handlers (1.5 s
+        with the Amazon provider installed: see docs/benchmarks.md, "load throughput").
+        """
+        conn = self.get_psycopg2_conn()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT version()")
+                return str(cur.fetchone()[0])
+        finally:
+            conn.close()
 
     def is_greenplum(self) -> bool:
         """Whether the server is Greenplum (Snova) rather than plain PostgreSQL."""

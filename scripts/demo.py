@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ class Story:
     def dags_test(self, dag_id: str, conf: dict | None = None) -> dict[str, Any]:
         self.step += 1
         self.say(f"airflow dags test {dag_id}")
-        args = ["dags", "test", dag_id, "--dagfile-path", str(REPO / "dags" / f"{dag_id}.py")]
+        args = ["dags", "test", dag_id, "--dagfile-path", str(self.env.dag_file(dag_id))]
         if conf:
             args += ["-c", json.dumps(conf)]
         failure = None
@@ -141,7 +142,7 @@ class Story:
             str(BIN / "python"),
             str(REPO / "scripts" / "demo_events.py"),
             "--dag-file",
-            str(REPO / "dags" / "cos_event_import.py"),
+            str(self.env.dag_file("cos_event_import")),
             "--go-file",
             str(self.go_file),
             *uploads,
@@ -258,6 +259,8 @@ def _t1(env: DemoEnvironment) -> tuple[int, int]:
 def run_demo(env: DemoEnvironment) -> dict[str, Any]:
     """The seed workflows on ``env`` (started): uploads, DAG runs, SCF triggers; the report."""
     story = Story(env)
+    story.start_event_helper()  # it gets ready while the rest happens
+    env.migrate()
     before = _t1(env)
     story.say(
         f"upload {len(BATCHES['initial'])} .log files and {len(DECOYS)} decoys to {env.bucket}"
@@ -265,7 +268,6 @@ def run_demo(env: DemoEnvironment) -> dict[str, Any]:
     story.upload(BATCHES["initial"])
     for key, data in DECOYS.items():
         env.upload(key, data)
-    story.start_event_helper()
     first = story.dags_test("cos_to_snova_import", {"bucket": env.bucket})
     if first["state"] == "success":  # t1, the ledger and scf_visit exist from here on
         story.event_run()
@@ -474,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     # unwind through the cleanup below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_term)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, as root
     started = time.monotonic()
     print("airflow-scf-snova demo: the seed article's workflows, offline")
     try:
@@ -481,7 +484,6 @@ def main(argv: list[str] | None = None) -> int:
             env.log(f"  Airflow home         {env._rel(env.airflow_home)}")
             report_path = env.root / "report.json"
             if not (args.ui and report_path.exists()):
-                env.migrate()
                 report = run_demo(env)
                 report_path.write_text(json.dumps(report, indent=1, default=str))
                 print(format_report(report))

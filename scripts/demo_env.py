@@ -37,6 +37,8 @@ BIN = Path(sys.executable).parent
 DATABASE = "warehouse"
 BUCKET_NAME = "snova-demo"
 SCF_VISIT_USER = "scf_visit"
+#: The DAGs the demo shows: the seed's (the example DAGs stay out of its UI and its parsing).
+SEED_DAGS = ("cos_to_snova_import", "cos_event_import", "scf_native_triggers", "snova_timer_query")
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy"}
 
 
@@ -59,6 +61,7 @@ class DemoEnvironment:
         self.log = log
         self.logs = self.root / "logs"
         self.airflow_home = self.root / "airflow"
+        self.dags_folder = self.root / "dags"
         self.snova: Any = None
         self.endpoint = ""
         self.env: dict[str, str] = {}
@@ -80,8 +83,9 @@ class DemoEnvironment:
 
     def start(self) -> DemoEnvironment:
         """Start the emulator and PostgreSQL, create the database and the bucket."""
-        for path in (self.root, self.logs, self.airflow_home):
+        for path in (self.root, self.logs, self.airflow_home, self.dags_folder):
             path.mkdir(parents=True, exist_ok=True)
+        self._link_dags()
         self._secrets = self._load_secrets()
         self._ports = self._load_ports()
         self._start_migration()  # these two in the background while PostgreSQL starts
@@ -122,6 +126,20 @@ class DemoEnvironment:
         deadline = time.monotonic() + timeout
         while pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
+
+    def _link_dags(self) -> None:
+        """``<root>/dags``: symbolic links to the seed DAGs of this repository (the DAG files
+        find ``functions/`` through their resolved path)."""
+        for dag_id in SEED_DAGS:
+            link, target = self.dags_folder / f"{dag_id}.py", REPO / "dags" / f"{dag_id}.py"
+            if link.is_symlink() and link.resolve() == target:
+                continue
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+
+    def dag_file(self, dag_id: str) -> Path:
+        """The DAG's file in the demo's DAG folder."""
+        return self.dags_folder / f"{dag_id}.py"
 
     # -- secrets ---------------------------------------------------------------------------------
     def _load_secrets(self) -> dict[str, str]:
@@ -269,7 +287,7 @@ class DemoEnvironment:
         env.update(
             {
                 "AIRFLOW_HOME": str(self.airflow_home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home}/airflow.db",
                 "NO_PROXY": "127.0.0.1,localhost",

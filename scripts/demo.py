@@ -41,7 +41,16 @@ QUERY_FUNCTION = "snova-timer-query"
 SWEEP_TRIGGER = "nightly-sweep"
 LEDGER = "airflow_scf_snova_load_ledger"
 
-__all__ = ["DemoEnvironment", "DemoError", "format_report", "main", "run_demo"]
+__all__ = [
+    "DemoEnvironment",
+    "DemoError",
+    "format_report",
+    "main",
+    "run_demo",
+    "run_ui",
+    "seed_bucket",
+    "ui_credentials",
+]
 
 
 # -- the metadata database, read directly (importing Airflow here would cost seconds) ------------
@@ -254,6 +263,16 @@ def _t1(env: DemoEnvironment) -> tuple[int, int]:
         return 0, 0
     rows, total = env.sql("SELECT count(*), coalesce(sum(a1), 0) FROM t1")[0]
     return int(rows), int(total)
+
+
+def seed_bucket(env: DemoEnvironment) -> list[str]:
+    """Upload every sample file and decoy at once (no story, no DAG run): for tools that only
+    need data in the bucket. Returns the keys."""
+    for item in ALL_FILES:
+        env.upload(item.key, item.data)
+    for key, data in DECOYS.items():
+        env.upload(key, data)
+    return [item.key for item in ALL_FILES] + list(DECOYS)
 
 
 def run_demo(env: DemoEnvironment) -> dict[str, Any]:
@@ -499,7 +518,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndemo failed: {err}", file=sys.stderr)
         return 1
     finally:
-        print(f"(stopped; {time.monotonic() - started:.0f} s in all; logs in {args.root}/logs)")
+        logs = args.root.resolve() / "logs"
+        shown = logs.relative_to(REPO) if logs.is_relative_to(REPO) else logs
+        print(f"(stopped; {time.monotonic() - started:.0f} s in all; logs in {shown})")
     return 0
 
 

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from importlib.metadata import version
@@ -97,7 +98,17 @@ class DemoEnvironment:
         return self
 
     def stop(self) -> None:
-        """Stop every process this environment started, newest first. Safe to call twice."""
+        """Stop every process this environment started, newest first. Safe to call twice; a
+        second Ctrl-C does not interrupt it."""
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self._stop()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+
+    def _stop(self) -> None:
         for child in reversed(self._children):
             _terminate(child)
         self._children.clear()
@@ -476,6 +487,8 @@ def _terminate(child: subprocess.Popen, grace: float = 30) -> None:
     to the whole group, then wait until every member is gone (``airflow standalone`` exits at
     once but its scheduler, triggerer and API server take a while), SIGKILL after ``grace``."""
     group = child.pid
+    if child.returncode is not None and not _group_alive(group):
+        return  # it ended by itself, and nothing it started is left
     _signal_group(group, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while _group_alive(group) and time.monotonic() < deadline:

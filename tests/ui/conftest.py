@@ -97,6 +97,24 @@ def signed_in(browser, airflow, artifacts):
     return state
 
 
+@pytest.fixture(scope="session", autouse=True)
+def import_triggered(request, browser, signed_in, airflow, artifacts):
+    """``cos_to_snova_import`` triggered from the UI as soon as the stack is up, when the DAG-run
+    tests are selected: it runs while the connection-form tests do (a minute saved on two busy
+    cores); ``test_dag_runs.py`` waits for it to finish. A failure to trigger it is returned,
+    not raised, so that only the tests needing the run fail on it."""
+    if not any("import_run" in item.fixturenames for item in request.session.items):
+        return None
+    from ui.ui_browser import traced_page
+    from ui.ui_pages import start_run
+
+    try:
+        with traced_page(browser, signed_in, artifacts, "cos_to_snova_import_trigger") as page:
+            return start_run(page, airflow.base_url, "cos_to_snova_import")
+    except Exception as err:  # noqa: BLE001 (reported by the tests that need the run)
+        return err
+
+
 @pytest.fixture
 def page(request, browser, signed_in, artifacts):
     """A signed-in page in a fresh browser context; if the test fails, its screenshot and trace

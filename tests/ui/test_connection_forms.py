@@ -1,9 +1,13 @@
 """Our two connection types in Airflow's "Add Connection" / "Edit Connection" forms.
 
 What the forms must show comes from the provider info (labels, descriptions, defaults, hidden
-fields); what they store is read back with ``airflow connections export`` from the stack's own
-metadata database, and for Snova also proven by the UI's "Test Connection" against the real
-PostgreSQL.
+fields). What they store is read back with ``airflow connections export`` from the stack's own
+metadata database (Tencent Cloud: the UI's "Test Connection" cannot be used for it, see below)
+or proven by the UI's "Test Connection" logging in to the real PostgreSQL (Snova).
+
+Airflow 3.3.2's connection list posts ``port: 0`` for a connection without a port, and the API
+server then refuses to test with the stored secrets ("The host or port to test differs from the
+stored connection"); ``test_tencentcloud_test_button_reaches_the_emulator`` records that.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ if os.environ.get("AIRFLOW_UI_TEST") != "1":
 from playwright.sync_api import expect
 from ui.ui_pages import (
     click_test_connection,
+    connection_row,
     form_field,
     form_labels,
     form_row,
@@ -164,11 +169,34 @@ def test_snova_form_database_label_secret_and_round_trip(page, airflow, demo, sh
     form_field(dialog, "Description").fill(EDITED)
     save_dialog(dialog)
 
-    stored = stored_connections(airflow)[conn_id]
-    assert (stored["conn_type"], stored["description"]) == ("snova", EDITED)
-    assert (stored["host"], stored["port"], stored["schema"]) == (
-        demo.pg_host,
-        demo.pg_port,
-        demo.warehouse_db,
+    # Saved with the edit, still the stored password: the list shows the row, Test logs in.
+    row = connection_row(page, conn_id)
+    for shown in (EDITED, demo.pg_host, str(demo.pg_port)):
+        expect(row).to_contain_text(shown)
+    message = click_test_connection(page, conn_id)
+    assert "Connection successfully tested" in message, message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="Airflow 3.3.2 UI: the list's Test button posts port 0 for a connection without a "
+    "port, so the API server will not reuse the stored SecretKey (HTTP 400)",
+)
+def test_tencentcloud_test_button_reaches_the_emulator(page, airflow, demo):
+    conn_id = f"ui_tencentcloud_test_{secrets.token_hex(3)}"
+    airflow.api_post(  # set-up only: the form itself is tested above
+        "/api/v2/connections",
+        airflow.api_token(),
+        {
+            "connection_id": conn_id,
+            "conn_type": "tencentcloud",
+            "login": demo.secret_id,
+            "password": demo.secret_key,
+            "extra": json.dumps({"region": demo.region, "endpoint": demo.endpoint}),
+        },
     )
-    assert (stored["login"], stored["password"]) == (demo.pg_user, demo.pg_password)
+    page.goto(f"{airflow.base_url}/connections")
+    message = click_test_connection(page, conn_id)
+    # Our hook's test_connection: a signed ListFunctions against the emulator.
+    assert "Connection works" in message, message

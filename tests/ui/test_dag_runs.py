@@ -1,16 +1,15 @@
 """The seed DAGs run from the UI: ``cos_to_snova_import``'s load log, ``snova_timer_query``'s
 console links.
 
-``cos_to_snova_import`` runs first (a module fixture): it creates ``t1`` and the least-privilege
-role that ``snova_timer_query``'s function logs in as.
+``cos_to_snova_import`` runs first (triggered as soon as the stack is up, see
+``conftest.import_triggered``): it creates ``t1`` and the least-privilege role that
+``snova_timer_query``'s function logs in as.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,13 +20,13 @@ if os.environ.get("AIRFLOW_UI_TEST") != "1":
 from playwright.sync_api import expect
 from ui.ui_browser import traced_page
 from ui.ui_pages import (
+    TriggeredRun,
     download_log,
+    finish_run,
     log_viewer,
     open_tab,
     open_task_instance,
-    task_states,
-    trigger_dag,
-    wait_for_run,
+    start_run,
 )
 
 #: Seconds a triggered run may take on a busy 2-core machine (typically 40-90 s).
@@ -41,25 +40,23 @@ def assert_no_secret(text: str, secrets_: list[str], where: str) -> None:
     assert not leaked, f"secret(s) #{leaked} of the demo appear in {where}"
 
 
-def run_dag(page, airflow, dag_id: str, screenshot: Path) -> SimpleNamespace:
-    """Trigger ``dag_id`` from the UI, wait on its run page until it finishes, screenshot it."""
-    run_id = f"ui_{dag_id}_{secrets.token_hex(3)}"
-    params = trigger_dag(page, airflow.base_url, dag_id, run_id)
-    state = wait_for_run(page, run_id, RUN_TIMEOUT_S)
-    states = task_states(page)
+def finish(page, run: TriggeredRun, screenshot: Path) -> TriggeredRun:
+    """Wait for ``run`` on its page, screenshot it, and require every task to have succeeded."""
+    state, states = finish_run(page, run, RUN_TIMEOUT_S)
     page.screenshot(path=str(screenshot))
-    assert state == "Success", f"{dag_id} run {run_id} ended {state}: {states}"
+    assert state == "Success", f"{run.dag_id} run {run.run_id} ended {state}: {states}"
     assert states and set(states.values()) == {"Success"}, states
-    return SimpleNamespace(run_id=run_id, params=params, url=page.url)
+    return run
 
 
 @pytest.fixture(scope="module")
-def import_run(browser, signed_in, airflow, artifacts):
-    """``cos_to_snova_import`` triggered from its DAG page and finished successfully."""
+def import_run(import_triggered, browser, signed_in, artifacts) -> TriggeredRun:
+    """``cos_to_snova_import``, triggered from its DAG page at the start of the session (see
+    ``conftest.import_triggered``), finished successfully."""
+    if isinstance(import_triggered, Exception):
+        pytest.fail(f"triggering cos_to_snova_import from the UI failed: {import_triggered}")
     with traced_page(browser, signed_in, artifacts, "cos_to_snova_import_run") as page:
-        return run_dag(
-            page, airflow, "cos_to_snova_import", artifacts / "ui_cos_to_snova_import_run.png"
-        )
+        return finish(page, import_triggered, artifacts / "ui_cos_to_snova_import_run.png")
 
 
 @pytest.mark.timeout(420)
@@ -90,7 +87,8 @@ def test_import_load_log_shows_each_object_and_no_secret(page, import_run, demo,
 def test_timer_query_invoke_task_links_to_the_scf_console(
     page, import_run, airflow, demo, shot, artifacts
 ):
-    run = run_dag(page, airflow, "snova_timer_query", artifacts / "ui_snova_timer_query_run.png")
+    run = start_run(page, airflow.base_url, "snova_timer_query")
+    finish(page, run, artifacts / "ui_snova_timer_query_run.png")
     function_name = run.params["function_name"]
 
     # The deploy task renders the function's DB_PASSWORD from a connection: masked on screen.
@@ -100,7 +98,7 @@ def test_timer_query_invoke_task_links_to_the_scf_console(
     expect(page.get_by_text('"DB_USER"')).to_be_visible()
     assert_no_secret(page.content(), demo.secrets, "the deploy task's rendered templates")
 
-    page.goto(run.url)
+    page.get_by_role("link", name=run.run_id, exact=True).click()  # the breadcrumb
     open_task_instance(page, "invoke_query_function")
     expect(log_viewer(page)).to_contain_text(f"Invoking SCF function {function_name}")
     assert_no_secret(download_log(page), demo.secrets, "the invoke task's log")

@@ -42,7 +42,7 @@ def new_context(browser, storage_state=None):
 
     context.route("**/*", only_loopback)
     context.blocked = blocked
-    context.tracing.start(screenshots=True, snapshots=True)
+    context.tracing.start(screenshots=True, snapshots=False)
     return context
 
 

@@ -8,6 +8,8 @@ auto-wait on a page condition.
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page, expect
@@ -96,15 +98,43 @@ def open_edit_connection(page: Page, base_url: str, conn_id: str) -> Locator:
 
 def click_test_connection(page: Page, conn_id: str) -> str:
     """Click the row's "Test Connection" button; returns the text of the toast it raises."""
-    connection_row(page, conn_id).get_by_role("button", name="Test Connection").click()
     toast = page.get_by_role("status").filter(
         has_text=re.compile(r"Test Connection (Successful|Failed)")
     )
+    expect(toast).to_have_count(0)  # not the toast of an earlier test
+    connection_row(page, conn_id).get_by_role("button", name="Test Connection").click()
     expect(toast).to_be_visible()
     return toast.inner_text()
 
 
 # -- DAG runs --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TriggeredRun:
+    """A DAG run triggered from the UI."""
+
+    dag_id: str
+    run_id: str
+    #: The run parameters the trigger form showed (the DAG's defaults).
+    params: dict[str, str]
+    #: The run's page.
+    url: str
+
+
+def start_run(page: Page, base_url: str, dag_id: str) -> TriggeredRun:
+    """Trigger ``dag_id`` from its page under a fresh run id (see :func:`trigger_dag`)."""
+    run_id = f"ui_{dag_id}_{secrets.token_hex(3)}"
+    params = trigger_dag(page, base_url, dag_id, run_id)
+    return TriggeredRun(dag_id, run_id, params, page.url)
+
+
+def finish_run(page: Page, run: TriggeredRun, timeout_s: float) -> tuple[str, dict[str, str]]:
+    """Wait on the run's page until it finishes; its state and its tasks' states."""
+    if page.url != run.url:
+        page.goto(run.url)
+    state = wait_for_run(page, run.run_id, timeout_s)
+    return state, task_states(page)
+
+
 def trigger_dag(page: Page, base_url: str, dag_id: str, run_id: str) -> dict[str, str]:
     """Trigger ``dag_id`` from its page as run ``run_id`` (unpausing it: the dialog's default);
     returns the run parameters the form showed; leaves the browser on the run's page."""

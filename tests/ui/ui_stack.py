@@ -149,7 +149,7 @@ class AirflowStandalone:
             self._wait(lambda d=dag_id: self._dag_parsed(d, token), deadline, f"DAG {dag_id}")
         return self
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 10) -> None:
         """Stop every process the stack started: SIGTERM to the process group, then SIGKILL to
         whatever is left of it and of the descendants seen before (some may have left the
         group)."""
@@ -206,7 +206,7 @@ class AirflowStandalone:
         return json.loads(path.read_text())["admin"]
 
     def api_token(self) -> str:
-        """A JWT for the public API (used to wait for the stack, never for what is tested)."""
+        """A JWT for the public API (for set-up and waiting, never for what is tested)."""
         body = json.dumps({"username": "admin", "password": self.admin_password}).encode()
         request = urllib.request.Request(
             f"{self.base_url}/auth/token",
@@ -219,6 +219,15 @@ class AirflowStandalone:
     def api_get(self, path: str, token: str) -> dict:
         request = urllib.request.Request(
             f"{self.base_url}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def api_post(self, path: str, token: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)

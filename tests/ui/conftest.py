@@ -111,7 +111,7 @@ def import_triggered(request, browser, signed_in, airflow, artifacts):
     try:
         with traced_page(browser, signed_in, artifacts, "cos_to_snova_import_trigger") as page:
             return start_run(page, airflow.base_url, "cos_to_snova_import")
-    except Exception as err:  # noqa: BLE001 (reported by the tests that need the run)
+    except Exception as err:  # reported by the tests that need the run
         return err
 
 

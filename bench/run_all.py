@@ -38,14 +38,14 @@ def _benchmarks(env, quick: bool, reps: int | None):
         "parse_cost": lambda: parse_cost.run(
             reps=r(5, 1), warmup=0 if quick else 1, ours=parse_cost.OURS[:2] if quick else None
         ),
-        "invoke_overhead": lambda: invoke_overhead.run(env, reps=r(30, 2), warmup=1),
+        "invoke_overhead": lambda: invoke_overhead.run(env, reps=r(40, 2), warmup=1),
         "emulator_io": lambda: emulator_io.run(env, mb=1 if quick else 100, reps=r(5, 1)),
         "sensor_cost": lambda: sensor_cost.run(
             env,
             objects=500 if quick else 100_000,
             reps=r(5, 1),
             batches=(1, 10) if quick else (1, 300),
-            trigger_reps=r(3, 1),
+            trigger_reps=r(2, 1),
         ),
         "load_throughput": lambda: load_throughput.run(
             env, sizes_mb=(0.2,) if quick else (10, 100, 1000), reps=r(5, 1)

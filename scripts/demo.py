@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print("airflow-scf-snova demo: the seed article's workflows, offline")
     try:
-        with DemoEnvironment(args.root, timers=args.ui) as env:
+        with DemoEnvironment(args.root, timers=args.ui, migrate_early=True) as env:
             env.log(f"  Airflow home         {env._rel(env.airflow_home)}")
             report_path = env.root / "report.json"
             if not (args.ui and report_path.exists()):

@@ -54,11 +54,21 @@ class DemoEnvironment:
     :param timers: let the emulator fire SCF timer triggers on their schedule (off for ``make
         demo``, which fires the timer itself so that its report is deterministic).
     :param log: where progress lines go.
+    :param migrate_early: start ``airflow db migrate`` (on the SQLite database in the Airflow
+        home) in the background as soon as :meth:`start` begins; :meth:`migrate` waits for it
+        (or runs it, when this is off).
     """
 
-    def __init__(self, root: Path | str = REPO / ".demo", timers: bool = False, log=print) -> None:
+    def __init__(
+        self,
+        root: Path | str = REPO / ".demo",
+        timers: bool = False,
+        log=print,
+        migrate_early: bool = False,
+    ) -> None:
         self.root = Path(root).resolve()
         self.timers = timers
+        self.migrate_early = migrate_early
         self.log = log
         self.logs = self.root / "logs"
         self.airflow_home = self.root / "airflow"
@@ -88,9 +98,11 @@ class DemoEnvironment:
             path.mkdir(parents=True, exist_ok=True)
         self._link_dags()
         self._secrets = self._load_secrets()
+        self._stop_leftovers()
         self._ports = self._load_ports()
-        self._start_migration()  # these two in the background while PostgreSQL starts
-        self._start_emulator()
+        if self.migrate_early:
+            self._start_migration()  # in the background, like the emulator, while PostgreSQL
+        self._start_emulator()  # starts
         self._start_snova()
         self.endpoint = self._wait_for_emulator()
         self._create_bucket()
@@ -115,6 +127,7 @@ class DemoEnvironment:
         if self._emulator is not None:
             _terminate(self._emulator)
             self._emulator = None
+            (self.root / "emulator.pid").unlink(missing_ok=True)
         if self.snova is not None:
             self.snova.stop()
             self._ensure_snova_stopped()
@@ -167,6 +180,32 @@ class DemoEnvironment:
         path.write_text(json.dumps(values))
         return values
 
+    def _stop_leftovers(self) -> None:
+        """A run that was killed (SIGKILL cannot be caught) leaves its emulator and PostgreSQL
+        running on this directory's data: stop them, by the PIDs that run recorded."""
+        pid_file = self.root / "emulator.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text() or 0)
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                cmdline = ""
+            if str(self.root / "emulator") in cmdline:  # still ours, not a reused PID
+                self.log(f"  stopping the emulator an earlier run left behind (pid {pid})")
+                os.kill(pid, signal.SIGTERM)
+                wait_until(lambda: not Path(f"/proc/{pid}").exists(), "the old emulator", 30)
+            pid_file.unlink()
+        pgdata = self.root / "snova" / "pgdata"
+        if (pgdata / "postmaster.pid").exists():
+            from airflow_scf_snova.emulator.snova import LocalSnova
+
+            self.log("  stopping the PostgreSQL an earlier run left behind")
+            self.snova = LocalSnova(self.root / "snova", password=self._secrets["snova_password"])
+            self.snova._prepare_user()  # pg_ctl runs as the server's user
+            self.snova.stop()
+            self._ensure_snova_stopped()
+            self.snova = None
+
     def _load_ports(self) -> dict[str, int]:
         """The ports of the last run, kept while they are free: an SCF function deployed by an
         earlier run has the database's and the emulator's addresses in its environment."""
@@ -213,6 +252,7 @@ class DemoEnvironment:
                 env=_clean_environ(),
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops it in order
             )
+        (self.root / "emulator.pid").write_text(str(self._emulator.pid))
 
     def _wait_for_emulator(self) -> str:
         assert self._emulator is not None and self._emulator.stdout is not None

@@ -20,13 +20,17 @@ from demo_data import BATCHES, EXPECTED_ROWS, EXPECTED_SUM  # noqa: E402
 
 
 def run_demo(root: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--root", str(root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    command = [sys.executable, str(ROOT / "scripts" / "demo.py"), "--root", str(root)]
+    demo = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    try:
+        out, err = demo.communicate(timeout=900)
+    finally:
+        if demo.poll() is None:  # a timeout: SIGTERM lets the demo stop what it started
+            demo.terminate()
+            demo.communicate(timeout=120)
+    done = subprocess.CompletedProcess(command, demo.returncode, out, err)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     return done, json.loads((root / "report.json").read_text())
 

@@ -79,6 +79,7 @@ class DemoEnvironment:
         self._emulator: subprocess.Popen | None = None
         self._children: list[subprocess.Popen] = []
         self._migration: subprocess.Popen | None = None
+        self._emulator_port = 0
         self._secrets: dict[str, str] = {}
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -102,9 +103,10 @@ class DemoEnvironment:
         self._ports = self._load_ports()
         if self.migrate_early:
             self._start_migration()  # in the background, like the emulator, while PostgreSQL
-        self._start_emulator()  # starts
+        self._start_emulator(self._ports["emulator"])  # starts
         self._start_snova()
         self.endpoint = self._wait_for_emulator()
+        self._save_ports()
         self._create_bucket()
         self.env = self._airflow_env()
         return self
@@ -215,9 +217,14 @@ class DemoEnvironment:
             if not (ports.get(name) and _port_is_free(ports[name])):
                 if ports.get(name):
                     self.log(f"  port {ports[name]} ({name}) is taken: using another one")
-                ports[name] = _free_port()
-        path.write_text(json.dumps(ports))
+                ports[name] = _free_port(avoid=set(ports.values()))
         return ports
+
+    def _save_ports(self) -> None:
+        from urllib.parse import urlsplit
+
+        self._ports = {"snova": self.snova.port, "emulator": urlsplit(self.endpoint).port}
+        (self.root / "ports.json").write_text(json.dumps(self._ports))
 
     @property
     def secret_values(self) -> tuple[str, ...]:
@@ -226,13 +233,14 @@ class DemoEnvironment:
         return (s["snova_password"], s["scf_visit_password"], s["secret_key"])
 
     # -- components ------------------------------------------------------------------------------
-    def _start_emulator(self) -> None:
+    def _start_emulator(self, port: int) -> None:
+        self._emulator_port = port
         command = [
             sys.executable,
             "-m",
             "airflow_scf_snova.emulator",
             "--port",
-            str(self._ports["emulator"]),
+            str(port),
             "--data-dir",
             str(self.root / "emulator"),
             "--secret-id",
@@ -257,6 +265,12 @@ class DemoEnvironment:
     def _wait_for_emulator(self) -> str:
         assert self._emulator is not None and self._emulator.stdout is not None
         line = self._emulator.stdout.readline().decode().strip()  # exactly one line when ready
+        if not line.startswith("Emulator ready at ") and self._emulator_port:
+            # The port was free a moment ago; someone took it since: let the emulator choose.
+            self._emulator.wait(30)
+            self.log(f"  the emulator could not use port {self._emulator_port}: using another one")
+            self._start_emulator(0)
+            line = self._emulator.stdout.readline().decode().strip()
         if not line.startswith("Emulator ready at "):
             raise DemoError(f"the emulator did not start: see {self.logs / 'emulator.log'}")
         endpoint = line.removeprefix("Emulator ready at ")
@@ -269,9 +283,16 @@ class DemoEnvironment:
         from airflow_scf_snova.emulator.snova import LocalSnova
 
         data = self.root / "snova"
-        self.snova = LocalSnova(
-            data_dir=data, password=self._secrets["snova_password"], port=self._ports["snova"]
-        ).start()
+        password = self._secrets["snova_password"]
+        try:
+            self.snova = LocalSnova(data, password=password, port=self._ports["snova"]).start()
+        except RuntimeError as err:
+            if "already in use" not in str(err) and "could not bind" not in str(err):
+                raise
+            # The port was free a moment ago; someone took it since.
+            self.log(f"  PostgreSQL could not use port {self._ports['snova']}: using another one")
+            port = _free_port(avoid=set(self._ports.values()))
+            self.snova = LocalSnova(data, password=password, port=port).start()
         conn = psycopg2.connect(self.snova.uri())
         try:
             conn.autocommit = True
@@ -516,10 +537,14 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_port(avoid: set[int] = frozenset()) -> int:
+    """A port nothing listens on now (not one of ``avoid``)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 def _terminate(child: subprocess.Popen, grace: float = 30) -> None:

@@ -130,11 +130,22 @@ def page(request, browser, signed_in, artifacts):
 
 @pytest.fixture
 def shot(page, artifacts):
-    """``shot("ui_name")`` saves the page (or ``element=``) as ``test-artifacts/ui/ui_name.png``."""
+    """``shot("ui_name")`` saves the page as ``test-artifacts/ui/ui_name.png``; ``element=``
+    saves one element instead, ``down_to=`` only the page down to that element's bottom."""
 
-    def save(name: str, element=None) -> Path:
+    def save(name: str, element=None, down_to=None) -> Path:
         path = artifacts / f"{name}.png"
-        (element or page).screenshot(path=str(path))
+        if element is not None:
+            element.screenshot(path=str(path))
+        elif down_to is not None:
+            box = down_to.bounding_box()
+            width = page.viewport_size["width"]
+            page.screenshot(
+                path=str(path),
+                clip={"x": 0, "y": 0, "width": width, "height": box["y"] + box["height"] + 16},
+            )
+        else:
+            page.screenshot(path=str(path))
         return path
 
     return save

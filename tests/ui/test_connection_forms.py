@@ -7,7 +7,8 @@ or proven by the UI's "Test Connection" logging in to the real PostgreSQL (Snova
 
 Airflow 3.3.2's connection list posts ``port: 0`` for a connection without a port, and the API
 server then refuses to test with the stored secrets ("The host or port to test differs from the
-stored connection"); ``test_tencentcloud_test_button_reaches_the_emulator`` records that.
+stored connection"; fixed upstream by apache/airflow#73298, after 3.3.2);
+``test_tencentcloud_test_button_reaches_the_emulator`` records that.
 """
 
 from __future__ import annotations

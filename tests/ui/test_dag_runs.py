@@ -71,7 +71,7 @@ def test_import_load_log_shows_each_object_and_no_secret(page, import_run, demo,
         line = viewer.get_by_text(f"from cos://{demo.bucket}/{key}")
         expect(line).to_be_visible()
         expect(line).to_contain_text(f"Loaded {rows} row(s) (0 rejected)")
-    shot("ui_load_task_log")
+    shot("ui_load_task_log", down_to=viewer)
 
     full_log = download_log(page)
     (artifacts / "load_into_t1.log").write_text(full_log)

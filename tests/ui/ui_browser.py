@@ -18,7 +18,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 #: Playwright's waits (the machine is small and shared: generous, never a sleep).
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = 60_000
 
 
 def new_context(browser, storage_state=None):

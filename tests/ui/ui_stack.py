@@ -149,7 +149,7 @@ class AirflowStandalone:
             self._wait(lambda d=dag_id: self._dag_parsed(d, token), deadline, f"DAG {dag_id}")
         return self
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 5) -> None:
         """Stop every process the stack started: SIGTERM to the process group, then SIGKILL to
         whatever is left of it and of the descendants seen before (some may have left the
         group)."""

@@ -37,6 +37,9 @@ from ui.ui_pages import (
 
 from airflow_scf_snova.get_provider_info import get_provider_info
 
+#: The first test also waits for the session's stack (a few minutes on a busy machine).
+pytestmark = pytest.mark.timeout(600)
+
 MASK = "***"
 EDITED = "Edited in the UI; the secrets stay as they were."
 

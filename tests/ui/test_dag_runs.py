@@ -29,6 +29,9 @@ from ui.ui_pages import (
     start_run,
 )
 
+#: The first test also waits for the session's stack (a few minutes on a busy machine).
+pytestmark = pytest.mark.timeout(600)
+
 #: Seconds a triggered run may take on a busy 2-core machine (typically 40-90 s).
 RUN_TIMEOUT_S = 240
 #: The Tencent Cloud console's numeric region ids (``rid``), as its own links use them.
@@ -59,7 +62,6 @@ def import_run(import_triggered, browser, signed_in, artifacts) -> TriggeredRun:
         return finish(page, import_triggered, artifacts / "ui_cos_to_snova_import_run.png")
 
 
-@pytest.mark.timeout(420)
 def test_import_load_log_shows_each_object_and_no_secret(page, import_run, demo, shot, artifacts):
     assert import_run.params["bucket"] == demo.bucket  # the DAG's default, from the demo's env
     page.goto(import_run.url)
@@ -83,7 +85,6 @@ def test_import_load_log_shows_each_object_and_no_secret(page, import_run, demo,
     assert_no_secret(page.content(), demo.secrets, "the load task's log page")
 
 
-@pytest.mark.timeout(420)
 def test_timer_query_invoke_task_links_to_the_scf_console(
     page, import_run, airflow, demo, shot, artifacts
 ):

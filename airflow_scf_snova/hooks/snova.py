@@ -59,11 +59,22 @@ class SnovaHook(PostgresHook):
         """
         conn = self.get_psycopg2_conn()
         try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT version()")
-                return str(cur.fetchone()[0])
+            return self.read_server_version(conn)
         finally:
             conn.close()
+
+    def read_server_version(self, conn) -> str:
+        """Read ``version()`` on ``conn``, an open psycopg2 connection with no transaction in
+        progress (the one this read starts is rolled back), and keep it as
+        :attr:`server_version_banner`, which then opens no connection of its own. A load that
+        needs the banner and a connection anyway saves a connection this way.
+        """
+        with conn.cursor() as cur:
+            cur.execute("SELECT version()")
+            banner = str(cur.fetchone()[0])
+        conn.rollback()
+        self.__dict__["server_version_banner"] = banner
+        return banner
 
     def is_greenplum(self) -> bool:
         """Whether the server is Greenplum (Snova) rather than plain PostgreSQL."""

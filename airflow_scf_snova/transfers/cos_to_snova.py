@@ -289,8 +289,6 @@ class COSToSnovaOperator(TencentCloudHookMixin, BaseOperator):
             if self.mode != "replace":
                 return []
         snova = SnovaHook(snova_conn_id=self.snova_conn_id)
-        greenplum = self._server_is_greenplum(snova)
-        method = self._resolve_method(greenplum)
         ti = context.get("ti")
         spec = LoadSpec(
             table=self.table,
@@ -306,6 +304,11 @@ class COSToSnovaOperator(TencentCloudHookMixin, BaseOperator):
         )
         conn = snova.get_psycopg2_conn()
         try:
+            # The Greenplum check reads version() on the load's own connection: one connection
+            # per task, not two.
+            snova.read_server_version(conn)
+            greenplum = self._server_is_greenplum(snova)
+            method = self._resolve_method(greenplum)
             server = ServerInfo(conn.server_version, greenplum)
             if server.version_num < MIN_SERVER_VERSION:
                 raise SnovaError(

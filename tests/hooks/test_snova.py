@@ -51,3 +51,21 @@ def test_valid_identifiers_pass_and_quote(snova_db):
         assert SnovaHook.quote_identifier("a1").as_string(conn) == '"a1"'
     finally:
         conn.close()
+
+
+def test_version_read_on_a_given_connection_is_kept(snova_db, monkeypatch):
+    hook = SnovaHook()
+    conn = hook.get_psycopg2_conn()
+    try:
+        banner = hook.read_server_version(conn)
+        # The read's transaction is over: the connection is idle, ready for the caller.
+        assert conn.get_transaction_status() == 0  # psycopg2 TRANSACTION_STATUS_IDLE
+    finally:
+        conn.close()
+    assert banner.startswith("PostgreSQL ")
+
+    def no_connection(self, **options):
+        raise AssertionError("the banner was read again")
+
+    monkeypatch.setattr(SnovaHook, "get_psycopg2_conn", no_connection)
+    assert hook.server_version_banner == banner and hook.is_greenplum() is False

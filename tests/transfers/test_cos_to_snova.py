@@ -391,3 +391,22 @@ def test_templated_injection_is_rejected_at_execute_before_touching_the_database
         op.execute({"run_id": "r"})
     assert db.scalar("SELECT count(*) FROM t1") == 0
     assert db.scalar("SELECT to_regclass('airflow_scf_snova_load_ledger')") is None
+
+
+def test_a_load_opens_one_snova_connection(db, bucket, three_files, run_load, monkeypatch):
+    # Counted by wrapping the real method (each call is a real psycopg2 connection): the
+    # Greenplum check reads version() on the load's connection instead of opening its own.
+    from airflow_scf_snova.hooks.snova import SnovaHook
+
+    opened = []
+    real = SnovaHook.get_psycopg2_conn
+
+    def counting(self, **options):
+        opened.append(options)
+        return real(self, **options)
+
+    monkeypatch.setattr(SnovaHook, "get_psycopg2_conn", counting)
+    result = run_load(table="t1", bucket=bucket, prefix="data/", method="auto")
+
+    assert [r["status"] for r in result] == ["loaded"] * 3
+    assert len(opened) == 1

@@ -119,7 +119,43 @@ def normalise_environment(environment: Mapping[str, Any] | None) -> dict[str, st
     return result
 
 
-class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
+def scf_template_fields(*fields: str) -> tuple[str, ...]:
+    """The templated fields of an SCF operator: ``function_name``, then ``fields``, then the
+    namespace and connection fields every SCF operator has."""
+    return ("function_name", *fields, "namespace", "tencentcloud_conn_id", "region")
+
+
+class SCFBaseOperator(_SCFOperatorMixin, BaseOperator):
+    """What every SCF operator takes: the function, its namespace and the connection. The
+    :class:`~airflow_scf_snova.hooks.scf.SCFHook` is built on first use (``self.scf_hook``).
+
+    :param function_name: the function.
+    :param namespace: the SCF namespace (the connection's when ``None``).
+    :param tencentcloud_conn_id: the ``tencentcloud`` connection.
+    :param region: overrides the connection's region.
+    """
+
+    template_fields: Sequence[str] = scf_template_fields()
+    ui_color = SCF_UI_COLOR
+    ui_fgcolor = SCF_UI_FGCOLOR
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        namespace: str | None = None,
+        tencentcloud_conn_id: str = "tencentcloud_default",
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.function_name = function_name
+        self.namespace = namespace
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+        self.region = region
+
+
+class SCFDeployFunctionOperator(SCFBaseOperator):
     """Create an SCF function, or update it to match this definition.
 
     The code comes from exactly one of ``code_dir`` (zipped deterministically: sorted entries,
@@ -161,8 +197,7 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
+    template_fields: Sequence[str] = scf_template_fields(
         "code_dir",
         "zip_file",
         "cos_bucket",
@@ -171,19 +206,13 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
         "runtime",
         "environment",
         "description",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
     )
     template_fields_renderers = {"environment": "json"}
-    ui_color = SCF_UI_COLOR
-    ui_fgcolor = SCF_UI_FGCOLOR
     operator_extra_links = (SCFFunctionLink(),)
 
     def __init__(
         self,
         *,
-        function_name: str,
         code_dir: str | None = None,
         zip_file: str | None = None,
         cos_bucket: str | None = None,
@@ -194,14 +223,11 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
         timeout: int = 3,
         environment: dict[str, Any] | None = None,
         description: str | None = None,
-        namespace: str | None = None,
         publish: bool = False,
         wait_for_active: bool = True,
         deferrable: bool = _deferrable_default(),
         poll_interval: float = 1.0,
         wait_timeout: float = 600,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -212,7 +238,6 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
             )
         if (cos_bucket is None) != (cos_key is None):
             raise InvalidInputError("cos_bucket and cos_key go together")
-        self.function_name = function_name
         self.code_dir = code_dir
         self.zip_file = zip_file
         self.cos_bucket = cos_bucket
@@ -223,14 +248,11 @@ class SCFDeployFunctionOperator(_SCFOperatorMixin, BaseOperator):
         self.timeout = timeout
         self.environment = environment
         self.description = description
-        self.namespace = namespace
         self.publish = publish
         self.wait_for_active = wait_for_active
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
 
     def render_template_fields(self, context: Context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
@@ -450,7 +472,7 @@ def _raise_for_status_event(function_name: str, event: dict[str, Any] | None) ->
     )
 
 
-class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
+class SCFInvokeFunctionOperator(SCFBaseOperator):
     """Invoke an SCF function and push its return value to XCom.
 
     ``RequestResponse`` (sync) returns the function's return value (``RetMsg`` decoded from
@@ -482,35 +504,21 @@ class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
-        "payload",
-        "invocation_type",
-        "qualifier",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
-    )
+    template_fields: Sequence[str] = scf_template_fields("payload", "invocation_type", "qualifier")
     template_fields_renderers = {"payload": "json"}
-    ui_color = SCF_UI_COLOR
-    ui_fgcolor = SCF_UI_FGCOLOR
     operator_extra_links = (SCFFunctionLink(), SCFFunctionLogsLink())
 
     def __init__(
         self,
         *,
-        function_name: str,
         payload: Any = None,
         invocation_type: str = "RequestResponse",
         qualifier: str = "$LATEST",
-        namespace: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = _deferrable_default(),
         poll_interval: float = 5.0,
         wait_timeout: float = 3600,
         log_function_output: bool = True,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -521,18 +529,14 @@ class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
             raise InvalidInputError(
                 f"invocation_type must be RequestResponse or Event, got {invocation_type!r}"
             )
-        self.function_name = function_name
         self.payload = payload
         self.invocation_type = invocation_type
         self.qualifier = qualifier
-        self.namespace = namespace
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
         self.log_function_output = log_function_output
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
 
     def execute(self, context: Context) -> Any:
         from airflow_scf_snova.hooks.scf import encode_payload
@@ -667,7 +671,7 @@ class SCFInvokeFunctionOperator(_SCFOperatorMixin, BaseOperator):
         return record
 
 
-class SCFDeleteFunctionOperator(_SCFOperatorMixin, BaseOperator):
+class SCFDeleteFunctionOperator(SCFBaseOperator):
     """Delete an SCF function (with its versions and triggers), or one published version.
 
     :param function_name: the function.
@@ -681,40 +685,24 @@ class SCFDeleteFunctionOperator(_SCFOperatorMixin, BaseOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
-        "qualifier",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
-    )
-    ui_color = SCF_UI_COLOR
-    ui_fgcolor = SCF_UI_FGCOLOR
+    template_fields: Sequence[str] = scf_template_fields("qualifier")
 
     def __init__(
         self,
         *,
-        function_name: str,
         qualifier: str | None = None,
-        namespace: str | None = None,
         ignore_if_missing: bool = True,
         wait_for_completion: bool = True,
         poll_interval: float = 1.0,
         wait_timeout: float = 600,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.function_name = function_name
         self.qualifier = qualifier
-        self.namespace = namespace
         self.ignore_if_missing = ignore_if_missing
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
 
     def execute(self, context: Context) -> bool:
         """:return: whether something was deleted."""
@@ -751,7 +739,7 @@ def _cos_definition(desc: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(desc.get("event") or ""), flt.get("Prefix") or "", flt.get("Suffix") or "")
 
 
-class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
+class SCFCreateTriggerOperator(SCFBaseOperator):
     """Bind a timer or COS trigger to a function, idempotently.
 
     Re-running with the same definition changes nothing; a changed definition replaces the old
@@ -790,8 +778,7 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
+    template_fields: Sequence[str] = scf_template_fields(
         "trigger_name",
         "cron",
         "custom_argument",
@@ -799,18 +786,12 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
         "prefix",
         "suffix",
         "qualifier",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
     )
-    ui_color = SCF_UI_COLOR
-    ui_fgcolor = SCF_UI_FGCOLOR
     operator_extra_links = (SCFFunctionLink(),)
 
     def __init__(
         self,
         *,
-        function_name: str,
         trigger_name: str | None = None,
         trigger_type: str = "timer",
         cron: str | None = None,
@@ -822,9 +803,6 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
         enabled: bool = True,
         qualifier: str = "$LATEST",
         description: str | None = None,
-        namespace: str | None = None,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -842,7 +820,6 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
                 events = (events,)
             if not events:
                 raise InvalidInputError("a COS trigger needs at least one event")
-        self.function_name = function_name
         self.trigger_name = trigger_name
         self.trigger_type = trigger_type
         self.cron = cron
@@ -854,9 +831,6 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
         self.enabled = enabled
         self.qualifier = qualifier
         self.description = description
-        self.namespace = namespace
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.scf_hook
@@ -985,7 +959,7 @@ class SCFCreateTriggerOperator(_SCFOperatorMixin, BaseOperator):
         return name, descs, changed
 
 
-class SCFDeleteTriggerOperator(_SCFOperatorMixin, BaseOperator):
+class SCFDeleteTriggerOperator(SCFBaseOperator):
     """Remove a timer trigger by name, or the COS triggers of a bucket (all, or those of
     ``events``).
 
@@ -1000,29 +974,16 @@ class SCFDeleteTriggerOperator(_SCFOperatorMixin, BaseOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
-        "trigger_name",
-        "bucket",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
-    )
-    ui_color = SCF_UI_COLOR
-    ui_fgcolor = SCF_UI_FGCOLOR
+    template_fields: Sequence[str] = scf_template_fields("trigger_name", "bucket")
 
     def __init__(
         self,
         *,
-        function_name: str,
         trigger_name: str | None = None,
         trigger_type: str = "timer",
         bucket: str | None = None,
         events: Sequence[str] | None = None,
-        namespace: str | None = None,
         ignore_if_missing: bool = True,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -1032,15 +993,11 @@ class SCFDeleteTriggerOperator(_SCFOperatorMixin, BaseOperator):
             raise InvalidInputError("deleting a timer trigger needs trigger_name")
         if trigger_type == "cos" and not bucket:
             raise InvalidInputError("deleting COS triggers needs bucket")
-        self.function_name = function_name
         self.trigger_name = trigger_name
         self.trigger_type = trigger_type
         self.bucket = bucket
         self.events = tuple(events) if events else None
-        self.namespace = namespace
         self.ignore_if_missing = ignore_if_missing
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
 
     def execute(self, context: Context) -> int:
         """:return: how many triggers were deleted."""

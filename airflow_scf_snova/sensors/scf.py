@@ -15,6 +15,7 @@ from airflow_scf_snova.operators.scf import (
     SCF_UI_FGCOLOR,
     _raise_for_status_event,
     _SCFOperatorMixin,
+    scf_template_fields,
 )
 
 if TYPE_CHECKING:
@@ -39,13 +40,7 @@ class SCFFunctionStateSensor(_SCFOperatorMixin, BaseSensorOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "function_name",
-        "target_states",
-        "namespace",
-        "tencentcloud_conn_id",
-        "region",
-    )
+    template_fields: Sequence[str] = scf_template_fields("target_states")
     ui_color = SCF_UI_COLOR
     ui_fgcolor = SCF_UI_FGCOLOR
 

@@ -474,3 +474,44 @@ def test_delete_timer_trigger(hook, echo):
     )
     with pytest.raises(ResourceNotFoundError):
         strict.execute(CONTEXT)
+
+
+def test_connection_arguments_come_from_default_args_for_every_scf_operator(code_dir):
+    # The shared arguments live in SCFBaseOperator's __init__: Airflow must still fill them
+    # from a DAG's default_args, and every SCF operator must template them.
+    from airflow.sdk import DAG
+
+    from airflow_scf_snova.operators.scf import SCFBaseOperator
+
+    defaults = {"tencentcloud_conn_id": "tc_other", "region": "ap-shanghai", "namespace": "ns1"}
+    with DAG("scf_defaults", schedule=None, default_args=defaults):
+        ops = [
+            SCFDeployFunctionOperator(task_id="d", function_name="f", code_dir=str(code_dir)),
+            SCFInvokeFunctionOperator(task_id="i", function_name="f"),
+            SCFDeleteFunctionOperator(task_id="x", function_name="f"),
+            SCFCreateTriggerOperator(
+                task_id="t", function_name="f", trigger_name="tm", cron="@daily"
+            ),
+            SCFDeleteTriggerOperator(task_id="y", function_name="f", trigger_name="tm"),
+        ]
+    for op in ops:
+        assert isinstance(op, SCFBaseOperator)
+        assert (op.function_name, op.tencentcloud_conn_id, op.region, op.namespace) == (
+            "f",
+            "tc_other",
+            "ap-shanghai",
+            "ns1",
+        )
+        assert {"function_name", "namespace", "tencentcloud_conn_id", "region"} <= set(
+            op.template_fields
+        )
+        assert op.hook_kwargs() == {
+            "tencentcloud_conn_id": "tc_other",
+            "region": "ap-shanghai",
+            "namespace": "ns1",
+        }
+
+
+def test_function_name_is_required():
+    with pytest.raises(TypeError, match="function_name"):
+        SCFInvokeFunctionOperator(task_id="i")

@@ -293,6 +293,34 @@ def test_list_objects_with_delimiter_and_prefix(cos_client, big_bucket):
     assert [c["Key"] for c in nested["Contents"]] == [f"data/0249{i}.csv" for i in range(10)]
 
 
+def test_list_objects_versions_of_an_unversioned_bucket(cos_client, big_bucket):
+    # One "null" version per object, paged by key-marker, with the same roll-up as GET Bucket.
+    bucket, keys = big_bucket
+    seen, marker = [], ""
+    while True:
+        page = cos_client.list_objects_versions(Bucket=bucket, KeyMarker=marker, MaxKeys=1000)
+        versions = page["Version"]
+        seen += [v["Key"] for v in versions]
+        assert {(v["VersionId"], v["IsLatest"]) for v in versions} == {("null", "true")}
+        assert page["VersionIdMarker"] is None and page["MaxKeys"] == "1000"  # empty element
+        if page["IsTruncated"] == "false":
+            assert "NextKeyMarker" not in page
+            break
+        assert page["NextKeyMarker"] == versions[-1]["Key"]
+        assert page["NextVersionIdMarker"] == "null"
+        marker = page["NextKeyMarker"]
+    assert seen == keys
+    first = versions[0]
+    assert first["ETag"] == f'"{md5_hex(first["Key"].encode())}"'
+    assert first["Size"] == str(len(first["Key"]))
+
+    top = cos_client.list_objects_versions(Bucket=bucket, Delimiter="/", MaxKeys=2)
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["data/", "logs/"]
+    assert top["IsTruncated"] == "true" and top["NextKeyMarker"] == "logs/"
+    rest = cos_client.list_objects_versions(Bucket=bucket, Delimiter="/", KeyMarker="logs/")
+    assert [v["Key"] for v in rest["Version"]] == ["top.txt"]
+
+
 def test_encoding_type_url(cos_client, bucket):
     keys = sorted(WEIRD_KEYS + ["x/a+b c%d"])
     for key in keys:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from . import xml
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..config import EmulatorConfig
     from ..faults import Faults
     from ..http import Exchange
+    from .listing import ListPage
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: Standard headers stored with an object and returned on GET/HEAD, besides Content-Type.
@@ -215,52 +216,41 @@ def delete_bucket(call: Call) -> None:
     call.respond(204)
 
 
-def list_objects(call: Call) -> None:
+def _listing(call: Call, marker_param: str) -> tuple[dict[str, Any], ListPage]:
+    """The listing parameters of a GET Bucket or List Object Versions request, and the page."""
     query = call.query
-    max_keys = _int_param(call, "max-keys", MAX_KEYS, MAX_KEYS)
-    page = call.backend.list_objects(
-        call.target.bucket,
-        prefix=query.get("prefix", ""),
-        delimiter=query.get("delimiter", ""),
-        marker=query.get("marker", ""),
-        max_keys=max_keys,
-        region=call.target.region,
-    )
+    params = {
+        "prefix": query.get("prefix", ""),
+        "delimiter": query.get("delimiter", ""),
+        "marker": query.get(marker_param, ""),
+        "max_keys": _int_param(call, "max-keys", MAX_KEYS, MAX_KEYS),
+    }
+    page = call.backend.list_objects(call.target.bucket, region=call.target.region, **params)
+    return params, page
+
+
+def list_objects(call: Call) -> None:
+    params, page = _listing(call, "marker")
     call.respond_xml(
         xml.list_bucket(
             bucket=call.target.bucket,
-            prefix=query.get("prefix", ""),
-            marker=query.get("marker", ""),
-            max_keys=max_keys,
-            delimiter=query.get("delimiter", ""),
             encoding_type=_encoding_type(call),
             page=page,
             owner=call.config.appid,
+            **params,
         )
     )
 
 
 def list_object_versions(call: Call) -> None:
-    query = call.query
-    max_keys = _int_param(call, "max-keys", MAX_KEYS, MAX_KEYS)
-    page = call.backend.list_objects(
-        call.target.bucket,
-        prefix=query.get("prefix", ""),
-        delimiter=query.get("delimiter", ""),
-        marker=query.get("key-marker", ""),
-        max_keys=max_keys,
-        region=call.target.region,
-    )
+    params, page = _listing(call, "key-marker")
     call.respond_xml(
         xml.list_versions(
             bucket=call.target.bucket,
-            prefix=query.get("prefix", ""),
-            key_marker=query.get("key-marker", ""),
-            max_keys=max_keys,
-            delimiter=query.get("delimiter", ""),
             encoding_type=_encoding_type(call),
             page=page,
             owner=call.config.appid,
+            **params,
         )
     )
 

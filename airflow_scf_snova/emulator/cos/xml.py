@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -79,7 +80,9 @@ def _contents(record: ObjectRecord, enc, owner: str) -> str:
     )
 
 
-def list_bucket(
+def _listing(
+    marker_tags: tuple[str, ...],
+    next_tags: tuple[str, ...],
     *,
     bucket: str,
     prefix: str,
@@ -88,52 +91,51 @@ def list_bucket(
     delimiter: str,
     encoding_type: str,
     page: ListPage,
-    owner: str,
-) -> bytes:
-    """``<ListBucketResult>`` (GET Bucket)."""
+) -> tuple[list[str], Callable[[str], str]]:
+    """The elements both listings start with, up to the common prefixes; and the key encoder.
+
+    :param marker_tags: the marker's element, then any empty companions (``VersionIdMarker``).
+    :param next_tags: the next marker's element, then any ``null`` companions.
+    """
     enc = url_encoder(encoding_type)
     parts = [_el("Name", bucket)]
     if encoding_type:
         parts.append(_el("EncodingType", encoding_type))
-    parts += [_el("Prefix", enc(prefix)), _el("Marker", enc(marker)), _el("MaxKeys", max_keys)]
+    parts += [_el("Prefix", enc(prefix)), _el(marker_tags[0], enc(marker))]
+    parts += [_el(tag, "") for tag in marker_tags[1:]]
+    parts.append(_el("MaxKeys", max_keys))
     if delimiter:
         parts.append(_el("Delimiter", enc(delimiter)))
     parts.append(_el("IsTruncated", _bool(page.truncated)))
     if page.truncated and page.next_marker is not None:
-        parts.append(_el("NextMarker", enc(page.next_marker)))
+        parts.append(_el(next_tags[0], enc(page.next_marker)))
+        parts += [_el(tag, "null") for tag in next_tags[1:]]
     parts += [f"<CommonPrefixes>{_el('Prefix', enc(p))}</CommonPrefixes>" for p in page.prefixes]
+    return parts, enc
+
+
+def list_bucket(*, page: ListPage, owner: str, **listing: Any) -> bytes:
+    """``<ListBucketResult>`` (GET Bucket).
+
+    :param listing: ``bucket``, ``prefix``, ``marker``, ``max_keys``, ``delimiter``,
+        ``encoding_type``.
+    """
+    parts, enc = _listing(("Marker",), ("NextMarker",), page=page, **listing)
     parts += [_contents(record, enc, owner) for record in page.items]
     return _doc("ListBucketResult", parts)
 
 
-def list_versions(
-    *,
-    bucket: str,
-    prefix: str,
-    key_marker: str,
-    max_keys: int,
-    delimiter: str,
-    encoding_type: str,
-    page: ListPage,
-    owner: str,
-) -> bytes:
-    """``<ListVersionsResult>``: an unversioned bucket has one ``null`` version per object."""
-    enc = url_encoder(encoding_type)
-    parts = [_el("Name", bucket)]
-    if encoding_type:
-        parts.append(_el("EncodingType", encoding_type))
-    parts += [
-        _el("Prefix", enc(prefix)),
-        _el("KeyMarker", enc(key_marker)),
-        _el("VersionIdMarker", ""),
-        _el("MaxKeys", max_keys),
-    ]
-    if delimiter:
-        parts.append(_el("Delimiter", enc(delimiter)))
-    parts.append(_el("IsTruncated", _bool(page.truncated)))
-    if page.truncated and page.next_marker is not None:
-        parts += [_el("NextKeyMarker", enc(page.next_marker)), _el("NextVersionIdMarker", "null")]
-    parts += [f"<CommonPrefixes>{_el('Prefix', enc(p))}</CommonPrefixes>" for p in page.prefixes]
+def list_versions(*, page: ListPage, owner: str, **listing: Any) -> bytes:
+    """``<ListVersionsResult>``: an unversioned bucket has one ``null`` version per object.
+
+    :param listing: as for :func:`list_bucket` (``marker`` is the ``key-marker``).
+    """
+    parts, enc = _listing(
+        ("KeyMarker", "VersionIdMarker"),
+        ("NextKeyMarker", "NextVersionIdMarker"),
+        page=page,
+        **listing,
+    )
     for record in page.items:
         parts.append(
             "<Version>{}{}{}{}{}{}{}{}</Version>".format(

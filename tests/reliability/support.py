@@ -1,4 +1,4 @@
-"""Helpers of the reliability tests: a database handle, condition waits, a recording executor for
+"""Helpers of the reliability tests: condition waits, a recording executor for
 triggers, a watcher over captured task output, and the child-process load runner."""
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import psycopg2
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "load_runner.py"
@@ -33,48 +31,6 @@ def wait_for(
         if time.monotonic() >= end:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what or predicate}")
         pause.wait(interval)
-
-
-class Db:
-    """An autocommit psycopg2 connection for set-up and assertions."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.conn = psycopg2.connect(dsn)
-        self.conn.autocommit = True
-
-    def execute(self, statement: str, params: Any = None) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(statement, params)
-
-    def rows(self, statement: str, params: Any = None) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall()
-
-    def scalar(self, statement: str, params: Any = None) -> Any:
-        return self.rows(statement, params)[0][0]
-
-    def ledger_keys(self, table: str = "airflow_scf_snova_load_ledger") -> list[str]:
-        if not self.scalar("SELECT to_regclass(%s) IS NOT NULL", (table,)):
-            return []
-        return [r[0] for r in self.rows(f"SELECT key FROM {table} ORDER BY key")]
-
-    def copy_backends(self) -> list[int]:
-        """Backends of other sessions running a COPY in this database."""
-        return [
-            r[0]
-            for r in self.rows(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND query LIKE 'COPY %%' AND state = 'active' AND pid <> pg_backend_pid()"
-            )
-        ]
-
-    def backend_alive(self, pid: int) -> bool:
-        return bool(self.rows("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class PollRecorder(ThreadPoolExecutor):

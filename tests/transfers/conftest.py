@@ -1,79 +1,13 @@
-"""Fixtures for the COS <-> Snova transfer tests: a real PostgreSQL database per test and the
-emulator's COS, spoken to by the real SDK through the operators' hooks."""
+"""Fixtures for the COS <-> Snova transfer tests: a stream that pauses mid-COPY, on top of the
+shared ``db``, ``put`` and ``run_load`` (tests/load_fixtures.py: a real PostgreSQL database per
+test and the emulator's COS, spoken to by the real SDK through the operators' hooks)."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
-import psycopg2
 import pytest
-
-_runs = itertools.count()
-
-
-class Db:
-    """An autocommit psycopg2 connection to the test database, for setup and assertions."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.conn = psycopg2.connect(dsn)
-        self.conn.autocommit = True
-
-    def execute(self, statement: str, params=None) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute(statement, params)
-
-    def rows(self, statement: str, params=None) -> list[tuple]:
-        with self.conn.cursor() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall()
-
-    def scalar(self, statement: str, params=None):
-        return self.rows(statement, params)[0][0]
-
-    def ledger(self, table: str = "airflow_scf_snova_load_ledger") -> list[tuple]:
-        return self.rows(
-            f"SELECT target_table, key, etag, rows FROM {table} ORDER BY key, loaded_at"
-        )
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-@pytest.fixture
-def db(snova_db):
-    handle = Db(snova_db)
-    yield handle
-    handle.close()
-
-
-@pytest.fixture
-def put(emulator, bucket):
-    """``put(key, data)`` stores an object in the test bucket; returns its ETag (quotes removed)."""
-
-    def store(key: str, data: bytes | str) -> str:
-        body = data.encode("utf-8") if isinstance(data, str) else data
-        emulator.cos.put_object(bucket, key, body)
-        from airflow_scf_snova.hooks.cos import COSHook
-
-        return COSHook().head_object(bucket, key).etag.strip('"')
-
-    return store
-
-
-@pytest.fixture
-def run_load(emulator, snova_db):
-    """``run_load(**operator_kwargs)`` runs a COSToSnovaOperator's ``execute`` in this process."""
-    from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
-
-    def run(operator_class=COSToSnovaOperator, run_id: str | None = None, **kwargs):
-        kwargs.setdefault("task_id", "load")
-        op = operator_class(**kwargs)
-        return op.execute({"run_id": run_id or f"test_run_{next(_runs)}"})
-
-    return run
 
 
 class BlockingStream:

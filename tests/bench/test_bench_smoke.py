@@ -49,6 +49,19 @@ def test_parse_cost_measures_our_modules_and_finds_no_sdk():
     assert [v.met for v in section.verdicts if "SDK" in v.goal] == [True]
 
 
+def test_parse_cost_measures_snova_on_top_of_its_base():
+    base = "airflow.providers.common.sql.operators.sql"
+    section = parse_cost.run(
+        reps=1, warmup=0, ours=["airflow_scf_snova.operators.snova"], peers=[], references=[base]
+    )
+    rows = {r[0]: r for r in section.rows}
+    alone, on_top = rows["operators.snova"], rows[f"operators.snova, after {base}"]
+    modules = section.headers.index("Modules added")
+    # Importing the base first leaves only our module (and nothing the base brings) to import.
+    assert 0 < on_top[modules] < alone[modules]
+    assert on_top[1] < alone[1]
+
+
 def test_invoke_overhead_counts_one_invoke_per_call(env):
     section = invoke_overhead.run(env, reps=1, warmup=0)
     _check(section, "Wall (ms, median)", 3)

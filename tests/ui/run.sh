@@ -14,13 +14,20 @@ fi
 
 # Playwright's own browser download cannot work offline; Debian's chromium is the browser.
 if [ ! -x "$CHROMIUM" ]; then
+    AS_ROOT=()
     if [ "$(id -u)" -ne 0 ]; then
-        echo "tests/ui: $CHROMIUM is missing; install Debian's chromium (apt-get install chromium)" >&2
-        exit 1
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            AS_ROOT=(sudo -n)
+        else
+            echo "tests/ui: $CHROMIUM is missing and apt needs root; install Debian's chromium" \
+                "(apt-get install chromium) or set CHROMIUM to a Chromium binary" >&2
+            exit 1
+        fi
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    echo "tests/ui: installing Debian's chromium" >&2
+    "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 mkdir -p test-artifacts/ui

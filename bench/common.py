@@ -8,6 +8,7 @@ smoke test (``tests/bench``) calls them at toy sizes with ``charts=False`` and `
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -414,3 +415,19 @@ def publish(section: Section, charts: bool = True, doc: Path | None = DOC) -> No
     if doc is not None:
         write_doc(section, doc, machine(), written)
         print(f"(written to {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc})")
+
+
+# -- running one benchmark alone ----------------------------------------------------------------
+def script_parser(description: str | None, reps: int) -> argparse.ArgumentParser:
+    """The command line every benchmark script shares (``--reps``, ``--no-charts``,
+    ``--no-doc``); a script adds its own options to it."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--reps", type=int, default=reps)
+    parser.add_argument("--no-charts", action="store_true")
+    parser.add_argument("--no-doc", action="store_true", help="print only")
+    return parser
+
+
+def publish_as_asked(section: Section, args: argparse.Namespace) -> None:
+    """:func:`publish` with the choices of :func:`script_parser`'s options."""
+    publish(section, charts=not args.no_charts, doc=None if args.no_doc else DOC)

@@ -11,7 +11,6 @@ Run alone: ``python -m bench.emulator_io [--mb N] [--reps N]``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -23,9 +22,10 @@ from bench.common import (
     Verdict,
     load_average,
     median,
-    publish,
+    publish_as_asked,
     python_child,
     report,
+    script_parser,
     spread,
 )
 
@@ -163,18 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "--child":
         _child(argv[1], argv[2], argv[3], int(argv[4]))
         return
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = script_parser(__doc__, reps=5)
     parser.add_argument("--mb", type=float, default=100)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
-    from bench.common import DOC
     from bench.env import BenchEnv
 
     with BenchEnv(start_snova=False) as env:
         section = run(env, mb=args.mb, reps=args.reps)
-    publish(section, charts=not args.no_charts, doc=None if args.no_doc else DOC)
+    publish_as_asked(section, args)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,22 @@ Run alone: ``python -m bench.invoke_overhead [--reps N]``.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import threading
 import time
 import uuid
 from typing import Any
 
-from bench.common import Section, Verdict, interleave, load_average, median, publish, spread
+from bench.common import (
+    Section,
+    Verdict,
+    interleave,
+    load_average,
+    median,
+    publish_as_asked,
+    script_parser,
+    spread,
+)
 
 GOAL = 1.1
 NOOP = "def main_handler(event, context):\n    return {}\n"
@@ -197,17 +205,12 @@ pushes none either). *API actions per call* are counted by the emulator.
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=30)
-    parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--no-doc", action="store_true")
-    args = parser.parse_args(argv)
-    from bench.common import DOC
+    args = script_parser(__doc__, reps=30).parse_args(argv)
     from bench.env import BenchEnv
 
     with BenchEnv(start_snova=False) as env:
         section = run(env, reps=args.reps)
-    publish(section, charts=not args.no_charts, doc=None if args.no_doc else DOC)
+    publish_as_asked(section, args)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run alone: ``python -m bench.load_throughput [--sizes 10,100,1000] [--reps N]`` 
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import sys
@@ -28,10 +27,11 @@ from bench.common import (
     interleave,
     load_average,
     median,
-    publish,
+    publish_as_asked,
     python_child,
     report,
     run_child,
+    script_parser,
     spread,
     vm_hwm_kib,
 )
@@ -468,19 +468,15 @@ def main(argv: list[str] | None = None) -> None:
         else:
             _child_by_hand(bucket, key, workdir)
         return
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = script_parser(__doc__, reps=5)
     parser.add_argument("--sizes", default="10,100,1000", help="object sizes in MB")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
-    from bench.common import DOC
     from bench.env import BenchEnv
 
     with BenchEnv() as env:
         sizes = tuple(float(s) for s in args.sizes.split(","))
         section = run(env, sizes_mb=sizes, reps=args.reps)
-    publish(section, charts=not args.no_charts, doc=None if args.no_doc else DOC)
+    publish_as_asked(section, args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Run alone: ``python -m bench.parse_cost [--reps N]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from bench.common import (
     Verdict,
     load_average,
     median,
-    publish,
+    publish_as_asked,
     run_child,
+    script_parser,
     spread,
 )
 
@@ -326,19 +326,10 @@ first, untimed, then times our module: the part of its cost that is ours.
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=5)
+    parser = script_parser(__doc__, reps=5)
     parser.add_argument("--fresh", action="store_true", help="a new interpreter per import")
-    parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
-    from bench.common import DOC
-
-    publish(
-        run(reps=args.reps, fresh=args.fresh),
-        charts=not args.no_charts,
-        doc=None if args.no_doc else DOC,
-    )
+    publish_as_asked(run(reps=args.reps, fresh=args.fresh), args)
 
 
 if __name__ == "__main__":

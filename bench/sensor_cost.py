@@ -14,7 +14,6 @@ Run alone: ``python -m bench.sensor_cost [--objects N] [--reps N]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -32,9 +31,10 @@ from bench.common import (
     Verdict,
     load_average,
     median,
-    publish,
+    publish_as_asked,
     python_child,
     report,
+    script_parser,
     spread,
     vm_hwm_kib,
 )
@@ -416,18 +416,14 @@ def main(argv: list[str] | None = None) -> None:
         else:
             _child_trigger(argv[2], [int(k) for k in argv[3].split(",")], int(argv[4]))
         return
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = script_parser(__doc__, reps=5)
     parser.add_argument("--objects", type=int, default=100_000)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args(argv)
-    from bench.common import DOC
     from bench.env import BenchEnv
 
     with BenchEnv(start_emulator=False, start_snova=False) as env:
         section = run(env, objects=args.objects, reps=args.reps)
-    publish(section, charts=not args.no_charts, doc=None if args.no_doc else DOC)
+    publish_as_asked(section, args)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,15 @@ PYTEST_ARGS ?=
 
 .PHONY: install lint format test test-compat demo demo-ui bench soak test-ui clean
 
-$(STAMP): setup.py pyproject.toml
+# The repository holds several distributions: the provider (.), its pure core (core/) and the
+# development helpers shared by the tests, benchmarks and demo (devel/).
+DISTRIBUTIONS := -e ./core -e ./devel -e '.[dev]'
+PROJECT_FILES := setup.py pyproject.toml core/pyproject.toml devel/pyproject.toml
+
+$(STAMP): $(PROJECT_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip setuptools wheel
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q $(DISTRIBUTIONS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,10 +34,10 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The declared minimum (apache-airflow>=3.2) is a tested one: the suite again on Airflow 3.2.x.
-$(COMPAT_VENV)/.installed-stamp: setup.py pyproject.toml
+$(COMPAT_VENV)/.installed-stamp: $(PROJECT_FILES)
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q -U pip setuptools wheel
-	$(COMPAT_VENV)/bin/python -m pip install -q -e '.[dev]' 'apache-airflow==$(COMPAT_AIRFLOW)'
+	$(COMPAT_VENV)/bin/python -m pip install -q $(DISTRIBUTIONS) 'apache-airflow==$(COMPAT_AIRFLOW)'
 	touch $@
 
 # tests/system runs whole DAGs with dag.test(), which on Airflow 3.2.2 fails inside Airflow's own

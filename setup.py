@@ -23,6 +23,8 @@ setup(
     packages=find_packages(include=["airflow_scf_snova", "airflow_scf_snova.*"]),
     include_package_data=True,
     install_requires=[
+        # Released in lockstep with the provider (tests/test_packaging.py checks the versions).
+        f"scf-snova-core=={VERSION}",
         "apache-airflow>=3.2.0",
         "apache-airflow-providers-postgres>=6.2.0",
         "apache-airflow-providers-common-sql>=1.27.0",

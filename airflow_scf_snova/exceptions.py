@@ -24,9 +24,12 @@ No exception message carries a SecretKey, token or password.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from scf_snova_core.errors import InvalidValueError
 
 AUTH_PREFIX = "AuthFailure"
 THROTTLE_PREFIX = "RequestLimitExceeded"
@@ -45,6 +48,16 @@ class TencentCloudConnectionError(TencentCloudError):
 
 class InvalidInputError(TencentCloudError, ValueError):
     """Raised when a user-supplied name, identifier, cron string or payload is invalid."""
+
+
+@contextmanager
+def invalid_input() -> Iterator[None]:
+    """Turn the core's :class:`~scf_snova_core.errors.InvalidValueError` raised inside the block
+    into :class:`InvalidInputError` (same message, chained)."""
+    try:
+        yield
+    except InvalidValueError as err:
+        raise InvalidInputError(str(err)) from err
 
 
 class TencentCloudApiError(TencentCloudError):

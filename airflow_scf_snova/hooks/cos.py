@@ -4,7 +4,7 @@ The hook hides the SDK's surprises:
 
 - ``list_objects`` values are all strings, ``Contents`` is missing on empty pages, and COS sends
   ``NextMarker`` on every truncated page: :meth:`COSHook.iter_objects` turns pages into typed
-  :class:`~airflow_scf_snova.utils.cos_objects.COSObject` values, one page in memory at a time;
+  :class:`~scf_snova_core.objects.COSObject` values, one page in memory at a time;
 - ``Body.read()`` returns 1 KB: :meth:`COSHook.open_object` returns a real binary stream over the
   HTTP response (``read(n)``, ``readline``, iteration), in constant memory;
 - a missing object on HEAD comes back as code ``NoSuchResource``: every SDK error becomes an
@@ -29,6 +29,8 @@ from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from scf_snova_core.objects import COSObject, normalize_etag, parse_cos_time
+
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
     ResourceInUseError,
@@ -40,7 +42,6 @@ from airflow_scf_snova.exceptions import (
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
 from airflow_scf_snova.utils.cos_filters import KeyFilter
-from airflow_scf_snova.utils.cos_objects import COSObject, parse_cos_time
 
 if TYPE_CHECKING:
     from qcloud_cos import CosS3Client
@@ -450,7 +451,8 @@ class COSHook(TencentCloudBaseHook):
     def put_object(
         self, bucket: str, key: str, data: bytes | str, content_type: str | None = None
     ) -> str:
-        """Upload ``data`` (a ``str`` is sent as UTF-8) in one request; returns the ETag."""
+        """Upload ``data`` (a ``str`` is sent as UTF-8) in one request; returns the ETag (without
+        quotes)."""
         full = self.full_bucket_name(bucket)
         body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         return self._put(full, key, body, content_type)
@@ -460,7 +462,7 @@ class COSHook(TencentCloudBaseHook):
         kwargs = {"ContentType": content_type} if content_type else {}
         with self._translate("put object", full, key):
             headers = self.conn.put_object(Bucket=full, Key=key, Body=body, **kwargs)
-        return headers.get("ETag") or ""
+        return normalize_etag(headers.get("ETag"))
 
     def upload_file(
         self,
@@ -476,7 +478,7 @@ class COSHook(TencentCloudBaseHook):
         :param part_size_mb: part size and single-request threshold, in MiB (1 to 5120); grown
             automatically when the file would need more than 10,000 parts.
         :param max_concurrency: parts in flight at once (memory: that many parts).
-        :returns: the ETag.
+        :returns: the ETag (without quotes).
         """
         full = self.full_bucket_name(bucket)
         source = os.fspath(path)
@@ -523,7 +525,7 @@ class COSHook(TencentCloudBaseHook):
         :param fileobj: anything with ``read(n) -> bytes``.
         :param part_size: bytes per part (1 MiB to 5 GiB); the stream may have at most 10,000
             parts, so this bounds the object size (8 MiB parts: 78 GiB).
-        :returns: the ETag.
+        :returns: the ETag (without quotes).
         """
         full = self.full_bucket_name(bucket)
         part_size = _check_part_size(part_size)
@@ -561,7 +563,7 @@ class COSHook(TencentCloudBaseHook):
     def copy_object(
         self, source_bucket: str, source_key: str, dest_bucket: str, dest_key: str
     ) -> str:
-        """Server-side copy (objects up to 5 GB); returns the new object's ETag."""
+        """Server-side copy (objects up to 5 GB); returns the new object's ETag (without quotes)."""
         source = self.full_bucket_name(source_bucket)
         dest = self.full_bucket_name(dest_bucket)
         check_key(source_key)
@@ -569,7 +571,7 @@ class COSHook(TencentCloudBaseHook):
         copy_source = {"Bucket": source, "Key": source_key, "Region": self.region}
         with self._translate("copy object", dest, dest_key):
             result = self.conn.copy_object(Bucket=dest, Key=dest_key, CopySource=copy_source)
-        return result.get("ETag") or ""
+        return normalize_etag(result.get("ETag"))
 
     def delete_objects(self, bucket: str, keys: Iterable[str]) -> list[str]:
         """Delete keys in batches of 1,000; deleting a missing key succeeds, as in COS.
@@ -646,7 +648,7 @@ class _MultipartUpload:
                 UploadId=self.upload_id,
                 MultipartUpload={"Part": parts},
             )
-        self.etag = result.get("ETag") or ""
+        self.etag = normalize_etag(result.get("ETag"))
 
     def abort(self) -> None:
         try:

@@ -361,7 +361,7 @@ class SCFHook(TencentCloudBaseHook):
         :param bucket: ``name-appid``, or ``name`` with the connection's ``appid``.
         :param key: the object key.
         """
-        from airflow_scf_snova.utils.events import split_bucket
+        from scf_snova_core.names import split_bucket
 
         try:
             name, _ = split_bucket(bucket, self.appid)

@@ -10,13 +10,9 @@ import re
 from functools import cached_property
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
+from scf_snova_core.names import split_table_name, validate_identifier
 
-from airflow_scf_snova.utils.identifiers import (  # noqa: F401  (re-exported)
-    IDENTIFIER,
-    MAX_IDENTIFIER_BYTES,
-    split_table_name,
-    validate_identifier,
-)
+from airflow_scf_snova.exceptions import invalid_input
 
 #: Connection extras handed to libpq by :meth:`SnovaHook.get_psycopg2_conn`.
 LIBPQ_EXTRAS = frozenset(
@@ -116,7 +112,8 @@ class SnovaHook(PostgresHook):
         """``psycopg2.sql`` composable for a validated ``table`` or ``schema.table``."""
         from psycopg2 import sql
 
-        schema, name = split_table_name(table)
+        with invalid_input():
+            schema, name = split_table_name(table)
         return sql.Identifier(schema, name) if schema else sql.Identifier(name)
 
     @staticmethod
@@ -124,4 +121,5 @@ class SnovaHook(PostgresHook):
         """``psycopg2.sql.Identifier`` for a validated identifier."""
         from psycopg2 import sql
 
-        return sql.Identifier(validate_identifier(name, what))
+        with invalid_input():
+            return sql.Identifier(validate_identifier(name, what))

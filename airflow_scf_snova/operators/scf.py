@@ -747,7 +747,7 @@ class SCFCreateTriggerOperator(SCFBaseOperator):
 
     **Timer**: ``cron`` is a 7-field SCF cron (``second minute hour day month week year``), a
     5-field crontab or an Airflow preset such as ``@daily``, converted by
-    :func:`airflow_scf_snova.utils.cron.to_scf_cron`; what SCF cannot express is rejected.
+    :func:`scf_snova_core.cron.to_scf_cron`; what SCF cannot express is rejected.
     ``custom_argument`` becomes the event's ``Message``.
 
     **COS**: the trigger's name is the bucket's domain ``<name>-<appid>.cos.<region>.myqcloud.com``
@@ -1042,7 +1042,7 @@ def cos_trigger_name(bucket: str, appid: str | None, region: str) -> str:
 
     :raises InvalidInputError: a short bucket name and no ``appid`` to complete it.
     """
-    from airflow_scf_snova.utils.events import split_bucket
+    from scf_snova_core.names import split_bucket
 
     try:
         name, bucket_appid = split_bucket(bucket.strip(), appid)
@@ -1052,7 +1052,7 @@ def cos_trigger_name(bucket: str, appid: str | None, region: str) -> str:
 
 
 def _scf_cron(cron: str) -> str:
-    from airflow_scf_snova.utils.cron import CronError, to_scf_cron
+    from scf_snova_core.cron import CronError, to_scf_cron
 
     try:
         return to_scf_cron(cron)

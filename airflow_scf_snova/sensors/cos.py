@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.bases.sensor import poke_mode_only
 from airflow.sdk.exceptions import AirflowException
+from scf_snova_core.objects import COSObject
 
 from airflow_scf_snova.exceptions import InvalidInputError
 from airflow_scf_snova.utils.cos_filters import KeyFilter
-from airflow_scf_snova.utils.cos_objects import COSObject
 from airflow_scf_snova.utils.cos_quiescence import (
     InactivityTracker,
     ListingSnapshot,
@@ -48,7 +48,7 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
     segment, ``**`` crosses them).
 
     Returns (XCom ``return_value``) the matching objects as
-    :meth:`~airflow_scf_snova.utils.cos_objects.COSObject.to_dict` dictionaries, in key order,
+    :meth:`~scf_snova_core.objects.COSObject.to_dict` dictionaries, in key order,
     at most ``max_objects`` of them; and pushes under the XCom key ``cos_events`` the same objects
     as COS-trigger events (``{"Records": [...]}``, one per object), which an SCF function written
     for a COS trigger accepts unchanged.

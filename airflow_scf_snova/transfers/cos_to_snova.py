@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from scf_snova_core.names import split_table_name, validate_identifier
 
-from airflow_scf_snova.exceptions import InvalidInputError, SnovaError
-from airflow_scf_snova.utils.identifiers import split_table_name, validate_identifier
+from airflow_scf_snova.exceptions import InvalidInputError, SnovaError, invalid_input
 from airflow_scf_snova.utils.load_format import LoadFormat, validate_reject_limit
 from airflow_scf_snova.utils.mixins import TencentCloudHookMixin
 
@@ -41,7 +41,8 @@ def _validate_names(value: Any, what: str) -> list[str] | None:
         return None
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
         raise InvalidInputError(f"{what} must be a non-empty list of names, got {value!r}")
-    names = [validate_identifier(item, what.rstrip("s")) for item in value]
+    with invalid_input():
+        names = [validate_identifier(item, what.rstrip("s")) for item in value]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InvalidInputError(f"{what} name(s) {duplicates!r} appear more than once")
@@ -172,10 +173,11 @@ class COSToSnovaOperator(TencentCloudHookMixin, BaseOperator):
         def ready(value: Any) -> bool:
             return not (static_only and _is_dynamic(value))
 
-        if ready(self.table):
-            split_table_name(self.table)
-        if ready(self.ledger_table):
-            split_table_name(self.ledger_table)
+        with invalid_input():
+            if ready(self.table):
+                split_table_name(self.table)
+            if ready(self.ledger_table):
+                split_table_name(self.ledger_table)
         columns = _validate_names(self.columns, "columns") if ready(self.columns) else None
         if ready(self.upsert_keys):
             keys = _validate_names(self.upsert_keys, "upsert_keys")

@@ -222,15 +222,18 @@ class SnovaToCOSOperator(TencentCloudHookMixin, BaseOperator):
         """The writable external table for ``query``: columns and types from the query's result
         description (``format_type`` of each column's type; modifiers are not kept)."""
         from psycopg2 import sql
+        from scf_snova_core.names import validate_identifier
 
+        from airflow_scf_snova.exceptions import invalid_input
         from airflow_scf_snova.utils.external_table import CosExtLocation, ExternalTableDDL
-        from airflow_scf_snova.utils.identifiers import validate_identifier
 
         cur.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(sql.SQL(query)))
         columns = []
         for column in cur.description:
             cur.execute("SELECT pg_catalog.format_type(%s, NULL)", (column.type_code,))
-            columns.append((validate_identifier(column.name, "result column"), cur.fetchone()[0]))
+            with invalid_input():
+                column_name = validate_identifier(column.name, "result column")
+            columns.append((column_name, cur.fetchone()[0]))
         creds = self.hook.credentials
         return ExternalTableDDL(
             name=name,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from airflow_scf_snova.utils.cos_objects import COSObject, parse_cos_time
+from scf_snova_core.objects import COSObject, parse_cos_time
 
 _GLOB_SPECIAL = "*?[\\"
 

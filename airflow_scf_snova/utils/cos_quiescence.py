@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_scf_snova.utils.cos_objects import COSObject
+from scf_snova_core.objects import COSObject
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_scf_snova.utils.cos_objects import COSObject, parse_cos_time
+from scf_snova_core.objects import COSObject, parse_cos_time
 
 STATE_VERSION = 1
 

@@ -36,8 +36,8 @@ from airflow_scf_snova.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
+    from scf_snova_core.objects import COSObject
 
-    from airflow_scf_snova.utils.cos_objects import COSObject
     from airflow_scf_snova.utils.load_format import LoadFormat
 
 REDACTED = "***"
@@ -167,12 +167,10 @@ class ExternalTableDDL:
         """The statement as :mod:`psycopg2.sql` with ``location_text`` as the LOCATION literal."""
         from psycopg2 import sql
 
-        from airflow_scf_snova.hooks.snova import SnovaHook, validate_identifier
+        from airflow_scf_snova.hooks.snova import SnovaHook
 
         columns = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(
-                sql.Identifier(validate_identifier(column, "column")), sql.SQL(type_text)
-            )
+            sql.SQL("{} {}").format(SnovaHook.quote_identifier(column), sql.SQL(type_text))
             for column, type_text in self.columns
         )
         parts: list[Composable] = [

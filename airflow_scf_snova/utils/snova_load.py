@@ -29,6 +29,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from scf_snova_core.ledger import LedgerEntry, LoadLedger, canonical_table
+from scf_snova_core.objects import normalize_etag
+
 from airflow_scf_snova.exceptions import InvalidInputError, SnovaError, SnovaLoadError
 from airflow_scf_snova.utils.csv_stream import RecordingReader, decompressing_reader
 from airflow_scf_snova.utils.external_table import (
@@ -38,12 +41,6 @@ from airflow_scf_snova.utils.external_table import (
     redact,
 )
 from airflow_scf_snova.utils.load_format import PG_ON_ERROR, PG_REJECT_LIMIT, LoadFormat
-from airflow_scf_snova.utils.load_ledger import (
-    LedgerEntry,
-    LoadLedger,
-    canonical_table,
-    normalize_etag,
-)
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable

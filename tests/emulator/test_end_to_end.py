@@ -13,7 +13,7 @@ from emulator.scf_support import call, create_function
 READS_THE_OBJECT = """
 import os
 from qcloud_cos import CosConfig, CosS3Client
-from airflow_scf_snova.utils.events import object_key_from_record
+from scf_snova_core.events import object_key_from_record
 
 def main_handler(event, context):
     record = event["Records"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.hooks.snova import SnovaHook, split_table_name, validate_identifier
+from airflow_scf_snova.hooks.snova import SnovaHook
 
 
 def test_runs_sql_and_detects_plain_postgres(snova_db):
@@ -39,12 +39,10 @@ def test_snova_connection_type_resolves_to_snova_hook(snova_db):
 )
 def test_unsafe_identifiers_are_rejected(name):
     with pytest.raises(InvalidInputError):
-        split_table_name(name)
+        SnovaHook.quote_table(name)
 
 
 def test_valid_identifiers_pass_and_quote(snova_db):
-    assert validate_identifier("t1") == "t1"
-    assert split_table_name("public.t1") == ("public", "t1")
     conn = SnovaHook().get_psycopg2_conn()
     try:
         assert SnovaHook.quote_table("public.t1").as_string(conn) == '"public"."t1"'

@@ -363,8 +363,9 @@ INVALID_CRONS = {
 
 
 def test_cron_edge_cases():
+    from scf_snova_core.cron import CronError, to_scf_cron
+
     from airflow_scf_snova.operators.scf import SCFCreateTriggerOperator
-    from airflow_scf_snova.utils.cron import CronError, to_scf_cron
 
     for given, expected in VALID_CRONS.items():
         assert to_scf_cron(given) == expected

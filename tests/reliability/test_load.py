@@ -18,8 +18,7 @@ import pytest
 from reliability.observations import record
 from reliability.support import PollRecorder, wait_for
 from scf_fixtures import delete_quietly, deploy_echo, fast_hook
-
-from airflow_scf_snova.utils.load_ledger import table_lock_key
+from scf_snova_core.ledger import table_lock_key
 
 WAITING_ON_LOCK = (
     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "

@@ -373,7 +373,7 @@ def cos_import():
 
 
 def test_the_function_shares_the_providers_ledger_and_lock(cos_import):
-    from airflow_scf_snova.utils import load_ledger
+    from scf_snova_core import ledger as load_ledger
 
     assert cos_import.loader.LEDGER_COLUMNS == load_ledger.LEDGER_COLUMNS
     assert cos_import.loader.DEFAULT_LEDGER_TABLE == load_ledger.DEFAULT_LEDGER_TABLE
@@ -442,7 +442,7 @@ def function_env(cos_import, seed, monkeypatch):
 
 
 def cos_event(seed, key: str, event_name: str = "cos:ObjectCreated:Put") -> dict:
-    from airflow_scf_snova.utils.events import cos_event as build
+    from scf_snova_core.events import cos_event as build
 
     head = seed.emulator.cos.head_object(seed.bucket, key) if "Created" in event_name else None
     size, etag = (head.size, head.etag) if head else (0, "")

@@ -329,7 +329,7 @@ def test_missing_table_and_unknown_columns_are_clear_errors(db, bucket, three_fi
 
 
 def test_a_pre_created_ledger_in_another_schema_is_used(db, bucket, three_files, run_load):
-    from airflow_scf_snova.utils.load_ledger import LEDGER_COLUMNS
+    from scf_snova_core.ledger import LEDGER_COLUMNS
 
     db.execute("CREATE SCHEMA ops")
     db.execute(f"CREATE TABLE ops.loads ({LEDGER_COLUMNS})")

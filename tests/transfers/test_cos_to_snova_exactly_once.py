@@ -10,9 +10,9 @@ import sys
 import threading
 
 import pytest
+from scf_snova_core.ledger import table_lock_key
 
 from airflow_scf_snova.exceptions import SnovaLoadError
-from airflow_scf_snova.utils.load_ledger import table_lock_key
 
 BIG_ROWS = 60_000
 

@@ -52,7 +52,7 @@ def test_append_needs_insert_and_create_on_the_ledger_schema(db, bucket, put, ru
 
 
 def test_replace_with_a_pre_created_ledger_needs_no_create(db, bucket, put, run_load, restricted):
-    from airflow_scf_snova.utils.load_ledger import LEDGER_COLUMNS
+    from scf_snova_core.ledger import LEDGER_COLUMNS
 
     db.execute(f"CREATE TABLE {LEDGER} ({LEDGER_COLUMNS})")
     restricted(

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from scf_snova_core.objects import COSObject
 from triggers.cos_support import FakeClock, MemoryStateStore, NextEvent, SleepGate
 
 from airflow_scf_snova.triggers.cos import (
@@ -13,7 +14,6 @@ from airflow_scf_snova.triggers.cos import (
     COSObjectsUnchangedTrigger,
     COSObjectTrigger,
 )
-from airflow_scf_snova.utils.cos_objects import COSObject
 
 MODULE = "airflow_scf_snova.triggers.cos"
 
@@ -266,7 +266,7 @@ async def test_event_trigger_fires_once_per_upload_and_survives_a_restart(
         await first.quiet_poll(gate)  # first start: existing objects are recorded, not announced
         assert store.rows  # the baseline is durable at once
         etags = {
-            key: emulator.cos.put_object(bucket, key, key.encode())
+            key: emulator.cos.put_object(bucket, key, key.encode()).strip('"')
             for key in ("in/a.csv", "in/b.csv")
         }
         gate.release()
@@ -284,8 +284,8 @@ async def test_event_trigger_fires_once_per_upload_and_survives_a_restart(
     assert events[0].payload["url"] == f"cos://{bucket}/in/a.csv"
 
     # While the triggerer is down, one file arrives and one is overwritten.
-    c_etag = emulator.cos.put_object(bucket, "in/c.csv", b"c")
-    b_etag = emulator.cos.put_object(bucket, "in/b.csv", b"b, second version")
+    c_etag = emulator.cos.put_object(bucket, "in/c.csv", b"c").strip('"')
+    b_etag = emulator.cos.put_object(bucket, "in/b.csv", b"b, second version").strip('"')
     second = NextEvent(_watcher(bucket, store).run())  # a new instance, the same state store
     try:
         replayed = [await second.event()]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from scf_snova_core.objects import COSObject
 
 from airflow_scf_snova.utils.cos_filters import KeyFilter, glob_literal_prefix, glob_to_regex
-from airflow_scf_snova.utils.cos_objects import COSObject
 
 KEYS = [
     "a.csv",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.utils.cos_objects import COSObject
 from airflow_scf_snova.utils.cos_quiescence import (
     InactivityTracker,
     ListingSnapshot,

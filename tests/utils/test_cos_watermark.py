@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from airflow_scf_snova.utils.cos_objects import COSObject
+from scf_snova_core.objects import COSObject
+
 from airflow_scf_snova.utils.cos_watermark import Watermark, WatermarkScan
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
+from scf_snova_core.objects import COSObject
 from snova_ddl_syntax import check_cos_ext_ddl
 
 from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.utils.cos_objects import COSObject
 from airflow_scf_snova.utils.external_table import (
     CosExtLocation,
     ExternalTableDDL,

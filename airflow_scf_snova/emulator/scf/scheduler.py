@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from ...utils.cron import ScfCron, parse_scf_cron
+from scf_snova_core.cron import ScfCron, parse_scf_cron
+
 from .models import Trigger
 
 log = logging.getLogger(__name__)

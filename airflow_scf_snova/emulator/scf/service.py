@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...utils.events import cos_event, timer_event
+from scf_snova_core.events import cos_event, timer_event
+
 from ..config import EmulatorConfig
 from ..faults import Faults
 from ..http import Exchange

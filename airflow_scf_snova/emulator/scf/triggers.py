@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from ...utils.cron import CronError, parse_scf_cron
+from scf_snova_core.cron import CronError, parse_scf_cron
+
 from ..types import ObjectEvent
 from .exceptions import InvalidParameterValue, MissingParameter
 from .models import Function

@@ -9,7 +9,8 @@ sees the first one's committed row and skips the object.
 
 The ledger is created on first use (``CREATE`` on its schema needed), or can be created ahead of
 time by an administrator with :data:`LEDGER_COLUMNS` (the loader then needs only SELECT, INSERT
-and, for ``mode="replace"``, DELETE on it). psycopg2 is imported inside functions only.
+and, for ``mode="replace"``, DELETE on it). psycopg2 is imported inside functions only:
+the Airflow provider and the SCF import function both speak this protocol, through this module.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_scf_snova.utils.identifiers import split_table_name
+from .names import split_table_name
+from .objects import normalize_etag
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
@@ -51,9 +53,12 @@ def table_lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def normalize_etag(etag: str) -> str:
-    """An ETag without its surrounding quotes (COS sends ``"<md5>"``)."""
-    return (etag or "").strip().strip('"')
+def relation(table: str) -> Composable:
+    """``psycopg2.sql`` composable for a validated ``table`` or ``schema.table``."""
+    from psycopg2 import sql
+
+    schema, name = split_table_name(table)
+    return sql.Identifier(schema, name) if schema else sql.Identifier(name)
 
 
 def canonical_table(cur: Any, table: str) -> str:
@@ -62,9 +67,7 @@ def canonical_table(cur: Any, table: str) -> str:
 
     :raises psycopg2.errors.UndefinedTable: no such table.
     """
-    from airflow_scf_snova.hooks.snova import SnovaHook
-
-    quoted = SnovaHook.quote_table(table).as_string(cur)
+    quoted = relation(table).as_string(cur)
     cur.execute(
         "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
@@ -101,9 +104,7 @@ class LoadLedger:
 
     @property
     def relation(self) -> Composable:
-        from psycopg2 import sql
-
-        return sql.Identifier(self.schema, self.name) if self.schema else sql.Identifier(self.name)
+        return relation(self.table)
 
     def exists(self, cur: Any) -> bool:
         """Whether the ledger table is visible (catalog lookup: needs no privilege on it)."""
@@ -160,7 +161,7 @@ class LoadLedger:
         row = cur.fetchone()
         if row is None:
             return None
-        return dict(zip(("rows", "rejected", "loaded_at", "dag_id", "run_id"), row, strict=True))
+        return dict(zip(("rows", "rejected", "loaded_at", "dag_id", "run_id"), row))
 
     def record(self, cur: Any, entry: LedgerEntry) -> None:
         """Insert ``entry`` (in the transaction that loaded the rows)."""

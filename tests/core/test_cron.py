@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
-
-from airflow_scf_snova.utils.cron import CronError, parse_scf_cron, to_scf_cron
+from scf_snova_core.cron import CronError, parse_scf_cron, to_scf_cron
 
 UTC = timezone.utc
 

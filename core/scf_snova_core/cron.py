@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
+from .errors import InvalidValueError
+
 __all__ = ["CronError", "ScfCron", "parse_scf_cron", "to_scf_cron", "AIRFLOW_PRESETS"]
 
 FIELD_NAMES = ("second", "minute", "hour", "day", "month", "week", "year")
@@ -61,7 +63,7 @@ AIRFLOW_PRESETS = {
 _UNSCHEDULED = ("@once", "@continuous", "none")
 
 
-class CronError(ValueError):
+class CronError(InvalidValueError):
     """A cron expression SCF would reject (or that cannot be converted); the message names the
     field and the reason."""
 
@@ -346,7 +348,7 @@ def parse_scf_cron(expression: str, tz: tzinfo = timezone.utc) -> ScfCron:
             f"got {len(fields)}"
         )
     parsed: dict[str, object] = {}
-    for name, text in zip(FIELD_NAMES, fields, strict=True):
+    for name, text in zip(FIELD_NAMES, fields):  # both have 7 items (checked above)
         try:
             if name == "day":
                 parsed[name] = _parse_day(text)

@@ -1,7 +1,11 @@
-"""A COS object's listing metadata, as a small value type.
+"""One COS object's metadata, the one shape every layer uses: a listing entry, a HEAD answer,
+a sensor's XCom, a trigger's event and a load's result all carry a :class:`COSObject` (or its
+:meth:`~COSObject.to_dict`).
 
-Sensors, triggers and XCom carry objects as :meth:`COSObject.to_dict` dictionaries, so this module
-imports neither Airflow nor the COS SDK.
+**One ETag format.** COS sends ETags in double quotes (``"<md5>"``, or ``"<md5>-<parts>"`` for
+multipart uploads). Here they are always bare, without the quotes: :class:`COSObject` strips them
+(:func:`normalize_etag`), and so do the load ledger and every payload. Only the events built for
+SCF functions (:mod:`.events`) quote them again, as COS does.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airflow_scf_snova.utils.events import cos_event
+from .events import cos_event
+
+
+def normalize_etag(etag: str | None) -> str:
+    """An ETag without its surrounding double quotes (COS sends ``"<md5>"``)."""
+    return (etag or "").strip().strip('"')
 
 
 def parse_cos_time(value: str | datetime) -> datetime:
@@ -42,8 +51,8 @@ class COSObject:
     :param bucket: the full bucket name, ``name-appid``.
     :param key: the plain object key (no leading slash).
     :param size: bytes.
-    :param etag: the ETag exactly as COS sends it, quotes included (``"<md5>"``, or
-        ``"<md5>-<parts>"`` for multipart uploads).
+    :param etag: the ETag without quotes (quotes given are removed): ``<md5>``, or
+        ``<md5>-<parts>`` for multipart uploads.
     :param last_modified: UTC, timezone-aware (COS has second resolution).
     """
 
@@ -52,6 +61,9 @@ class COSObject:
     size: int
     etag: str
     last_modified: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "etag", normalize_etag(self.etag))
 
     @property
     def url(self) -> str:

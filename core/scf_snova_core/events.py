@@ -1,8 +1,9 @@
 """The exact event shapes SCF's own timer and COS triggers deliver to a function.
 
 A function written for SCF's triggers can be invoked from Airflow unchanged by passing it one of
-these. The emulator builds its trigger events with the same functions. Pure Python: no Airflow
-and no SDK imports.
+these; the emulator builds its trigger events with the same functions. Shapes: the timer event
+(https://cloud.tencent.com/document/product/583/9708) and the COS event
+(https://cloud.tencent.com/document/product/583/9707).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
+
+from .names import split_bucket
 
 #: COS short region codes, as ``cosBucket.region`` carries them.
 SHORT_REGIONS = {
@@ -48,18 +51,6 @@ def timer_event(
         "Time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "Message": message,
     }
-
-
-def split_bucket(bucket: str, appid: str | None = None) -> tuple[str, str]:
-    """Split ``name-appid`` into ``(name, appid)``; a short name takes ``appid`` as given."""
-    name, sep, tail = bucket.rpartition("-")
-    if sep and tail.isdigit():
-        if appid and tail != str(appid):
-            raise ValueError(f"bucket {bucket!r} does not belong to appid {appid}")
-        return name, tail
-    if not appid:
-        raise ValueError(f"bucket {bucket!r} has no -appid suffix and no appid was given")
-    return bucket, str(appid)
 
 
 def cos_event(bucket: str, key: str, size: int, etag: str, region: str, **options: Any) -> dict:

@@ -1,0 +1,23 @@
+"""SCF and COS limits a client must respect before sending a request.
+
+Sources: the ``Invoke`` model docstring of ``tencentcloud-sdk-python-scf`` (``ClientContext``:
+6 MB sync, 128 KB async; the sync call ends after 300 s) and the ``LogType`` docstring (``Tail``
+returns the last 4 KB); COS multipart rules (https://cloud.tencent.com/document/product/436/14112).
+"""
+
+from __future__ import annotations
+
+#: Largest ``ClientContext`` of a sync (``RequestResponse``) and an async (``Event``) invoke.
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 128 * 1024
+#: SCF ends a sync (``RequestResponse``) invoke after at most this many seconds.
+SYNC_INVOKE_MAX_SECONDS = 300
+#: ``LogType=Tail`` returns at most the last 4 KB of an execution log.
+LOG_TAIL_BYTES = 4096
+
+#: COS allows at most 1,000 keys per list page and per multi-delete request.
+COS_MAX_KEYS = 1000
+#: COS multipart rules: parts of 1 MiB .. 5 GiB (the last one may be smaller), 10,000 parts.
+COS_MIN_PART_SIZE = 1024 * 1024
+COS_MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+COS_MAX_PARTS = 10_000

@@ -1,0 +1,35 @@
+"""SCF function statuses, invocation result codes and failure status codes.
+
+Sources: the GetFunction ``Status`` table (https://cloud.tencent.com/document/api/583/115197),
+the ``GetRequestStatus`` and ``Invoke`` models of ``tencentcloud-sdk-python-scf`` and the SCF
+error-code page for function executions (https://cloud.tencent.com/document/product/583/42611).
+"""
+
+from __future__ import annotations
+
+ACTIVE = "Active"
+#: Statuses a function passes through while SCF works on it; they settle by themselves.
+TRANSIENT_STATES = frozenset({"Creating", "Updating", "Publishing", "Deleting"})
+#: Statuses that end a wait with an error (unless they are what the caller waits for).
+FAILED_STATES = frozenset({"CreateFailed", "UpdateFailed", "PublishFailed", "DeleteFailed"})
+#: Statuses from which a function can be updated, published, invoked or given triggers (the
+#: previous code keeps serving after a failed update or publish).
+READY_STATES = frozenset({ACTIVE, "UpdateFailed", "PublishFailed"})
+
+#: The qualifier of the unpublished code, and the default alias.
+LATEST = "$LATEST"
+DEFAULT_ALIAS = "$DEFAULT"
+
+#: ``InvocationType`` of ``Invoke``: sync and async.
+SYNC = "RequestResponse"
+ASYNC = "Event"
+INVOCATION_TYPES = (SYNC, ASYNC)
+
+#: ``GetRequestStatus`` ``RetCode`` values.
+RET_CODE_SUCCESS = 0
+RET_CODE_RUNNING = 1
+RET_CODE_FAILED = -1
+
+#: Runtime status codes of failed executions: 430 user code exception, 433 timeout, 434 memory
+#: exceeded, and the platform's 4xx codes for invalid events and throttling.
+FAILURE_STATUS_CODES = frozenset({400, 405, 406, 407, 429, 430, 433, 434})

@@ -53,11 +53,11 @@ BARE_RUNS = 2
 def seed(root: Path, bucket: str, count: int, region: str) -> float:
     """Write ``bucket`` with ``count`` objects under :data:`PREFIX` (plus one ``.done`` marker
     last) into the COS storage at ``root``, before an emulator is started on it; returns the
-    seconds it took. The files follow :mod:`airflow_scf_snova.emulator.cos.storage`'s layout
+    seconds it took. The files follow :mod:`scf_snova_emulator.cos.storage`'s layout
     (``data/<id>`` bodies, ``meta/<sha256(key)>.json`` records), written directly."""
     import hashlib
 
-    from airflow_scf_snova.emulator.cos.storage import DiskStorage
+    from scf_snova_emulator.cos.storage import DiskStorage
 
     started = time.perf_counter()
     storage = DiskStorage(root)
@@ -264,7 +264,8 @@ def run(
 
 
 def _run(env, base: Path, objects, reps, batches, trigger_reps, load_before) -> Section:
-    from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+    from scf_snova_emulator import EmulatorConfig, EmulatorServer
+
     from bench.env import tencentcloud_conn
 
     config = EmulatorConfig(port=0, data_dir=str(base))

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 import requests
-from emulator.scf_support import call, create_function, error_code
+from scf_snova_devel.scf_api import call, create_function, error_code
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator.control import _is_loopback
+from scf_snova_emulator.cos.exceptions import NoSuchBucket
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
-from airflow_scf_snova.emulator.control import _is_loopback
-from airflow_scf_snova.emulator.cos.exceptions import NoSuchBucket
 
 
 def url(server, path: str) -> str:

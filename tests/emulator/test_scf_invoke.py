@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from emulator.scf_support import call, create_function, error_code, invoke, wait_status, zip_b64
+from scf_snova_devel.scf_api import call, create_function, error_code, invoke, wait_status, zip_b64
 
 INSPECT = """
 import json, os, sys, logging

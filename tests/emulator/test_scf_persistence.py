@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
-from emulator.scf_support import call, create_function, invoke, wait_status, zip_b64
+from scf_snova_devel.scf_api import call, create_function, invoke, wait_status, zip_b64
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator.scf.invocations import InvocationHistory
+from scf_snova_emulator.scf.models import Invocation
+from scf_snova_emulator.scf.store import ScfStore
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
-from airflow_scf_snova.emulator.scf.invocations import InvocationHistory
-from airflow_scf_snova.emulator.scf.models import Invocation
-from airflow_scf_snova.emulator.scf.store import ScfStore
 
 HANGS = """
 import time

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from emulator.scf_support import call, error_code
+from scf_snova_devel.scf_api import call, error_code
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -23,8 +24,6 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.common.retry import StandardRetryer
 from tencentcloud.common.sign import Sign
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
 
 
 def make_client(emulator, secret_id=None, secret_key=None, region=None, token=None, retryer=None):

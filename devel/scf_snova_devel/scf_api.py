@@ -1,4 +1,5 @@
-"""Helpers for the SCF emulator tests: code packages and calls through the real ``ScfClient``."""
+"""SCF API 3.0 calls through the real ``ScfClient``, and code packages to deploy: what the
+emulator tests use to drive functions the way a client does."""
 
 from __future__ import annotations
 

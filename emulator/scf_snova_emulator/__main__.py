@@ -1,4 +1,4 @@
-"""``python -m airflow_scf_snova.emulator``: run the SCF + COS emulator until SIGTERM/SIGINT.
+"""``python -m scf_snova_emulator``: run the SCF + COS emulator until SIGTERM/SIGINT.
 
 Prints exactly one line, ``Emulator ready at http://HOST:PORT``, once it accepts connections.
 """
@@ -18,7 +18,7 @@ from .server import EmulatorServer
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = EmulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_scf_snova.emulator",
+        prog="python -m scf_snova_emulator",
         description="Offline emulator of Tencent Cloud SCF (API 3.0) and COS (XML API).",
     )
     parser.add_argument("--host", default=defaults.host, help="address to listen on")

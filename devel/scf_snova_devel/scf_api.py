@@ -10,6 +10,7 @@ import textwrap
 import time
 import zipfile
 
+from scf_snova_core.states import FAILED_STATES
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.scf.v20180416 import models
 
@@ -58,11 +59,11 @@ def error_code(client, action: str, params: dict) -> str:
 
 
 def wait_status(client, name: str, settled=("Active",), timeout: float = 10.0) -> dict:
-    """Poll GetFunction until Status is in ``settled`` (or any ``*Failed``); returns it."""
+    """Poll GetFunction until Status is in ``settled`` (or failed); returns it."""
     deadline = time.monotonic() + timeout
     while True:
         function = call(client, "GetFunction", {"FunctionName": name})
-        if function["Status"] in settled or function["Status"].endswith("Failed"):
+        if function["Status"] in settled or function["Status"] in FAILED_STATES:
             return function
         if time.monotonic() > deadline:
             raise AssertionError(f"{name} still {function['Status']} after {timeout} s")

@@ -126,7 +126,7 @@ class Control:
 
     def reject_replays(self, enabled: bool = True) -> None:
         """Refuse a TC3 signature seen before within 300 s (off by default; see
-        :class:`~.scf.protocol.Tc3Verifier`)."""
+        :class:`~.scf.auth.Tc3Verifier`)."""
         self._server.scf.verifier.reject_replays = enabled
         self._server.scf.verifier.reset()
 

@@ -8,7 +8,7 @@ from scf_snova_devel.scf_api import call, create_function, invoke, wait_status, 
 from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from scf_snova_emulator.scf.invocations import InvocationHistory
 from scf_snova_emulator.scf.models import Invocation
-from scf_snova_emulator.scf.store import ScfStore
+from scf_snova_emulator.scf.storage import ScfStorage
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
@@ -92,7 +92,7 @@ def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
 
 
 def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
-    store = ScfStore(tmp_path)
+    store = ScfStorage(tmp_path)
     record = Invocation("rid-1", "default", "fn", "$LATEST", "api", "Event", {}, start_time=1.0)
     store.save_invocation(record.to_dict())  # what a killed emulator leaves behind
     (loaded,) = InvocationHistory(store).select(lambda r: True)

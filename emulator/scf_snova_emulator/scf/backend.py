@@ -1,9 +1,10 @@
-"""The SCF emulator's state machine: functions, their status lifecycle, versions and triggers.
+"""SCF layer ``backend``: the state machine over :mod:`.models`: functions, their status lifecycle,
+versions and triggers.
 
-Thread-safe; knows nothing about HTTP. Transient statuses (``Creating``, ``Updating``,
-``Publishing``, ``Deleting``) settle lazily: every access first completes the changes whose
-``status_delay`` has passed, so no timer thread is needed and a delay of ``0`` settles at once.
-Every change is saved through :class:`~.store.ScfStore`.
+Thread-safe; knows nothing about HTTP (:mod:`.responses` calls it). Transient statuses
+(``Creating``, ``Updating``, ``Publishing``, ``Deleting``) settle lazily: every access first
+completes the changes whose ``status_delay`` has passed, so no timer thread is needed and a delay
+of ``0`` settles at once. Every change is saved through :class:`~.storage.ScfStorage`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from scf_snova_core.states import ACTIVE, LATEST, READY_STATES, TRANSIENT_STATES
+
 from .exceptions import FailedOperation, ResourceInUse, ResourceNotFound
-from .models import LATEST, READY, Function, FunctionConfig, Pending, Trigger, Version
-from .store import ScfStore
+from .models import Function, FunctionConfig, Pending, Trigger, Version
+from .storage import ScfStorage
 
 _SETTLED_DESC = {
-    "Active": "",
+    ACTIVE: "",
     "CreateFailed": "Function creation failed",
     "UpdateFailed": "Function update failed",
 }
@@ -29,7 +32,7 @@ _SETTLED_DESC = {
 class ScfBackend:
     """All functions of the emulator (one region; namespaces inside).
 
-    :param store: where state is saved and loaded from.
+    :param storage: where state is saved and loaded from.
     :param status_delay: seconds a transient status lasts (changeable at run time; applies to
         changes started afterwards).
     :param clock: epoch seconds, replaceable in tests.
@@ -38,25 +41,25 @@ class ScfBackend:
 
     def __init__(
         self,
-        store: ScfStore,
+        storage: ScfStorage,
         status_delay: float,
         clock: Callable[[], float] = time.time,
         on_triggers_changed: Callable[[], None] | None = None,
     ) -> None:
-        self._store = store
+        self._storage = storage
         self.status_delay = max(0.0, status_delay)
         self._clock = clock
         self._lock = threading.RLock()
         self._functions: dict[tuple[str, str], Function] = {}
         self.on_triggers_changed = on_triggers_changed or (lambda: None)
-        state = store.load_state() or {}
+        state = storage.load_state() or {}
         for data in state.get("functions", []):
             function = Function.from_dict(data)
             self._functions[function.key] = function
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _save(self) -> None:
-        self._store.save_state({"functions": [f.to_dict() for f in self._functions.values()]})
+        self._storage.save_state({"functions": [f.to_dict() for f in self._functions.values()]})
 
     def _settle(self) -> None:
         now = self._clock()
@@ -73,7 +76,7 @@ class ScfBackend:
             function.status = pending.final_status
             function.status_reasons = pending.reasons
             function.status_desc = _SETTLED_DESC.get(pending.final_status, "")
-            if pending.publish is not None and function.status == "Active":
+            if pending.publish is not None and function.status == ACTIVE:
                 self._snapshot(function, pending.publish)
         if changed:
             self._save()
@@ -102,7 +105,7 @@ class ScfBackend:
         return function
 
     def _require_ready(self, function: Function, code: str, doing: str) -> None:
-        if function.status not in READY:
+        if function.status not in READY_STATES:
             raise FailedOperation(
                 code,
                 f"cannot {doing} function {function.name!r} while its status is "
@@ -142,7 +145,7 @@ class ScfBackend:
                 mod_time=now,
             )
             reasons = [{"ErrorCode": "CreateFailed", "ErrorMessage": problem}] if problem else []
-            self._begin(function, "Creating", "CreateFailed" if problem else "Active", reasons)
+            self._begin(function, "Creating", "CreateFailed" if problem else ACTIVE, reasons)
             self._functions[function.key] = function
             self._save()
 
@@ -178,7 +181,7 @@ class ScfBackend:
                 function.config = _replace(
                     function.config, handler=handler, code_sha256=code_sha256, code_size=code_size
                 )
-                self._begin(function, "Updating", "Active", publish="" if publish else None)
+                self._begin(function, "Updating", ACTIVE, publish="" if publish else None)
             function.mod_time = self._clock()
             self._save()
 
@@ -189,7 +192,7 @@ class ScfBackend:
             self._require_ready(function, "UpdateFunctionConfiguration", "update")
             function.config = _replace(function.config, **changes)
             function.mod_time = self._clock()
-            self._begin(function, "Updating", "Active", publish="" if publish else None)
+            self._begin(function, "Updating", ACTIVE, publish="" if publish else None)
             self._save()
 
     def delete(self, namespace: str, name: str, qualifier: str | None) -> None:
@@ -205,7 +208,7 @@ class ScfBackend:
                 function.triggers = [t for t in function.triggers if t.qualifier != qualifier]
                 self._save()
             else:
-                if function.status not in READY | {"CreateFailed"}:
+                if function.status in TRANSIENT_STATES:
                     raise FailedOperation(
                         "DeleteFunction",
                         f"cannot delete function {name!r} while its status is {function.status}",
@@ -220,7 +223,7 @@ class ScfBackend:
             function = self._get(namespace, name)
             self._require_ready(function, "PublishVersion", "publish a version of")
             version = self._snapshot(function, description)
-            self._begin(function, "Publishing", "Active")
+            self._begin(function, "Publishing", ACTIVE)
             self._save()
             return copy.deepcopy(version)
 
@@ -238,7 +241,7 @@ class ScfBackend:
                 raise ResourceNotFound(
                     "Qualifier", f"version {qualifier!r} of function {name!r} does not exist"
                 )
-            busy = function.status not in READY
+            busy = function.status not in READY_STATES
             if qualifier in function.versions:
                 busy = function.status in ("Creating", "CreateFailed", "Deleting")
             if busy:

@@ -1,4 +1,5 @@
-"""Run one SCF invocation in this (child) process: ``python bootstrap.py REQUEST_JSON``.
+"""SCF extra ``bootstrap``: run one SCF invocation in this (child) process,
+``python bootstrap.py REQUEST_JSON``.
 
 Started by :mod:`.runtime` with the working directory set to the extracted code package. Uses the
 standard library only and never imports the emulator. Steps:

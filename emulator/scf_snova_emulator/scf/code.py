@@ -1,4 +1,5 @@
-"""Code packages: decode the zip a client sends and check that its handler can be imported.
+"""SCF extra ``code``: decode the code package (zip) a client sends, and check that its handler
+can be imported.
 
 The check inspects the zip without running anything: the handler's module file must be at the
 root of the package and must define (or import) the handler function at module level.

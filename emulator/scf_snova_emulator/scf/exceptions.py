@@ -1,8 +1,10 @@
-"""The errors the emulated SCF API answers with, each carrying its API 3.0 error code.
+"""SCF layer ``exceptions``: the errors the emulated SCF API answers with, each carrying its API 3.0
+error code.
 
 A family class (``ResourceNotFound``) takes the code's suffix, so
-``ResourceNotFound("Function", "...")`` answers ``ResourceNotFound.Function``. The protocol layer
-turns any :class:`ScfError` into ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``.
+``ResourceNotFound("Function", "...")`` answers ``ResourceNotFound.Function``. The wire layer
+(:func:`~.wire.send`) turns any :class:`ScfError` into
+``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``.
 """
 
 from __future__ import annotations

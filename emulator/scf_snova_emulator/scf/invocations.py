@@ -1,6 +1,7 @@
-"""The invocation history: what GetRequestStatus, GetFunctionLogs and the control API read.
+"""SCF extra ``invocations``: the invocation history, what GetRequestStatus, GetFunctionLogs and
+the control API read.
 
-Records are saved one file each (:class:`~.store.ScfStore`), so they survive a restart; an
+Records are saved one file each (:class:`~.storage.ScfStorage`), so they survive a restart; an
 invocation still running when the emulator stopped is loaded as failed. Waiting for invocations
 blocks on a condition variable, never on a sleep loop.
 """
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 from .models import Invocation
 from .runtime import error_json
-from .store import ScfStore
+from .storage import ScfStorage
 
 #: Oldest finished records are forgotten beyond this many.
 MAX_RECORDS = 20_000
@@ -23,20 +24,20 @@ MAX_RECORDS = 20_000
 class InvocationHistory:
     """All invocations, oldest first.
 
-    :param store: where records are saved.
+    :param storage: where records are saved.
     :param max_records: how many records to keep.
     """
 
-    def __init__(self, store: ScfStore, max_records: int = MAX_RECORDS) -> None:
-        self._store = store
+    def __init__(self, storage: ScfStorage, max_records: int = MAX_RECORDS) -> None:
+        self._storage = storage
         self._max = max_records
         self._cond = threading.Condition()
         self._records: dict[str, Invocation] = {}
-        loaded = [Invocation.from_dict(d) for d in store.load_invocations()]
+        loaded = [Invocation.from_dict(d) for d in storage.load_invocations()]
         for record in sorted(loaded, key=lambda r: r.start_time):
             if not record.finished:
                 self._interrupt(record, "the emulator stopped while the function was running")
-                store.save_invocation(record.to_dict())
+                storage.save_invocation(record.to_dict())
             self._records[record.request_id] = record
 
     @staticmethod
@@ -50,7 +51,7 @@ class InvocationHistory:
         """Record a new (usually running) invocation."""
         with self._cond:
             self._records[record.request_id] = record
-            self._store.save_invocation(record.to_dict())
+            self._storage.save_invocation(record.to_dict())
             self._trim()
             self._cond.notify_all()
 
@@ -60,7 +61,7 @@ class InvocationHistory:
             if record.request_id not in self._records:
                 return  # forgotten by a reset while it ran
             self._records[record.request_id] = record
-            self._store.save_invocation(record.to_dict())
+            self._storage.save_invocation(record.to_dict())
             self._cond.notify_all()
 
     def _trim(self) -> None:
@@ -70,7 +71,7 @@ class InvocationHistory:
                 break
             if record.finished:
                 del self._records[request_id]
-                self._store.delete_invocation(request_id)
+                self._storage.delete_invocation(request_id)
                 excess -= 1
 
     def get(self, request_id: str) -> Invocation | None:
@@ -112,12 +113,12 @@ class InvocationHistory:
             for record in self._records.values():
                 if not record.finished:
                     self._interrupt(record, message)
-                    self._store.save_invocation(record.to_dict())
+                    self._storage.save_invocation(record.to_dict())
             self._cond.notify_all()
 
     def clear(self) -> None:
         with self._cond:
             for request_id in list(self._records):
-                self._store.delete_invocation(request_id)
+                self._storage.delete_invocation(request_id)
             self._records.clear()
             self._cond.notify_all()

@@ -1,4 +1,5 @@
-"""Invocations: build the SCF context and environment, run the function, record the outcome.
+"""SCF extra ``invoker``: build the SCF context and environment, run the function (:mod:`.runtime`),
+record the outcome (:mod:`.invocations`).
 
 Synchronous invocations run in the calling (HTTP) thread; asynchronous ones (``Event`` invokes,
 timers, COS triggers) in a bounded thread pool.
@@ -13,18 +14,19 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from scf_snova_core.limits import LOG_TAIL_BYTES
+from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, LATEST, SYNC
+
 from ..config import EmulatorConfig
 from .invocations import InvocationHistory
-from .models import DEFAULT_ALIAS, LATEST, Function, FunctionConfig, Invocation
+from .models import Function, FunctionConfig, Invocation
 from .runtime import PythonRuntime, RunRequest, error_json
-from .store import ScfStore
+from .storage import ScfStorage
 
 log = logging.getLogger(__name__)
 
 #: The account UIN functions see (``context["tencentcloud_uin"]``, ``TENCENTCLOUD_UIN``).
 UIN = "100000000001"
-#: How much log a ``LogType=Tail`` invoke returns, as the real service does.
-LOG_TAIL_BYTES = 4096
 #: Concurrent asynchronous invocations.
 ASYNC_WORKERS = 4
 
@@ -57,7 +59,7 @@ class Invoker:
     """Runs functions and records every invocation in the history.
 
     :param config: the emulator's settings (region, appid).
-    :param store: code packages and scratch directories.
+    :param storage: code packages and scratch directories.
     :param history: where invocations are recorded.
     :param runtime: what runs the code.
     """
@@ -65,13 +67,13 @@ class Invoker:
     def __init__(
         self,
         config: EmulatorConfig,
-        store: ScfStore,
+        storage: ScfStorage,
         history: InvocationHistory,
         runtime: PythonRuntime | None = None,
         workers: int = ASYNC_WORKERS,
     ) -> None:
         self._config = config
-        self._store = store
+        self._storage = storage
         self._history = history
         self._runtime = runtime or PythonRuntime()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scf-async")
@@ -99,7 +101,7 @@ class Invoker:
             function_name=function.name,
             qualifier=label,
             trigger=trigger,
-            invocation_type="RequestResponse" if sync else "Event",
+            invocation_type=SYNC if sync else ASYNC,
             event=event,
             start_time=time.time(),
         )
@@ -133,11 +135,11 @@ class Invoker:
         self._history.update(record)
 
     def _execute(self, record: Invocation, function: Function, config: FunctionConfig):
-        run_dir = self._store.run_dir(record.request_id)
+        run_dir = self._storage.run_dir(record.request_id)
         try:
             request = RunRequest(
                 request_id=record.request_id,
-                code_dir=self._store.code_dir(config.code_sha256),
+                code_dir=self._storage.code_dir(config.code_sha256),
                 run_dir=run_dir,
                 handler=config.handler,
                 event=record.event,
@@ -149,7 +151,7 @@ class Invoker:
             )
             outcome = self._runtime.run(request)
         finally:
-            self._store.drop_run_dir(record.request_id)
+            self._storage.drop_run_dir(record.request_id)
         record.status = outcome.status
         record.status_code = outcome.status_code
         record.ret_msg = outcome.ret_msg
@@ -184,7 +186,7 @@ class Invoker:
     def _environment(self, record: Invocation, function: Function, config: FunctionConfig):
         env = dict(config.variables)
         env.update(self._system_variables(record, config))
-        env["USER_CODE_ROOT"] = str(self._store.code_dir(config.code_sha256))
+        env["USER_CODE_ROOT"] = str(self._storage.code_dir(config.code_sha256))
         return env
 
     def _context(self, record: Invocation, function: Function, config: FunctionConfig) -> dict:

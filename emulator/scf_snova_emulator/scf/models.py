@@ -1,8 +1,9 @@
-"""The SCF emulator's state as plain objects: functions, versions, triggers and invocations.
+"""SCF layer ``models``: the SCF emulator's state as plain objects: functions, versions, triggers
+and invocations.
 
-No HTTP and no API field names here except where a value is stored exactly as the API takes it
-(Environment variables, Tags). Every object round-trips through ``to_dict``/``from_dict`` for
-:mod:`.store`.
+The rules over them live in :mod:`.backend`. No HTTP and no API field names here, except where a
+value is stored exactly as the API takes it (Environment variables, Tags). Every object
+round-trips through ``to_dict``/``from_dict`` for :mod:`.storage`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
-LATEST = "$LATEST"
-DEFAULT_ALIAS = "$DEFAULT"
-
-#: Statuses from which the function can be updated, published, invoked or given triggers.
-READY = frozenset({"Active", "UpdateFailed", "PublishFailed"})
-#: Statuses that settle by themselves after ``status_delay``.
-TRANSIENT = frozenset({"Creating", "Updating", "Publishing", "Deleting"})
+from scf_snova_core.states import DEFAULT_ALIAS, LATEST
 
 
 def _from_dict(cls, data: dict):
@@ -28,7 +23,7 @@ def _from_dict(cls, data: dict):
 class FunctionConfig:
     """What a version snapshots: code and configuration.
 
-    :param code_sha256: the package in the store (hex SHA-256 of the zip).
+    :param code_sha256: the package in the storage (hex SHA-256 of the zip).
     :param environment: ``[{"Key", "Value"}]`` exactly as configured.
     """
 

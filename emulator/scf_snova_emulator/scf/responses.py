@@ -1,27 +1,30 @@
-"""One method per SCF action: request parameters in, response fields out (moto style).
+"""SCF layer ``responses``: one method per action, request parameters in, response fields out.
 
-``CreateFunction`` is served by :meth:`ScfResponses.create_function`, and so on. Methods take the
-parsed JSON body and return the fields of ``Response`` (without ``RequestId``); they raise
-:class:`~.exceptions.ScfError` for API errors.
+``CreateFunction`` is served by :meth:`ScfResponses.create_function`, and so on (:mod:`.urls`
+names them). A method validates the parsed JSON body (:mod:`.validation`), asks the backend
+(:mod:`.backend`) or the invoker (:mod:`.invoker`), and returns the fields of ``Response`` without
+``RequestId``, rendered by :mod:`.wire`; it raises :class:`~.exceptions.ScfError` for API errors.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, INVOCATION_TYPES, LATEST, SYNC
+
 from ..config import EmulatorConfig
 from . import triggers as rules
+from . import urls
 from . import validation as v
 from .backend import ScfBackend
 from .code import check_zip, decode_zip, handler_problem
 from .exceptions import (
-    InvalidAction,
     InvalidParameter,
     InvalidParameterValue,
     MissingParameter,
@@ -29,9 +32,9 @@ from .exceptions import (
 )
 from .invocations import InvocationHistory
 from .invoker import Invoker, log_tail
-from .models import DEFAULT_ALIAS, LATEST, FunctionConfig, Invocation, Trigger
-from .store import ScfStore
-from .views import (
+from .models import FunctionConfig, Invocation, Trigger
+from .storage import ScfStorage
+from .wire import (
     function_log_view,
     function_summary,
     function_view,
@@ -45,24 +48,6 @@ from .views import (
 if TYPE_CHECKING:
     from ..cos.service import CosService
 
-ACTIONS = (
-    "CreateFunction",
-    "GetFunction",
-    "UpdateFunctionCode",
-    "UpdateFunctionConfiguration",
-    "DeleteFunction",
-    "ListFunctions",
-    "Invoke",
-    "InvokeFunction",
-    "GetRequestStatus",
-    "GetFunctionLogs",
-    "PublishVersion",
-    "CreateTrigger",
-    "ListTriggers",
-    "DeleteTrigger",
-)
-SYNC_EVENT_LIMIT = 6 * 1024 * 1024
-ASYNC_EVENT_LIMIT = 128 * 1024
 _RET_CODE_FILTERS: dict[str, Callable[[Invocation], bool]] = {
     "is0": lambda r: log_ret_code(r) == 0,
     "not0": lambda r: r.finished and log_ret_code(r) != 0,
@@ -78,16 +63,12 @@ _LOG_ORDER_KEYS: dict[str, Callable[[Invocation], object]] = {
 }
 
 
-def snake_case(action: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
-
-
 class ScfResponses:
     """The SCF actions.
 
     :param config: the emulator's settings.
     :param backend: functions, versions and triggers.
-    :param store: code packages.
+    :param storage: code packages.
     :param invoker: runs functions.
     :param history: recorded invocations.
     :param cos: the COS emulator (code from COS, COS triggers).
@@ -97,22 +78,21 @@ class ScfResponses:
         self,
         config: EmulatorConfig,
         backend: ScfBackend,
-        store: ScfStore,
+        storage: ScfStorage,
         invoker: Invoker,
         history: InvocationHistory,
         cos: CosService,
     ) -> None:
         self._config = config
         self._backend = backend
-        self._store = store
+        self._storage = storage
         self._invoker = invoker
         self._history = history
         self._cos = cos
 
     def dispatch(self, action: str, params: dict) -> dict:
-        if action not in ACTIONS:
-            raise InvalidAction(None, f"action {action!r} is not supported by the SCF emulator")
-        return getattr(self, snake_case(action))(params)
+        """Serve ``action`` with the parsed JSON body ``params``; returns the response fields."""
+        return getattr(self, urls.method_name(action))(params)
 
     # -- code -----------------------------------------------------------------------------------
     def _code_bytes(self, code: dict) -> bytes:
@@ -156,7 +136,7 @@ class ScfResponses:
             timeout=v.timeout(p, 3),
             description=v.description(p),
             environment=tuple(v.environment(p) or ()),
-            code_sha256=self._store.put_code(data),
+            code_sha256=self._storage.put_code(data),
             code_size=len(data),
             type=v.function_type(p),
             init_timeout=v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout"),
@@ -182,7 +162,7 @@ class ScfResponses:
         function = self._backend.get(namespace, name)
         handler = v.handler(p["Handler"]) if p.get("Handler") else function.config.handler
         problem = v.runtime_problem(function.config.runtime) or handler_problem(data, handler)
-        sha = self._store.put_code(data)
+        sha = self._storage.put_code(data)
         publish = v.flag(p, "Publish")
         self._backend.update_code(namespace, name, handler, sha, len(data), problem, publish)
         return {}
@@ -279,18 +259,16 @@ class ScfResponses:
         return {"Result": result_view(record, log_tail(record.log) if log_type == "Tail" else "")}
 
     def invoke(self, p: dict) -> dict:
-        invocation_type = v.string(p, "InvocationType", "RequestResponse") or "RequestResponse"
-        if invocation_type not in ("RequestResponse", "Event"):
-            raise InvalidParameterValue(
-                "InvokeType", "InvocationType must be RequestResponse or Event"
-            )
-        sync = invocation_type == "RequestResponse"
-        limit = SYNC_EVENT_LIMIT if sync else ASYNC_EVENT_LIMIT
+        invocation_type = v.string(p, "InvocationType", SYNC) or SYNC
+        if invocation_type not in INVOCATION_TYPES:
+            raise InvalidParameterValue("InvokeType", f"InvocationType must be {SYNC} or {ASYNC}")
+        sync = invocation_type == SYNC
+        limit = SYNC_PAYLOAD_LIMIT if sync else ASYNC_PAYLOAD_LIMIT
         event = self._event(p, "ClientContext", "ClientContext", limit)
         return self._run(p, v.string(p, "Qualifier", LATEST) or LATEST, event, sync)
 
     def invoke_function(self, p: dict) -> dict:
-        event = self._event(p, "Event", "Param", SYNC_EVENT_LIMIT)
+        event = self._event(p, "Event", "Param", SYNC_PAYLOAD_LIMIT)
         return self._run(p, v.string(p, "Qualifier", DEFAULT_ALIAS) or DEFAULT_ALIAS, event, True)
 
     def get_request_status(self, p: dict) -> dict:

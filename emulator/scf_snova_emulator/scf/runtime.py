@@ -1,4 +1,4 @@
-"""Run a Python function in a child process, as SCF's Python 3 runtime does.
+"""SCF extra ``runtime``: run a Python function in a child process, as SCF's Python 3 runtime does.
 
 The child is the emulator's own interpreter (``sys.executable``) running :mod:`.bootstrap` in the
 extracted code package, so a function imports the standard library, its own package, and whatever

@@ -1,4 +1,5 @@
-"""Timer triggers: a background thread that fires each enabled timer on its cron (UTC).
+"""SCF extra ``scheduler``: a background thread that fires each enabled timer trigger on its cron
+(UTC).
 
 It sleeps on a condition until the earliest next firing, and is woken early when triggers
 change (:meth:`TimerScheduler.poke`). Firings missed while the emulator was down, or while a

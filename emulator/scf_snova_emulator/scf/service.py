@@ -1,7 +1,9 @@
-"""The emulated SCF endpoint: wires protocol, state, runtime, timers and COS triggers together.
+"""SCF layer ``service``: the entry point the server calls; wires the layers, the runtime, the
+timers and the COS triggers together.
 
-``handle`` serves one API 3.0 request: check version and signature, consume injected faults,
-dispatch the action to :class:`~.responses.ScfResponses`, and answer in the envelope.
+:meth:`ScfService.handle` serves one API 3.0 request: route it (:mod:`.urls`), check the
+signature (:mod:`.auth`), consume injected faults, serve the action (:mod:`.responses` over
+:mod:`.backend`) and answer in the envelope (:mod:`.wire`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ..faults import Faults
 from ..http import Exchange
 from ..types import ObjectEvent
 from . import triggers as rules
+from . import urls
+from .auth import Tc3Verifier
 from .backend import ScfBackend
 from .exceptions import (
     InternalError,
@@ -33,10 +37,10 @@ from .exceptions import (
 from .invocations import InvocationHistory
 from .invoker import Invoker
 from .models import Trigger
-from .protocol import Tc3Verifier, check_version, new_request_id, send
 from .responses import ScfResponses
 from .scheduler import TimerScheduler
-from .store import ScfStore
+from .storage import ScfStorage
+from .wire import new_request_id, send
 
 if TYPE_CHECKING:
     from ..cos.service import CosService
@@ -57,21 +61,21 @@ class ScfService:
         self._config = config
         self._faults = faults
         self._cos = cos
-        self.store = ScfStore(root)
+        self.storage = ScfStorage(root)
         self.scheduler = TimerScheduler(lambda: self.backend.triggers("timer"), self._fire_due)
         self.backend = ScfBackend(
-            self.store, config.status_delay, on_triggers_changed=self.scheduler.poke
+            self.storage, config.status_delay, on_triggers_changed=self.scheduler.poke
         )
-        self.history = InvocationHistory(self.store)
-        self.invoker = Invoker(config, self.store, self.history)
+        self.history = InvocationHistory(self.storage)
+        self.invoker = Invoker(config, self.storage, self.history)
         self.verifier = Tc3Verifier(config.secret_id, config.secret_key, config.token)
         self.responses = ScfResponses(
-            config, self.backend, self.store, self.invoker, self.history, cos
+            config, self.backend, self.storage, self.invoker, self.history, cos
         )
 
     def start(self) -> None:
         """Subscribe to COS events and (with ``config.timers``) start the timer scheduler."""
-        self.store.forget_code(self.backend.code_in_use())
+        self.storage.forget_code(self.backend.code_in_use())
         self._cos.add_listener(self._on_object_event)
         if self._config.timers:
             self.scheduler.start()
@@ -93,7 +97,7 @@ class ScfService:
     def _serve(self, exchange: Exchange) -> dict:
         self._faults.delay("scf")
         body = exchange.read_body()
-        action = check_version(exchange.headers)
+        action = urls.action(exchange.headers)
         if exchange.method != "POST":
             raise UnsupportedOperation(
                 None, "the emulator serves POST with a JSON body only (the SDK's default)"
@@ -181,7 +185,7 @@ class ScfService:
         self.invoker.stop_running()
         self.history.clear()
         self.backend.reset()
-        self.store.clear()
+        self.storage.clear()
         self.verifier.reset()
 
     def close(self) -> None:

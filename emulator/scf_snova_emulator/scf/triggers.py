@@ -1,20 +1,20 @@
-"""Timer and COS trigger rules: validation of TriggerName/TriggerDesc, matching, conflicts."""
+"""SCF extra ``triggers``: timer and COS trigger rules: validation of TriggerName/TriggerDesc,
+matching, conflicts.
+
+Trigger names follow :mod:`scf_snova_core.names`, timer crons :mod:`scf_snova_core.cron`.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 
 from scf_snova_core.cron import CronError, parse_scf_cron
+from scf_snova_core.names import COS_TRIGGER_NAME, TIMER_TRIGGER_NAME
 
 from ..types import ObjectEvent
 from .exceptions import InvalidParameterValue, MissingParameter
 from .models import Function
 
-TIMER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
-COS_NAME = re.compile(
-    r"^(?P<bucket>[a-z0-9][a-z0-9-]*-(?P<appid>\d+))\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com$"
-)
 COS_EVENTS = frozenset(
     {
         "cos:ObjectCreated:*",
@@ -35,7 +35,7 @@ MAX_CUSTOM_ARGUMENT = 4096
 
 
 def timer_name(name: str) -> str:
-    if not TIMER_NAME.match(name):
+    if not TIMER_TRIGGER_NAME.match(name):
         raise InvalidParameterValue(
             "TriggerName",
             f"timer TriggerName {name!r} must be 1-60 letters, digits, '-' or '_', starting with "
@@ -65,7 +65,7 @@ def timer_cron(desc: str | None) -> str:
 
 def cos_bucket(name: str, appid: str, region: str) -> str:
     """The full bucket name (``name-appid``) a COS TriggerName designates."""
-    match = COS_NAME.match(name)
+    match = COS_TRIGGER_NAME.match(name)
     if not match:
         raise InvalidParameterValue(
             "TriggerName",

@@ -1,12 +1,15 @@
-"""Validation of request parameters, following the rules in the SDK's docstrings.
+"""SCF extra ``validation``: request parameters checked as the SDK's docstrings describe them.
 
 Each function takes the raw JSON value and returns the normalised one or raises the typed error
-the real API uses for that parameter.
+the real API uses for that parameter. The naming rules are :mod:`scf_snova_core.names` patterns,
+the ones the provider checks.
 """
 
 from __future__ import annotations
 
 import re
+
+from scf_snova_core.names import ENV_KEY, FUNCTION_NAME, HANDLER_PART, NAMESPACE
 
 from .exceptions import (
     InvalidParameter,
@@ -17,10 +20,6 @@ from .exceptions import (
 )
 
 DEFAULT_NAMESPACE = "default"
-_FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,30}$")
-_HANDLER_PART = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_-]{0,58}[A-Za-z])$")
-_ENV_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PYTHON3 = re.compile(r"^Python3\.(\d{1,2})$")
 #: Runtimes the real API accepts that the emulator cannot run (the function becomes CreateFailed).
 OTHER_RUNTIMES = frozenset(
@@ -92,7 +91,7 @@ def integer(params: dict, name: str, default: int, low: int, high: int, code: st
 
 def function_name(params: dict) -> str:
     name = string(params, "FunctionName", required=True)
-    if not _FUNCTION_NAME.match(name):
+    if not FUNCTION_NAME.match(name):
         raise InvalidParameter(
             "FunctionName",
             f"FunctionName {name!r} is invalid: 2-60 letters, digits, '-' and '_', starting with "
@@ -104,7 +103,7 @@ def function_name(params: dict) -> str:
 def namespace(params: dict) -> str:
     """The namespace; only ``default`` exists in the emulator."""
     value = string(params, "Namespace", DEFAULT_NAMESPACE) or DEFAULT_NAMESPACE
-    if not _NAMESPACE.match(value):
+    if not NAMESPACE.match(value):
         raise InvalidParameterValue("Namespace", f"Namespace {value!r} is invalid")
     if value != DEFAULT_NAMESPACE:
         raise ResourceNotFound(
@@ -120,7 +119,7 @@ def handler(value: object) -> str:
         )
     module, _, function = value.rpartition(".")
     for part in (module, function):
-        if not _HANDLER_PART.match(part):
+        if not HANDLER_PART.match(part):
             raise InvalidParameterValue(
                 "Handler",
                 f"Handler {value!r}: {part!r} must be 2-60 letters, digits, '_' or '-', beginning "
@@ -191,7 +190,7 @@ def environment(params: dict) -> list[dict[str, str]] | None:
     seen = set()
     for item in variables:
         key, val = item.get("Key", ""), item.get("Value", "")
-        if not isinstance(val, str) or not _ENV_KEY.match(key):
+        if not isinstance(val, str) or not ENV_KEY.match(key):
             raise InvalidParameterValue(
                 "Environment", f"environment variable {key!r} is invalid (letters, digits, '_')"
             )

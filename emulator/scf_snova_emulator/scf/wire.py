@@ -1,5 +1,10 @@
-"""Models rendered as API response objects (field names and types as in the SDK's models).
+"""SCF layer ``wire``: the Tencent Cloud API 3.0 envelope, and models rendered as the objects of
+the API's responses.
 
+:func:`send` answers HTTP 200 with ``{"Response": {..., "RequestId"}}`` or, for an
+:class:`~.exceptions.ScfError`, ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``. The
+``*_view`` functions turn :mod:`.models` objects into response fields, with the field names and
+types of the SDK's models (``tencentcloud.scf.v20180416.models``); :mod:`.responses` calls them.
 Timestamps are ``YYYY-MM-DD HH:MM:SS`` in UTC.
 """
 
@@ -7,10 +12,24 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from datetime import datetime, timezone
 
-from .models import LATEST, Function, FunctionConfig, Invocation, Trigger
+from scf_snova_core.states import (
+    ASYNC,
+    DEFAULT_ALIAS,
+    LATEST,
+    RET_CODE_FAILED,
+    RET_CODE_RUNNING,
+    RET_CODE_SUCCESS,
+)
 
+from ..http import Exchange
+from .exceptions import ScfError
+from .models import Function, FunctionConfig, Invocation, Trigger
+
+#: The exact response Content-Type: the SDK ignores ``Error`` under any other value.
+CONTENT_TYPE = "application/json"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -55,7 +74,7 @@ def trigger_view(trigger: Trigger, info: bool = False) -> dict:
 
 def function_view(function: Function, config: FunctionConfig, qualifier: str) -> dict:
     """The GetFunction response fields."""
-    is_latest = qualifier in (LATEST, "$DEFAULT")
+    is_latest = qualifier in (LATEST, DEFAULT_ALIAS)
     status = function.status if is_latest or function.status == "Deleting" else "Active"
     add_time = function.add_time if is_latest else function.versions[qualifier].add_time
     return {
@@ -125,7 +144,7 @@ def function_summary(function: Function) -> dict:
 
 def result_view(record: Invocation, log: str) -> dict:
     """An Invoke/InvokeFunction ``Result``; async invocations carry only the request id."""
-    if record.invocation_type == "Event":
+    if record.invocation_type == ASYNC:
         return {
             "FunctionRequestId": record.request_id,
             "Duration": 0,
@@ -176,7 +195,9 @@ def function_log_view(record: Invocation) -> dict:
 
 def request_status_view(record: Invocation) -> dict:
     """One element of GetRequestStatus' ``Data`` (RetCode 0 / 1 running / -1 failed)."""
-    ret_code = {"running": 1, "success": 0}.get(record.status, -1)
+    ret_code = {"running": RET_CODE_RUNNING, "success": RET_CODE_SUCCESS}.get(
+        record.status, RET_CODE_FAILED
+    )
     return {
         "FunctionName": record.function_name,
         "RetMsg": record.ret_msg,
@@ -187,3 +208,27 @@ def request_status_view(record: Invocation) -> dict:
         "MemUsage": round(record.mem_usage / 1048576, 4),
         "RetryNum": record.retry_num,
     }
+
+
+# -- the envelope -------------------------------------------------------------------------------
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def send(
+    exchange: Exchange, request_id: str, fields: dict | None = None, error: ScfError | None = None
+) -> None:
+    """Answer HTTP 200 with the API 3.0 envelope and exactly ``Content-Type: application/json``.
+
+    :param fields: the action's response fields (success).
+    :param error: the API error (failure); takes precedence over ``fields``.
+    """
+    if error is not None:
+        body: dict = {
+            "Error": {"Code": error.code, "Message": error.message},
+            "RequestId": request_id,
+        }
+    else:
+        body = {**(fields or {}), "RequestId": request_id}
+    payload = json.dumps({"Response": body}, ensure_ascii=False).encode("utf-8")
+    exchange.respond(200, {"Content-Type": CONTENT_TYPE}, payload)

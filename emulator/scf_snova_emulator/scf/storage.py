@@ -1,4 +1,4 @@
-"""Where the SCF emulator keeps its state on disk, so that it survives a restart.
+"""SCF layer ``storage``: the SCF emulator's state on disk, so that it survives a restart.
 
 Layout under ``root``::
 
@@ -35,7 +35,7 @@ def write_json(path: Path, value) -> None:
     write_atomic(path, json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
-class ScfStore:
+class ScfStorage:
     """Files of one SCF emulator.
 
     :param root: the directory (created when missing).

@@ -1,31 +1,27 @@
-"""The Tencent Cloud API 3.0 wire protocol: TC3-HMAC-SHA256 verification and the JSON envelope.
+"""SCF layer ``auth``: the TC3-HMAC-SHA256 signature of Tencent Cloud API 3.0 requests.
 
-No SCF knowledge here: the service hands over the raw request, gets the verified action back, and
-sends whatever the responses layer returned inside ``{"Response": {...}}``.
+:class:`Tc3Verifier` recomputes a request's signature the way ``tencentcloud-sdk-python``
+computes it (``tencentcloud.common.sign``) and raises :class:`~.exceptions.AuthFailure` with the
+code the real API answers. The SecretKey is never logged or echoed. The service calls it after
+routing (:mod:`.urls`) and before the action (:mod:`.responses`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
-from ..http import Exchange
-from .exceptions import AuthFailure, MissingParameter, NoSuchVersion, ScfError
+from .exceptions import AuthFailure
 
-API_VERSION = "2018-04-16"
 SERVICE = "scf"
 ALGORITHM = "TC3-HMAC-SHA256"
 #: Largest accepted distance between X-TC-Timestamp and the emulator's clock, in seconds.
 MAX_SKEW = 300
-#: The exact response Content-Type: the SDK ignores ``Error`` under any other value.
-CONTENT_TYPE = "application/json"
 
 _AUTHORIZATION = re.compile(
     r"^TC3-HMAC-SHA256\s+"
@@ -187,50 +183,3 @@ class Tc3Verifier:
                     "replay detected: this signature was already used; sign every request anew",
                 )
             self._seen[signature] = timestamp + MAX_SKEW
-
-
-def check_version(headers: Mapping[str, str]) -> str:
-    """The ``X-TC-Action`` of a request, after checking ``X-TC-Version``."""
-    action = (headers.get("X-TC-Action") or "").strip()
-    if not action:
-        raise MissingParameter(None, "the X-TC-Action header is required")
-    version = (headers.get("X-TC-Version") or "").strip()
-    if version != API_VERSION:
-        raise NoSuchVersion(
-            None, f"version {version!r} of action {action} does not exist; use {API_VERSION}"
-        )
-    return action
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
-
-
-def send(exchange: Exchange, request_id: str, fields: dict | None = None, error=None) -> None:
-    """Answer HTTP 200 with the API 3.0 envelope and exactly ``Content-Type: application/json``.
-
-    :param fields: the action's response fields (success).
-    :param error: an :class:`ScfError` (failure); takes precedence over ``fields``.
-    """
-    if error is not None:
-        body: dict = {
-            "Error": {"Code": error.code, "Message": error.message},
-            "RequestId": request_id,
-        }
-    else:
-        body = {**(fields or {}), "RequestId": request_id}
-    payload = json.dumps({"Response": body}, ensure_ascii=False).encode("utf-8")
-    exchange.respond(200, {"Content-Type": CONTENT_TYPE}, payload)
-
-
-__all__ = [
-    "API_VERSION",
-    "CONTENT_TYPE",
-    "MAX_SKEW",
-    "ScfError",
-    "Tc3Verifier",
-    "check_version",
-    "new_request_id",
-    "send",
-    "tc3_signature",
-]

@@ -2,7 +2,7 @@
 peak memory), against a hand-written listing with the bare SDK; and what
 ``COSObjectEventTrigger`` costs per new object.
 
-The objects are seeded straight into the emulator's storage layer (``DiskStorage``: a body file
+The objects are seeded straight into the emulator's storage layer (``CosStorage``: a body file
 and a metadata record per object) before a second emulator is started on that
 directory, which is much faster than 100,000 PUTs. Their modification times are spread one second
 apart over the past, as in a bucket that filled up over a day.
@@ -57,10 +57,10 @@ def seed(root: Path, bucket: str, count: int, region: str) -> float:
     (``data/<id>`` bodies, ``meta/<sha256(key)>.json`` records), written directly."""
     import hashlib
 
-    from scf_snova_emulator.cos.storage import DiskStorage
+    from scf_snova_emulator.cos.storage import CosStorage
 
     started = time.perf_counter()
-    storage = DiskStorage(root)
+    storage = CosStorage(root)
     storage.save_bucket(bucket, {"name": bucket, "region": region, "created": time.time()})
     data_dir = os.fspath(storage.data_path(bucket, "x").parent)
     meta_dir = os.path.join(os.path.dirname(data_dir), "meta")

@@ -1,4 +1,4 @@
-"""Verify the COS request signature (``q-sign-algorithm=sha1``) the way
+"""COS layer ``auth``: verify the COS request signature (``q-sign-algorithm=sha1``) the way
 ``qcloud_cos.cos_auth.CosS3Auth`` computes it.
 
 The Authorization header (or, for presigned URLs, the query string) carries::

@@ -1,4 +1,5 @@
-"""COS errors, each carrying its wire code and HTTP status (rendered as the ``<Error>`` XML).
+"""COS layer ``exceptions``: COS errors, each carrying its wire code and HTTP status (rendered as
+the ``<Error>`` XML by :mod:`.wire`).
 
 Codes and statuses follow the COS error-code page (https://cloud.tencent.com/document/api/436/7730)
 and the COS 403 troubleshooting page (436/40105). Where COS is not documented, the S3 code that COS

@@ -1,4 +1,4 @@
-"""Listing order and roll-up, shared by GET Bucket and List Object Versions.
+"""COS extra ``listing``: listing order and roll-up, shared by GET Bucket and List Object Versions.
 
 Keys are kept sorted; Python's string order is code-point order, which is the UTF-8 byte order
 COS lists in. ``max-keys`` counts objects and common prefixes together.

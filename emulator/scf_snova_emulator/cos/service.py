@@ -1,8 +1,10 @@
-"""The COS service: dispatch of XML API requests, object-event listeners, Python-side helpers.
+"""COS layer ``service``: the entry point the server calls: dispatch of XML API requests,
+object-event listeners, Python-side helpers.
 
-Every request goes through the same steps: injected latency, injected errors, routing (bucket,
-key, operation), signature verification, the account check, then the operation. A
-:class:`~.exceptions.CosError` anywhere becomes the ``<Error>`` XML with its status.
+Every request goes through the same steps: injected latency, routing (:mod:`.urls`: bucket, key,
+operation), injected errors, signature verification (:mod:`.auth`), the account check, then the
+operation (:mod:`.responses` over :mod:`.backend`). A :class:`~.exceptions.CosError` anywhere
+becomes the ``<Error>`` XML (:mod:`.wire`) with its status.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from scf_snova_core.names import FULL_BUCKET
+
 from ..config import EmulatorConfig
 from ..faults import Faults
 from ..http import Exchange
 from ..types import ObjectEvent
-from . import operations, urls
-from . import xml as cos_xml
+from . import responses, urls, wire
 from .auth import verify
+from .backend import CosBackend
 from .exceptions import AccessDenied, CosError, InjectedError, InvalidBucketName, InvalidRange
-from .models import CosBackend, ObjectRecord
-from .storage import CHUNK, DiskStorage
+from .models import ObjectRecord
+from .storage import CHUNK, CosStorage
 from .urls import Target
 
 log = logging.getLogger(__name__)
@@ -75,7 +79,7 @@ class CosService:
     def __init__(self, config: EmulatorConfig, faults: Faults, root: Path) -> None:
         self.config = config
         self.faults = faults
-        self.backend = CosBackend(DiskStorage(Path(root)))
+        self.backend = CosBackend(CosStorage(Path(root)))
         self._listeners: list[Listener] = []
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ class CosService:
             )
             if target.appid != self.config.appid:
                 raise AccessDenied("Access Denied. The bucket belongs to another APPID.")
-            call = operations.Call(
+            call = responses.Call(
                 exchange=exchange,
                 target=target,
                 request_id=request_id,
@@ -118,7 +122,7 @@ class CosService:
                 emit=self._emit,
             )
             log.debug("COS %s %s/%s (%s)", op, target.bucket, target.key, request_id)
-            getattr(operations, op)(call)
+            getattr(responses, op)(call)
         except CosError as err:
             self._respond_error(exchange, target, request_id, err)
         except ConnectionError as err:
@@ -131,11 +135,11 @@ class CosService:
         if exchange.responded:
             raise RuntimeError("COS error after the response started") from err
         log.debug("COS %s %s -> %s %s", exchange.method, exchange.raw_path, err.status, err.code)
-        headers = {"Content-Type": cos_xml.CONTENT_TYPE, "x-cos-request-id": request_id}
+        headers = {"Content-Type": wire.CONTENT_TYPE, "x-cos-request-id": request_id}
         if isinstance(err, InvalidRange):
             headers["Content-Range"] = f"bytes */{err.size}"
         trace_id = base64.b64encode(secrets.token_bytes(24)).decode()
-        body = cos_xml.error(
+        body = wire.error(
             err.code, err.message, err.resource or target.resource, request_id, trace_id
         )
         exchange.respond(err.status, headers, body)
@@ -154,7 +158,7 @@ class CosService:
             except Exception:
                 log.exception("COS emulator: object-event listener %r failed", listener)
 
-    def _emit(self, call: operations.Call, event_name: str, record: ObjectRecord, size: int):
+    def _emit(self, call: responses.Call, event_name: str, record: ObjectRecord, size: int):
         self._fire(
             ObjectEvent(
                 event_name=event_name,
@@ -192,7 +196,7 @@ class CosService:
 
         :raises ~.exceptions.InvalidBucketName: for a name that is not ``name-appid``.
         """
-        if not urls.BUCKET_RE.match(bucket):
+        if not FULL_BUCKET.match(bucket):
             raise InvalidBucketName(f"{bucket!r} is not a <name>-<appid> bucket name.")
         self.backend.create_bucket(bucket, self.config.region, exist_ok=True)
 

@@ -1,4 +1,5 @@
-"""Bytes and metadata on disk, so that buckets and objects survive a restart of the emulator.
+"""COS layer ``storage``: bytes and metadata on disk, so that buckets and objects survive a restart
+of the emulator.
 
 Layout under ``root``::
 
@@ -113,7 +114,7 @@ def read_range(file: BinaryIO, start: int, length: int) -> Iterator[bytes]:
         yield chunk
 
 
-class DiskStorage:
+class CosStorage:
     """Everything the COS emulator keeps on disk.
 
     :param root: the directory; created if missing.

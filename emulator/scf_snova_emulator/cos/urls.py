@@ -1,4 +1,5 @@
-"""Routing only: which bucket, object key and operation a request is for.
+"""COS layer ``urls``: routing only: which bucket, object key and operation (a :mod:`.responses`
+function) a request is for.
 
 Two addressing styles are accepted:
 
@@ -9,21 +10,19 @@ Two addressing styles are accepted:
   path is ``/<name>-<appid>/<key>``; the region is the emulator's own. This never collides with the
   SCF endpoint (always ``POST /``) or the control API (``/_emulator/...``), because a path whose
   first segment is a full ``name-appid`` bucket name is neither.
+
+The bucket domain and the full bucket name are :mod:`scf_snova_core.names` patterns
+(``COS_TRIGGER_NAME``: an SCF COS trigger is named after the bucket's domain; ``FULL_BUCKET``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from email.message import Message
 
-from .exceptions import MethodNotAllowed, NotImplementedByEmulator
+from scf_snova_core.names import COS_TRIGGER_NAME, FULL_BUCKET
 
-HOST_RE = re.compile(
-    r"^(?P<bucket>[a-z0-9][a-z0-9-]*-\d+)\.cos\.(?P<region>[a-z0-9-]+)\.myqcloud\.com(:\d+)?$",
-    re.IGNORECASE,
-)
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]*-\d+$")
+from .exceptions import MethodNotAllowed, NotImplementedByEmulator
 
 #: Sub-resources of buckets and objects the emulator does not implement: answering them with the
 #: bucket listing or the object body would silently be wrong.
@@ -101,17 +100,27 @@ def parse_target(host: str, path: str, default_region: str) -> Target | None:
     :param path: the percent-decoded request path.
     :param default_region: the region of path-style requests.
     """
-    match = HOST_RE.match(host)
-    if match:
-        return Target(match["bucket"].lower(), match["region"].lower(), path[1:], False)
+    found = bucket_domain(host)
+    if found:
+        return Target(found[0], found[1], path[1:], False)
     first, _, rest = path[1:].partition("/")
-    if BUCKET_RE.match(first):
+    if FULL_BUCKET.match(first):
         return Target(first, default_region, rest, True)
     return None
 
 
+def bucket_domain(host: str) -> tuple[str, str] | None:
+    """``(bucket, region)`` of a bucket domain ``<name>-<appid>.cos.<region>.myqcloud.com``
+    (any case, a ``:port`` suffix allowed), or ``None`` for any other host."""
+    domain, sep, port = host.lower().rpartition(":")
+    if not (sep and port.isdigit()):
+        domain = host.lower()
+    match = COS_TRIGGER_NAME.match(domain)
+    return (match["bucket"], match["region"]) if match else None
+
+
 def operation(method: str, key: str, query: dict[str, str], headers: Message) -> str:
-    """The name of the operation (an :mod:`.operations` function) a request asks for.
+    """The name of the operation (a :mod:`.responses` function) a request asks for.
 
     :raises NotImplementedByEmulator: for sub-resources such as ``?acl`` or ``?tagging``.
     :raises MethodNotAllowed: for methods COS does not serve at that level.

@@ -1,4 +1,5 @@
-"""COS XML documents: rendering responses and parsing the two request bodies the SDK sends.
+"""COS layer ``wire``: the XML documents, rendering responses and parsing the two request bodies
+the SDK sends.
 
 Element names and order follow the COS API pages (GET Bucket 436/7734, multipart 436/7742..7746,
 DELETE Multiple Objects 436/8289, errors 436/7730). ``cos-python-sdk-v5`` reads every value as a
@@ -14,9 +15,11 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+from scf_snova_core.limits import COS_MAX_KEYS
+
 from .exceptions import MalformedXML
 from .listing import ListPage
-from .models import MAX_KEYS, ObjectRecord, PartRecord, UploadRecord
+from .models import ObjectRecord, PartRecord, UploadRecord
 
 CONTENT_TYPE = "application/xml"
 _DECLARATION = "<?xml version='1.0' encoding='utf-8' ?>\n"
@@ -306,6 +309,6 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
         if key is None:
             raise MalformedXML("Each Object needs a Key.")
         keys.append(key)
-    if not keys or len(keys) > MAX_KEYS:
-        raise MalformedXML(f"Delete needs between 1 and {MAX_KEYS} Objects.")
+    if not keys or len(keys) > COS_MAX_KEYS:
+        raise MalformedXML(f"Delete needs between 1 and {COS_MAX_KEYS} Objects.")
     return quiet, keys

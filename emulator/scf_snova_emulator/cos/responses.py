@@ -1,8 +1,10 @@
-"""One function per COS API operation: read the HTTP request, call the models, answer.
+"""COS layer ``responses``: one function per COS API operation: read the HTTP request, call the
+backend, answer.
 
 Each function takes a :class:`Call` (the request, its target and the emulator's state) and either
-answers through :meth:`Call.respond` or raises a :class:`~.exceptions.CosError`, which the service
-renders as the ``<Error>`` XML. Object events recorded with :meth:`Call.notify` are delivered to the
+answers through :meth:`Call.respond` (documents from :mod:`.wire`) or raises a
+:class:`~.exceptions.CosError`, which the service renders as the ``<Error>`` XML. :mod:`.urls` names
+the function of a request. Object events recorded with :meth:`Call.notify` are delivered to the
 listeners just before the response is sent, i.e. after the change is committed.
 """
 
@@ -16,16 +18,20 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from . import xml
+from scf_snova_core.limits import COS_MAX_KEYS
+from scf_snova_core.names import FULL_BUCKET
+
+from . import wire
+from .backend import CosBackend
 from .exceptions import (
     EntityTooLarge,
     InvalidArgument,
     InvalidRange,
     InvalidRequest,
 )
-from .models import MAX_KEYS, CosBackend, ObjectRecord
+from .models import ObjectRecord
 from .storage import check_content_md5, read_range
-from .urls import BUCKET_RE, HOST_RE, Target
+from .urls import Target, bucket_domain
 
 if TYPE_CHECKING:
     from ..config import EmulatorConfig
@@ -55,7 +61,7 @@ class Call:
     :param exchange: the HTTP request/response.
     :param target: its bucket and key.
     :param request_id: the ``x-cos-request-id`` of the answer.
-    :param backend: the buckets.
+    :param backend: the buckets (the rules over them).
     :param config: the emulator settings.
     :param faults: the injected faults (GET Object consults ``take_drop``).
     :param emit: delivers ``(call, event name, record, size)`` to the listeners.
@@ -95,12 +101,12 @@ class Call:
         self._events.clear()
         out = {"x-cos-request-id": self.request_id}
         if isinstance(body, bytes) and body:
-            out["Content-Type"] = xml.CONTENT_TYPE
+            out["Content-Type"] = wire.CONTENT_TYPE
         out.update(headers or {})
         self.exchange.respond(status, out, body, content_length, drop_after)
 
     def respond_xml(self, document: bytes, status: int = 200) -> None:
-        self.respond(status, {"Content-Type": xml.CONTENT_TYPE}, document)
+        self.respond(status, {"Content-Type": wire.CONTENT_TYPE}, document)
 
 
 # -- request helpers ----------------------------------------------------------------------------
@@ -193,9 +199,9 @@ def _copy_source(value: str) -> tuple[str, str]:
     (``<bucket>/<key>`` is accepted too); the key is URL-decoded, ``?versionId=`` ignored."""
     location, _, key = value.strip().lstrip("/").partition("/")
     key = unquote(key.partition("?")[0])
-    match = HOST_RE.match(location)
-    bucket = match["bucket"].lower() if match else location
-    if not BUCKET_RE.match(bucket) or not key:
+    found = bucket_domain(location)
+    bucket = found[0] if found else location
+    if not FULL_BUCKET.match(bucket) or not key:
         raise InvalidArgument("x-cos-copy-source must be <bucket>.cos.<region>.myqcloud.com/<key>.")
     return bucket, key
 
@@ -223,7 +229,7 @@ def _listing(call: Call, marker_param: str) -> tuple[dict[str, Any], ListPage]:
         "prefix": query.get("prefix", ""),
         "delimiter": query.get("delimiter", ""),
         "marker": query.get(marker_param, ""),
-        "max_keys": _int_param(call, "max-keys", MAX_KEYS, MAX_KEYS),
+        "max_keys": _int_param(call, "max-keys", COS_MAX_KEYS, COS_MAX_KEYS),
     }
     page = call.backend.list_objects(call.target.bucket, region=call.target.region, **params)
     return params, page
@@ -232,7 +238,7 @@ def _listing(call: Call, marker_param: str) -> tuple[dict[str, Any], ListPage]:
 def list_objects(call: Call) -> None:
     params, page = _listing(call, "marker")
     call.respond_xml(
-        xml.list_bucket(
+        wire.list_bucket(
             bucket=call.target.bucket,
             encoding_type=_encoding_type(call),
             page=page,
@@ -245,7 +251,7 @@ def list_objects(call: Call) -> None:
 def list_object_versions(call: Call) -> None:
     params, page = _listing(call, "key-marker")
     call.respond_xml(
-        xml.list_versions(
+        wire.list_versions(
             bucket=call.target.bucket,
             encoding_type=_encoding_type(call),
             page=page,
@@ -263,14 +269,14 @@ def delete_objects(call: Call) -> None:
     call.backend.bucket(call.target.bucket, call.target.region)
     body = _xml_body(call)
     check_content_md5(content_md5, hashlib.md5(body).digest())
-    quiet, keys = xml.parse_delete(body)
+    quiet, keys = wire.parse_delete(body)
     deleted = []
     for key in keys:
         record = call.backend.delete_object(call.target.bucket, key, call.target.region)
         if record is not None:
             call.notify("cos:ObjectRemove:Delete", record, size=0)
         deleted.append(key)
-    call.respond_xml(xml.delete_result([] if quiet else deleted, []))
+    call.respond_xml(wire.delete_result([] if quiet else deleted, []))
 
 
 # -- objects ------------------------------------------------------------------------------------
@@ -349,7 +355,7 @@ def copy_object(call: Call) -> None:
         region=call.target.region,
     )
     call.notify("cos:ObjectCreated:Copy", record)
-    call.respond_xml(xml.copy_result(record))
+    call.respond_xml(wire.copy_result(record))
 
 
 # -- multipart uploads --------------------------------------------------------------------------
@@ -363,7 +369,7 @@ def initiate_multipart_upload(call: Call) -> None:
         headers=stored,
         region=call.target.region,
     )
-    call.respond_xml(xml.initiate_upload(call.target.bucket, call.target.key, upload.upload_id))
+    call.respond_xml(wire.initiate_upload(call.target.bucket, call.target.key, upload.upload_id))
 
 
 def upload_part(call: Call) -> None:
@@ -382,15 +388,15 @@ def upload_part(call: Call) -> None:
 
 def complete_multipart_upload(call: Call) -> None:
     target = call.target
-    parts = xml.parse_complete(_xml_body(call))
+    parts = wire.parse_complete(_xml_body(call))
     record = call.backend.complete_upload(
         target.bucket, target.key, call.query["uploadId"], parts, target.region
     )
     call.notify("cos:ObjectCreated:CompleteMultipartUpload", record)
     headers = {"x-cos-hash-crc64ecma": record.crc64} if record.crc64 else {}
     location = f"{target.bucket}.cos.{target.region}.myqcloud.com/{target.key}"
-    document = xml.complete_upload(location, target.bucket, target.key, record.etag)
-    call.respond(200, {"Content-Type": xml.CONTENT_TYPE, **headers}, document)
+    document = wire.complete_upload(location, target.bucket, target.key, record.etag)
+    call.respond(200, {"Content-Type": wire.CONTENT_TYPE, **headers}, document)
 
 
 def abort_multipart_upload(call: Call) -> None:
@@ -407,7 +413,7 @@ def list_parts(call: Call) -> None:
         target.bucket, target.key, call.query["uploadId"], marker, max_parts, target.region
     )
     call.respond_xml(
-        xml.list_parts(
+        wire.list_parts(
             bucket=target.bucket,
             upload=upload,
             parts=parts,
@@ -433,7 +439,7 @@ def list_multipart_uploads(call: Call) -> None:
         region=call.target.region,
     )
     call.respond_xml(
-        xml.list_uploads(
+        wire.list_uploads(
             bucket=call.target.bucket,
             prefix=query.get("prefix", ""),
             delimiter=query.get("delimiter", ""),

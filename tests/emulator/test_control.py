@@ -98,7 +98,7 @@ def test_wait_for_invocations_in_python_times_out(emulator):
         emulator.control.wait_for_invocations(1, "never-invoked", timeout=0.1)
 
 
-def test_faults_over_http(emulator, scf_client):
+def test_faults_over_http(emulator, scf_client, unique_name):
     reply = requests.post(
         url(emulator, "/faults"),
         json={"throttle": {"count": 1, "actions": ["ListFunctions"]}, "latency": {"seconds": 0}},
@@ -109,7 +109,8 @@ def test_faults_over_http(emulator, scf_client):
     assert error_code(scf_client, "ListFunctions", {}) == "RequestLimitExceeded"
     emulator.control.throttle(5)
     assert requests.delete(url(emulator, "/faults"), timeout=10).json()["throttle"] == 0
-    assert call(scf_client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(scf_client, "ListFunctions", absent)["TotalCount"] == 0
     bad = requests.post(url(emulator, "/faults"), json={"meteor": {}}, timeout=10)
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "InvalidFault")
     bad = requests.post(url(emulator, "/faults"), json={"throttle": {"cnt": 1}}, timeout=10)

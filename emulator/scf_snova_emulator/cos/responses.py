@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from scf_snova_core.limits import COS_MAX_KEYS
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from ..config import EmulatorConfig
     from ..faults import Faults
     from ..http import Exchange
-    from .listing import ListPage
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 #: Standard headers stored with an object and returned on GET/HEAD, besides Content-Type.
@@ -222,8 +221,9 @@ def delete_bucket(call: Call) -> None:
     call.respond(204)
 
 
-def _listing(call: Call, marker_param: str) -> tuple[dict[str, Any], ListPage]:
-    """The listing parameters of a GET Bucket or List Object Versions request, and the page."""
+def _respond_listing(call: Call, marker_param: str, render: Callable[..., bytes]) -> None:
+    """Answer a GET Bucket or List Object Versions request: the page after the marker (the
+    ``marker_param`` query parameter), as ``render`` writes it."""
     query = call.query
     params = {
         "prefix": query.get("prefix", ""),
@@ -232,33 +232,24 @@ def _listing(call: Call, marker_param: str) -> tuple[dict[str, Any], ListPage]:
         "max_keys": _int_param(call, "max-keys", COS_MAX_KEYS, COS_MAX_KEYS),
     }
     page = call.backend.list_objects(call.target.bucket, region=call.target.region, **params)
-    return params, page
+    document = render(
+        bucket=call.target.bucket,
+        encoding_type=_encoding_type(call),
+        page=page,
+        owner=call.config.appid,
+        **params,
+    )
+    call.respond_xml(document)
 
 
 def list_objects(call: Call) -> None:
-    params, page = _listing(call, "marker")
-    call.respond_xml(
-        wire.list_bucket(
-            bucket=call.target.bucket,
-            encoding_type=_encoding_type(call),
-            page=page,
-            owner=call.config.appid,
-            **params,
-        )
-    )
+    """GET Bucket (List Objects)."""
+    _respond_listing(call, "marker", wire.list_bucket)
 
 
 def list_object_versions(call: Call) -> None:
-    params, page = _listing(call, "key-marker")
-    call.respond_xml(
-        wire.list_versions(
-            bucket=call.target.bucket,
-            encoding_type=_encoding_type(call),
-            page=page,
-            owner=call.config.appid,
-            **params,
-        )
-    )
+    """List Object Versions: the bucket is unversioned, one ``null`` version per object."""
+    _respond_listing(call, "key-marker", wire.list_versions)
 
 
 def delete_objects(call: Call) -> None:

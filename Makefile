@@ -9,10 +9,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install lint format test test-compat demo demo-ui bench soak test-ui clean
 
-# The repository holds several distributions: the provider (.), its pure core (core/) and the
-# development helpers shared by the tests, benchmarks and demo (devel/).
-DISTRIBUTIONS := -e ./core -e ./devel -e '.[dev]'
-PROJECT_FILES := setup.py pyproject.toml core/pyproject.toml devel/pyproject.toml
+# The repository holds several distributions: the provider (.), its pure core (core/), the offline
+# SCF + COS emulator (emulator/) and the development helpers shared by the tests, benchmarks and
+# demo (devel/). The provider's wheel holds only the provider.
+DISTRIBUTIONS := -e ./core -e ./emulator -e ./devel -e '.[dev]'
+PROJECT_FILES := setup.py pyproject.toml core/pyproject.toml emulator/pyproject.toml \
+	devel/pyproject.toml
 
 $(STAMP): $(PROJECT_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

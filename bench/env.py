@@ -101,14 +101,14 @@ class BenchEnv:
                 for name, value in isolated_environment(home).items():
                     self._set_env(name, value)
             if self._start_emulator:
-                from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+                from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
                 self._own_emulator = EmulatorServer(
                     EmulatorConfig(port=0, data_dir=str(self.tmp / "emulator"), status_delay=0.05)
                 ).start()
                 self.emulator = self._own_emulator
             if self._start_snova:
-                from airflow_scf_snova.emulator.snova import LocalSnova
+                from scf_snova_devel.postgres import LocalSnova
 
                 self._own_snova = LocalSnova(data_dir=self.tmp / "snova").start()
                 self.dsn = self._own_snova.uri()

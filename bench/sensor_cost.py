@@ -2,7 +2,7 @@
 peak memory), against a hand-written listing with the bare SDK; and what
 ``COSObjectEventTrigger`` costs per new object.
 
-The objects are seeded straight into the emulator's storage layer (``DiskStorage``: a body file
+The objects are seeded straight into the emulator's storage layer (``CosStorage``: a body file
 and a metadata record per object) before a second emulator is started on that
 directory, which is much faster than 100,000 PUTs. Their modification times are spread one second
 apart over the past, as in a bucket that filled up over a day.
@@ -53,14 +53,14 @@ BARE_RUNS = 2
 def seed(root: Path, bucket: str, count: int, region: str) -> float:
     """Write ``bucket`` with ``count`` objects under :data:`PREFIX` (plus one ``.done`` marker
     last) into the COS storage at ``root``, before an emulator is started on it; returns the
-    seconds it took. The files follow :mod:`airflow_scf_snova.emulator.cos.storage`'s layout
+    seconds it took. The files follow :mod:`scf_snova_emulator.cos.storage`'s layout
     (``data/<id>`` bodies, ``meta/<sha256(key)>.json`` records), written directly."""
     import hashlib
 
-    from airflow_scf_snova.emulator.cos.storage import DiskStorage
+    from scf_snova_emulator.cos.storage import CosStorage
 
     started = time.perf_counter()
-    storage = DiskStorage(root)
+    storage = CosStorage(root)
     storage.save_bucket(bucket, {"name": bucket, "region": region, "created": time.time()})
     data_dir = os.fspath(storage.data_path(bucket, "x").parent)
     meta_dir = os.path.join(os.path.dirname(data_dir), "meta")
@@ -264,7 +264,8 @@ def run(
 
 
 def _run(env, base: Path, objects, reps, batches, trigger_reps, load_before) -> Section:
-    from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+    from scf_snova_emulator import EmulatorConfig, EmulatorServer
+
     from bench.env import tencentcloud_conn
 
     config = EmulatorConfig(port=0, data_dir=str(base))

@@ -199,7 +199,7 @@ class DemoEnvironment:
             pid_file.unlink()
         pgdata = self.root / "snova" / "pgdata"
         if (pgdata / "postmaster.pid").exists():
-            from airflow_scf_snova.emulator.snova import LocalSnova
+            from scf_snova_devel.postgres import LocalSnova
 
             self.log("  stopping the PostgreSQL an earlier run left behind")
             self.snova = LocalSnova(self.root / "snova", password=self._secrets["snova_password"])
@@ -238,7 +238,7 @@ class DemoEnvironment:
         command = [
             sys.executable,
             "-m",
-            "airflow_scf_snova.emulator",
+            "scf_snova_emulator",
             "--port",
             str(port),
             "--data-dir",
@@ -279,8 +279,7 @@ class DemoEnvironment:
 
     def _start_snova(self) -> None:
         import psycopg2
-
-        from airflow_scf_snova.emulator.snova import LocalSnova
+        from scf_snova_devel.postgres import LocalSnova
 
         data = self.root / "snova"
         password = self._secrets["snova_password"]
@@ -309,13 +308,13 @@ class DemoEnvironment:
 
     @property
     def appid(self) -> str:
-        from airflow_scf_snova.emulator.config import EmulatorConfig
+        from scf_snova_emulator.config import EmulatorConfig
 
         return EmulatorConfig().appid
 
     @property
     def region(self) -> str:
-        from airflow_scf_snova.emulator.config import EmulatorConfig
+        from scf_snova_emulator.config import EmulatorConfig
 
         return EmulatorConfig().region
 

@@ -89,7 +89,7 @@ def unique_name():
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """A started emulator (SCF + COS) on a free port, data under a session temp dir."""
-    from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+    from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
     server = EmulatorServer(
         EmulatorConfig(port=0, data_dir=str(tmp_path_factory.mktemp("emulator")), status_delay=0.05)
@@ -181,7 +181,7 @@ def snova_server():
     dsn = os.environ.get("SNOVA_TEST_DSN")
     server = None
     if not dsn:
-        from airflow_scf_snova.emulator.snova import LocalSnova
+        from scf_snova_devel.postgres import LocalSnova
 
         server = LocalSnova().start()
         dsn = server.uri()

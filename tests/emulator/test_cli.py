@@ -1,4 +1,4 @@
-"""``python -m airflow_scf_snova.emulator``: starts, prints one ready line, stops on a signal."""
+"""``python -m scf_snova_emulator``: starts, prints one ready line, stops on a signal."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import time
 
 import pytest
 import requests
-from emulator.scf_support import call, create_function
+from scf_snova_devel.scf_api import call, create_function
+from scf_snova_emulator.config import EmulatorConfig
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator.config import EmulatorConfig
 
 READY = re.compile(r"^Emulator ready at http://127\.0\.0\.1:(\d+)\n$")
 
@@ -31,7 +30,7 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
 
 
 def start(tmp_path, *args: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "airflow_scf_snova.emulator", "--port", "0", *args]
+    command = [sys.executable, "-m", "scf_snova_emulator", "--port", "0", *args]
     return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -109,7 +108,7 @@ def test_cli_token_and_replay_flags(tmp_path):
 def test_cli_help_lists_the_flags():
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_scf_snova.emulator", "--help"],
+        [sys.executable, "-m", "scf_snova_emulator", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 import requests
-from emulator.scf_support import call, create_function, error_code
+from scf_snova_devel.scf_api import call, create_function, error_code
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator.control import _is_loopback
+from scf_snova_emulator.cos.exceptions import NoSuchBucket
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
-from airflow_scf_snova.emulator.control import _is_loopback
-from airflow_scf_snova.emulator.cos.exceptions import NoSuchBucket
 
 
 def url(server, path: str) -> str:
@@ -99,7 +98,7 @@ def test_wait_for_invocations_in_python_times_out(emulator):
         emulator.control.wait_for_invocations(1, "never-invoked", timeout=0.1)
 
 
-def test_faults_over_http(emulator, scf_client):
+def test_faults_over_http(emulator, scf_client, unique_name):
     reply = requests.post(
         url(emulator, "/faults"),
         json={"throttle": {"count": 1, "actions": ["ListFunctions"]}, "latency": {"seconds": 0}},
@@ -110,7 +109,8 @@ def test_faults_over_http(emulator, scf_client):
     assert error_code(scf_client, "ListFunctions", {}) == "RequestLimitExceeded"
     emulator.control.throttle(5)
     assert requests.delete(url(emulator, "/faults"), timeout=10).json()["throttle"] == 0
-    assert call(scf_client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(scf_client, "ListFunctions", absent)["TotalCount"] == 0
     bad = requests.post(url(emulator, "/faults"), json={"meteor": {}}, timeout=10)
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "InvalidFault")
     bad = requests.post(url(emulator, "/faults"), json={"throttle": {"cnt": 1}}, timeout=10)

@@ -672,7 +672,7 @@ def test_listeners_receive_object_events(emulator, cos_client, bucket):
 
 
 def test_python_helpers(emulator, unique_name):
-    from airflow_scf_snova.emulator.cos.exceptions import NoSuchBucket, NoSuchKey
+    from scf_snova_emulator.cos.exceptions import NoSuchBucket, NoSuchKey
 
     cos = emulator.cos
     name = f"{unique_name('py')}-{emulator.config.appid}"

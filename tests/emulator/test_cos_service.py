@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from qcloud_cos import CosConfig, CosS3Client, CosServiceError
-
-from airflow_scf_snova.emulator.config import EmulatorConfig
-from airflow_scf_snova.emulator.cos.service import CosService
-from airflow_scf_snova.emulator.faults import Faults
-from airflow_scf_snova.emulator.http import Exchange
+from scf_snova_emulator.config import EmulatorConfig
+from scf_snova_emulator.cos.service import CosService
+from scf_snova_emulator.faults import Faults
+from scf_snova_emulator.http import Exchange
 
 MB = 1 << 20
 BUCKET = "restart-1250000000"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from emulator.scf_support import call, create_function
+from scf_snova_devel.scf_api import call, create_function
 
 READS_THE_OBJECT = """
 import os

@@ -6,7 +6,7 @@ import base64
 import re
 
 import pytest
-from emulator.scf_support import (
+from scf_snova_devel.scf_api import (
     ECHO,
     call,
     create_function,

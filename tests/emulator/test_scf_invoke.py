@@ -6,7 +6,8 @@ import json
 import time
 
 import pytest
-from emulator.scf_support import call, create_function, error_code, invoke, wait_status, zip_b64
+from scf_snova_core.limits import LOG_TAIL_BYTES
+from scf_snova_devel.scf_api import call, create_function, error_code, invoke, wait_status, zip_b64
 
 INSPECT = """
 import json, os, sys, logging
@@ -85,7 +86,7 @@ def test_sync_invoke_runs_the_handler(scf_client, unique_name, emulator):
     assert context["time_limit_in_ms"] == 7000
     assert context["tencentcloud_region"] == emulator.config.region
     assert context["tencentcloud_appid"] == emulator.config.appid
-    assert context["tencentcloud_uin"]
+    assert context["tencentcloud_uin"] == "100000000001"  # the emulator's account (docs)
     assert json.loads(context["environment"]) == {"STAGE": "test", "SCF_NAMESPACE": "default"}
     assert "STAGE=test" in context["environ"]
     assert ret["env"] == {
@@ -196,8 +197,7 @@ def test_tail_is_4kb_and_get_function_logs_has_everything(scf_client, unique_nam
     lines = 2000  # ~200 KB of output
     result = invoke(scf_client, name, {"lines": lines})
     assert result["RetMsg"] == str(lines)
-    assert len(result["Log"].encode()) <= 4096
-    assert result["Log"].endswith(result["Log"].splitlines()[-1])
+    assert len(result["Log"].encode()) == LOG_TAIL_BYTES  # ASCII output: exactly the last 4 KB
     assert result["Log"].splitlines()[-1].startswith("Report RequestId:")
     logs = call(
         scf_client,
@@ -206,6 +206,7 @@ def test_tail_is_4kb_and_get_function_logs_has_everything(scf_client, unique_nam
     )
     assert logs["TotalCount"] == 1
     full = logs["Data"][0]["Log"]
+    assert full.endswith(result["Log"])  # the tail is the end of the complete log
     assert len(full.encode()) > 200_000
     body = [line for line in full.splitlines() if line.startswith("line ")]
     assert [int(line.split()[1]) for line in body] == list(range(lines))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
-from emulator.scf_support import call, create_function, invoke, wait_status, zip_b64
+from scf_snova_devel.scf_api import call, create_function, invoke, wait_status, zip_b64
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator.scf.invocations import InvocationHistory
+from scf_snova_emulator.scf.models import Invocation
+from scf_snova_emulator.scf.storage import ScfStorage
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
-from airflow_scf_snova.emulator.scf.invocations import InvocationHistory
-from airflow_scf_snova.emulator.scf.models import Invocation
-from airflow_scf_snova.emulator.scf.store import ScfStore
 
 HANGS = """
 import time
@@ -93,7 +92,7 @@ def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
 
 
 def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
-    store = ScfStore(tmp_path)
+    store = ScfStorage(tmp_path)
     record = Invocation("rid-1", "default", "fn", "$LATEST", "api", "Event", {}, start_time=1.0)
     store.save_invocation(record.to_dict())  # what a killed emulator leaves behind
     (loaded,) = InvocationHistory(store).select(lambda r: True)

@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from emulator.scf_support import call, error_code
+from scf_snova_devel.scf_api import call, error_code
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -23,8 +24,6 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.common.retry import StandardRetryer
 from tencentcloud.common.sign import Sign
 from tencentcloud.scf.v20180416.scf_client import ScfClient
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
 
 
 def make_client(emulator, secret_id=None, secret_key=None, region=None, token=None, retryer=None):
@@ -179,10 +178,11 @@ def test_replays_are_rejected_when_switched_on(emulator):
     assert "Error" not in other
 
 
-def test_throttling_reaches_the_sdk(emulator, scf_client):
+def test_throttling_reaches_the_sdk(emulator, scf_client, unique_name):
     emulator.faults.throttle(1, ["ListFunctions"])
     assert error_code(scf_client, "ListFunctions", {}) == "RequestLimitExceeded"
-    assert call(scf_client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(scf_client, "ListFunctions", absent)["TotalCount"] == 0
 
 
 def _fast_retryer(cls, attempts: list[int]):
@@ -208,11 +208,12 @@ class ResettingRetryer(StandardRetryer):
     "`err` after a failed attempt, so it keeps retrying after a success and finally re-raises "
     "the stale error: it cannot recover from any retryable error",
 )
-def test_standard_retryer_recovers_from_throttling(emulator):
+def test_standard_retryer_recovers_from_throttling(emulator, unique_name):
     attempts: list[int] = []
     client = make_client(emulator, retryer=_fast_retryer(StandardRetryer, attempts))
     emulator.faults.throttle(2, ["ListFunctions"])
-    assert call(client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(client, "ListFunctions", absent)["TotalCount"] == 0
 
 
 def test_standard_retryer_resends_throttled_calls(emulator):
@@ -225,16 +226,18 @@ def test_standard_retryer_resends_throttled_calls(emulator):
     assert emulator.faults.snapshot()["throttle"] == 0
 
 
-def test_a_retry_loop_recovers_from_throttling(emulator):
+def test_a_retry_loop_recovers_from_throttling(emulator, unique_name):
     attempts: list[int] = []
     client = make_client(emulator, retryer=_fast_retryer(ResettingRetryer, attempts))
     emulator.faults.throttle(2, ["ListFunctions"])
-    assert call(client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(client, "ListFunctions", absent)["TotalCount"] == 0
     assert attempts == [0, 1]
     assert emulator.faults.snapshot()["throttle"] == 0
 
 
-def test_throttling_only_hits_the_named_actions(emulator, scf_client):
+def test_throttling_only_hits_the_named_actions(emulator, scf_client, unique_name):
     emulator.faults.throttle(1, ["Invoke"])
-    assert call(scf_client, "ListFunctions")["TotalCount"] >= 0
+    absent = {"SearchKey": unique_name("absent")}
+    assert call(scf_client, "ListFunctions", absent)["TotalCount"] == 0
     assert emulator.faults.snapshot()["throttle"] == 1

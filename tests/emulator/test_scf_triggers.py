@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from emulator.scf_support import call, create_function, error_code, wait_gone
+from scf_snova_devel.scf_api import call, create_function, error_code, wait_gone
 
 API_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

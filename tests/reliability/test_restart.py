@@ -12,8 +12,7 @@ import uuid
 import pytest
 from reliability.observations import record
 from reliability.support import PollRecorder
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
 
 class Restartable:

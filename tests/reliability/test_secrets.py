@@ -22,8 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from reliability.observations import record
-
-from airflow_scf_snova.emulator import EmulatorConfig, EmulatorServer
+from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"

@@ -1,0 +1,217 @@
+"""SCF extra ``invoker``: build the SCF context and environment, run the function (:mod:`.runtime`),
+record the outcome (:mod:`.invocations`).
+
+Synchronous invocations run in the calling (HTTP) thread; asynchronous ones (``Event`` invokes,
+timers, COS triggers) in a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from scf_snova_core.limits import LOG_TAIL_BYTES
+from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, LATEST, SYNC
+
+from ..config import EmulatorConfig
+from .invocations import InvocationHistory
+from .models import Function, FunctionConfig, Invocation
+from .runtime import PythonRuntime, RunRequest, error_json
+from .storage import ScfStorage
+
+log = logging.getLogger(__name__)
+
+#: The account UIN functions see (``context["tencentcloud_uin"]``, ``TENCENTCLOUD_UIN``).
+UIN = "100000000001"
+#: Concurrent asynchronous invocations.
+ASYNC_WORKERS = 4
+
+
+def format_log(
+    request_id: str, output: str, duration_ms: float, memory_size: int, mem_usage: int
+) -> str:
+    """The log in SCF's ``START ... END ... Report`` layout."""
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return (
+        f"START RequestId: {request_id}\n"
+        f"Event RequestId: {request_id}\n"
+        f"{output}"
+        f"END RequestId: {request_id}\n"
+        f"Report RequestId: {request_id} Duration:{math.ceil(duration_ms)}ms "
+        f"Memory:{memory_size}MB MemUsage:{mem_usage / 1048576:.6g}MB"
+    )
+
+
+def log_tail(text: str, limit: int = LOG_TAIL_BYTES) -> str:
+    """The last ``limit`` bytes of a log (what ``LogType=Tail`` returns)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[-limit:].decode("utf-8", errors="ignore")
+
+
+class Invoker:
+    """Runs functions and records every invocation in the history.
+
+    :param config: the emulator's settings (region, appid).
+    :param storage: code packages and scratch directories.
+    :param history: where invocations are recorded.
+    :param runtime: what runs the code.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        storage: ScfStorage,
+        history: InvocationHistory,
+        runtime: PythonRuntime | None = None,
+        workers: int = ASYNC_WORKERS,
+    ) -> None:
+        self._config = config
+        self._storage = storage
+        self._history = history
+        self._runtime = runtime or PythonRuntime()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scf-async")
+        self._closed = False
+
+    def invoke(
+        self,
+        function: Function,
+        config: FunctionConfig,
+        qualifier: str,
+        event: object,
+        trigger: str = "api",
+        sync: bool = True,
+    ) -> Invocation:
+        """Run ``function`` with ``event``.
+
+        :param qualifier: as requested; ``$DEFAULT`` runs ``$LATEST``.
+        :param trigger: ``api``, ``timer`` or ``cos`` (recorded).
+        :param sync: wait for the result; otherwise return the running record at once.
+        """
+        label = LATEST if qualifier in (DEFAULT_ALIAS, "", None) else qualifier
+        record = Invocation(
+            request_id=str(uuid.uuid4()),
+            namespace=function.namespace,
+            function_name=function.name,
+            qualifier=label,
+            trigger=trigger,
+            invocation_type=SYNC if sync else ASYNC,
+            event=event,
+            start_time=time.time(),
+        )
+        self._history.add(record)
+        if sync:
+            try:
+                return self._execute(record, function, config)
+            except Exception:
+                self._fail(record, "the emulator failed to run the function")
+                raise
+        try:
+            if self._closed:
+                raise RuntimeError("closed")
+            self._pool.submit(self._execute_logged, record, function, config)
+        except RuntimeError:
+            self._fail(record, "the emulator is stopping; the invocation was not run")
+        return Invocation.from_dict(record.to_dict())
+
+    def _execute_logged(self, record: Invocation, function: Function, config: FunctionConfig):
+        try:
+            self._execute(record, function, config)
+        except Exception:
+            log.exception("async invocation %s of %s failed", record.request_id, function.name)
+            self._fail(record, "the emulator failed to run the function")
+
+    def _fail(self, record: Invocation, message: str) -> None:
+        record.status = "failed"
+        record.status_code = 405
+        record.err_msg = record.ret_msg = error_json(record.request_id, 405, message)
+        record.log = f"START RequestId: {record.request_id}\n{message}\n"
+        self._history.update(record)
+
+    def _execute(self, record: Invocation, function: Function, config: FunctionConfig):
+        run_dir = self._storage.run_dir(record.request_id)
+        try:
+            request = RunRequest(
+                request_id=record.request_id,
+                code_dir=self._storage.code_dir(config.code_sha256),
+                run_dir=run_dir,
+                handler=config.handler,
+                event=record.event,
+                context=self._context(record, function, config),
+                env=self._environment(record, function, config),
+                timeout=config.timeout,
+                init_timeout=config.init_timeout,
+                memory_size=config.memory_size,
+            )
+            outcome = self._runtime.run(request)
+        finally:
+            self._storage.drop_run_dir(record.request_id)
+        record.status = outcome.status
+        record.status_code = outcome.status_code
+        record.ret_msg = outcome.ret_msg
+        record.err_msg = outcome.err_msg
+        record.duration_ms = round(outcome.duration_ms, 3)
+        record.mem_usage = outcome.mem_usage
+        record.log = format_log(
+            record.request_id,
+            outcome.output,
+            outcome.duration_ms,
+            config.memory_size,
+            outcome.mem_usage,
+        )
+        self._history.update(record)
+        log.debug("invocation %s of %s: %s", record.request_id, function.name, record.status)
+        return Invocation.from_dict(record.to_dict())
+
+    def _system_variables(self, record: Invocation, config: FunctionConfig) -> dict[str, str]:
+        return {
+            "SCF_FUNCTIONNAME": record.function_name,
+            "SCF_FUNCTIONVERSION": record.qualifier,
+            "SCF_NAMESPACE": record.namespace,
+            "SCF_RUNTIME": config.runtime,
+            "SCF_MEMORYSIZE": str(config.memory_size),
+            "SCF_TIMEOUT": str(config.timeout),
+            "TENCENTCLOUD_REGION": self._config.region,
+            "TENCENTCLOUD_APPID": str(self._config.appid),
+            "TENCENTCLOUD_UIN": UIN,
+            "TENCENTCLOUD_RUNENV": "SCF",
+        }
+
+    def _environment(self, record: Invocation, function: Function, config: FunctionConfig):
+        env = dict(config.variables)
+        env.update(self._system_variables(record, config))
+        env["USER_CODE_ROOT"] = str(self._storage.code_dir(config.code_sha256))
+        return env
+
+    def _context(self, record: Invocation, function: Function, config: FunctionConfig) -> dict:
+        visible = {**config.variables, "SCF_NAMESPACE": record.namespace}
+        return {
+            "memory_limit_in_mb": config.memory_size,
+            "time_limit_in_ms": config.timeout * 1000,
+            "request_id": record.request_id,
+            "environment": json.dumps(visible, ensure_ascii=False),
+            "environ": ";".join(f"{k}={v}" for k, v in visible.items()),
+            "function_version": record.qualifier,
+            "function_name": record.function_name,
+            "namespace": record.namespace,
+            "tencentcloud_region": self._config.region,
+            "tencentcloud_appid": str(self._config.appid),
+            "tencentcloud_uin": UIN,
+        }
+
+    def stop_running(self) -> None:
+        """Kill the functions running now (a reset); queued ones still run."""
+        self._runtime.stop_all()
+
+    def close(self) -> None:
+        """Kill running functions, drop queued ones, mark both failed."""
+        self._closed = True
+        self._runtime.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._history.interrupt_running("the emulator stopped while the function was running")

@@ -1,0 +1,435 @@
+"""SCF layer ``responses``: one method per action, request parameters in, response fields out.
+
+``CreateFunction`` is served by :meth:`ScfResponses.create_function`, and so on (:mod:`.urls`
+names them). A method validates the parsed JSON body (:mod:`.validation`), asks the backend
+(:mod:`.backend`) or the invoker (:mod:`.invoker`), and returns the fields of ``Response`` without
+``RequestId``, rendered by :mod:`.wire`; it raises :class:`~.exceptions.ScfError` for API errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, INVOCATION_TYPES, LATEST, SYNC
+
+from ..config import EmulatorConfig
+from . import triggers as rules
+from . import urls
+from . import validation as v
+from .backend import ScfBackend
+from .code import check_zip, decode_zip, handler_problem
+from .exceptions import (
+    InvalidParameter,
+    InvalidParameterValue,
+    MissingParameter,
+    ResourceNotFound,
+)
+from .invocations import InvocationHistory
+from .invoker import Invoker, log_tail
+from .models import FunctionConfig, Invocation, Trigger
+from .storage import ScfStorage
+from .wire import (
+    function_log_view,
+    function_summary,
+    function_view,
+    log_ret_code,
+    parse_api_time,
+    request_status_view,
+    result_view,
+    trigger_view,
+)
+
+if TYPE_CHECKING:
+    from ..cos.service import CosService
+
+_RET_CODE_FILTERS: dict[str, Callable[[Invocation], bool]] = {
+    "is0": lambda r: log_ret_code(r) == 0,
+    "not0": lambda r: r.finished and log_ret_code(r) != 0,
+    "TimeLimitExceeded": lambda r: r.status_code == 433,
+    "ResourceLimitExceeded": lambda r: r.status_code == 434,
+    "UserCodeException": lambda r: r.status_code == 430,
+}
+_LOG_ORDER_KEYS: dict[str, Callable[[Invocation], object]] = {
+    "function_name": lambda r: r.function_name,
+    "duration": lambda r: r.duration_ms,
+    "mem_usage": lambda r: r.mem_usage,
+    "start_time": lambda r: r.start_time,
+}
+
+
+class ScfResponses:
+    """The SCF actions.
+
+    :param config: the emulator's settings.
+    :param backend: functions, versions and triggers.
+    :param storage: code packages.
+    :param invoker: runs functions.
+    :param history: recorded invocations.
+    :param cos: the COS emulator (code from COS, COS triggers).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        backend: ScfBackend,
+        storage: ScfStorage,
+        invoker: Invoker,
+        history: InvocationHistory,
+        cos: CosService,
+    ) -> None:
+        self._config = config
+        self._backend = backend
+        self._storage = storage
+        self._invoker = invoker
+        self._history = history
+        self._cos = cos
+
+    def dispatch(self, action: str, params: dict) -> dict:
+        """Serve ``action`` with the parsed JSON body ``params``; returns the response fields."""
+        return getattr(self, urls.method_name(action))(params)
+
+    # -- code -----------------------------------------------------------------------------------
+    def _code_bytes(self, code: dict) -> bytes:
+        if code.get("ZipFile"):
+            return decode_zip(code["ZipFile"])
+        bucket, key = code.get("CosBucketName"), code.get("CosObjectName")
+        if not (bucket and key):
+            raise MissingParameter("Code", "Code needs ZipFile, or CosBucketName and CosObjectName")
+        region = code.get("CosBucketRegion") or self._config.region
+        if region != self._config.region:
+            raise InvalidParameterValue(
+                "CosBucketRegion", f"CosBucketRegion {region} differs from {self._config.region}"
+            )
+        from ..cos.exceptions import NoSuchBucket, NoSuchKey
+
+        full = f"{bucket}-{self._config.appid}"
+        try:
+            with self._cos.open_object(full, key.lstrip("/")) as stream:
+                data = stream.read()
+        except NoSuchBucket as exc:
+            raise ResourceNotFound(
+                "Cos", f"bucket {full} does not exist (CosBucketName is the name without -appid)"
+            ) from exc
+        except NoSuchKey as exc:
+            raise ResourceNotFound("CosObject", f"object {key} does not exist in {full}") from exc
+        return check_zip(data)
+
+    # -- functions ------------------------------------------------------------------------------
+    def create_function(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        if not isinstance(p.get("Code"), dict):
+            raise MissingParameter("Code", "the parameter Code is required")
+        data = self._code_bytes(p["Code"])
+        handler = v.handler(p.get("Handler", "index.main_handler"))
+        runtime = v.runtime(p.get("Runtime", "Python2.7"))
+        problem = v.runtime_problem(runtime) or handler_problem(data, handler)
+        config = FunctionConfig(
+            handler=handler,
+            runtime=runtime,
+            memory_size=v.memory_size(p, 128),
+            timeout=v.timeout(p, 3),
+            description=v.description(p),
+            environment=tuple(v.environment(p) or ()),
+            code_sha256=self._storage.put_code(data),
+            code_size=len(data),
+            type=v.function_type(p),
+            init_timeout=v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout"),
+        )
+        self._backend.create(namespace, name, config, v.tags(p), problem)
+        return {}
+
+    def get_function(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        qualifier = v.string(p, "Qualifier", LATEST) or LATEST
+        function = self._backend.get(namespace, name)
+        config = function.config_for(qualifier)
+        if config is None:
+            raise ResourceNotFound(
+                "Version", f"version {qualifier!r} of function {name!r} does not exist"
+            )
+        return function_view(function, config, qualifier)
+
+    def update_function_code(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        code = p.get("Code") if isinstance(p.get("Code"), dict) else p
+        data = self._code_bytes(code)
+        function = self._backend.get(namespace, name)
+        handler = v.handler(p["Handler"]) if p.get("Handler") else function.config.handler
+        problem = v.runtime_problem(function.config.runtime) or handler_problem(data, handler)
+        sha = self._storage.put_code(data)
+        publish = v.flag(p, "Publish")
+        self._backend.update_code(namespace, name, handler, sha, len(data), problem, publish)
+        return {}
+
+    def update_function_configuration(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        current = self._backend.get(namespace, name).config
+        runtime = p.get("Runtime")
+        if runtime is not None and runtime != current.runtime:
+            raise InvalidParameterValue("Runtime", "Runtime cannot be changed after creation")
+        changes: dict = {}
+        if "Description" in p:
+            changes["description"] = v.description(p)
+        if "MemorySize" in p:
+            changes["memory_size"] = v.memory_size(p, current.memory_size)
+        if "Timeout" in p:
+            changes["timeout"] = v.timeout(p, current.timeout)
+        if "InitTimeout" in p:
+            changes["init_timeout"] = v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout")
+        environment = v.environment(p)
+        if environment is not None:
+            changes["environment"] = environment
+        self._backend.update_configuration(namespace, name, changes, v.flag(p, "Publish"))
+        return {}
+
+    def delete_function(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        self._backend.delete(namespace, name, v.string(p, "Qualifier"))
+        return {}
+
+    def list_functions(self, p: dict) -> dict:
+        namespace = v.namespace(p)
+        offset, limit = v.paging(p)
+        descending = v.order(p, "Order", "ASC")
+        order_by = v.string(p, "Orderby", "AddTime") or "AddTime"
+        keys = {"AddTime": "add_time", "ModTime": "mod_time", "FunctionName": "name"}
+        if order_by not in keys:
+            raise InvalidParameterValue(
+                "Orderby", "Orderby must be AddTime, ModTime or FunctionName"
+            )
+        functions = self._backend.list(namespace)
+        search = (v.string(p, "SearchKey") or "").lower()
+        if search:
+            functions = [f for f in functions if search in f.name.lower()]
+        description = v.string(p, "Description")
+        if description:
+            functions = [f for f in functions if description in f.config.description]
+        for flt in p.get("Filters") or []:
+            functions = [f for f in functions if _function_filter(flt)(f)]
+        functions.sort(key=lambda f: getattr(f, keys[order_by]), reverse=descending)
+        return {
+            "Functions": [function_summary(f) for f in functions[offset : offset + limit]],
+            "TotalCount": len(functions),
+        }
+
+    def publish_version(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        version = self._backend.publish(namespace, name, v.description(p))
+        config = version.config
+        return {
+            "FunctionVersion": version.number,
+            "CodeSize": config.code_size,
+            "MemorySize": config.memory_size,
+            "Description": version.description,
+            "Handler": config.handler,
+            "Timeout": config.timeout,
+            "Runtime": config.runtime,
+            "Namespace": namespace,
+        }
+
+    # -- invocations ----------------------------------------------------------------------------
+    def _event(self, p: dict, field: str, code: str, limit: int) -> object:
+        text = p.get(field)
+        if text is None or text == "":
+            return {}
+        if not isinstance(text, str):
+            raise InvalidParameterValue(code, f"{field} must be a JSON string")
+        if len(text.encode("utf-8")) > limit:
+            raise InvalidParameter(
+                "RequestTooLarge", f"{field} is larger than {limit} bytes, the limit for this call"
+            )
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InvalidParameterValue(code, f"{field} is not valid JSON: {exc}") from exc
+
+    def _run(self, p: dict, qualifier: str, event: object, sync: bool) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        log_type = v.string(p, "LogType", "None") or "None"
+        if log_type not in ("None", "Tail"):
+            raise InvalidParameterValue(None, "LogType must be None or Tail")
+        function, config = self._backend.resolve(namespace, name, qualifier)
+        record = self._invoker.invoke(function, config, qualifier, event, "api", sync)
+        return {"Result": result_view(record, log_tail(record.log) if log_type == "Tail" else "")}
+
+    def invoke(self, p: dict) -> dict:
+        invocation_type = v.string(p, "InvocationType", SYNC) or SYNC
+        if invocation_type not in INVOCATION_TYPES:
+            raise InvalidParameterValue("InvokeType", f"InvocationType must be {SYNC} or {ASYNC}")
+        sync = invocation_type == SYNC
+        limit = SYNC_PAYLOAD_LIMIT if sync else ASYNC_PAYLOAD_LIMIT
+        event = self._event(p, "ClientContext", "ClientContext", limit)
+        return self._run(p, v.string(p, "Qualifier", LATEST) or LATEST, event, sync)
+
+    def invoke_function(self, p: dict) -> dict:
+        event = self._event(p, "Event", "Param", SYNC_PAYLOAD_LIMIT)
+        return self._run(p, v.string(p, "Qualifier", DEFAULT_ALIAS) or DEFAULT_ALIAS, event, True)
+
+    def get_request_status(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        request_id = v.string(p, "FunctionRequestId", required=True)
+        window = _time_window(p)
+        records = self._history.select(
+            lambda r: (
+                r.request_id == request_id
+                and r.function_name == name
+                and r.namespace == namespace
+                and window(r)
+            )
+        )
+        return {"TotalCount": len(records), "Data": [request_status_view(r) for r in records]}
+
+    def get_function_logs(self, p: dict) -> dict:
+        namespace = v.namespace(p)
+        name = v.string(p, "FunctionName")
+        offset, limit = v.paging(p, default_limit=20, max_limit=10_000)
+        if offset + limit > 10_000:
+            raise InvalidParameterValue("Limit", "Offset + Limit must not exceed 10000")
+        descending = v.order(p, "Order", "desc")
+        order_by = v.string(p, "OrderBy", "start_time") or "start_time"
+        if order_by not in _LOG_ORDER_KEYS:
+            raise InvalidParameterValue(
+                "OrderBy", f"OrderBy must be one of {list(_LOG_ORDER_KEYS)}"
+            )
+        request_id = v.string(p, "FunctionRequestId")
+        qualifier = v.string(p, "Qualifier")
+        qualifier = LATEST if qualifier == DEFAULT_ALIAS else qualifier
+        ret_code = (p.get("Filter") or {}).get("RetCode")
+        if ret_code is not None and ret_code not in _RET_CODE_FILTERS:
+            raise InvalidParameterValue(
+                "RetCode", f"RetCode must be one of {list(_RET_CODE_FILTERS)}"
+            )
+        window = _time_window(p)
+        records = self._history.select(
+            lambda r: (
+                r.namespace == namespace
+                and (not name or r.function_name == name)
+                and (not request_id or r.request_id == request_id)
+                and (not qualifier or r.qualifier == qualifier)
+                and (ret_code is None or _RET_CODE_FILTERS[ret_code](r))
+                and window(r)
+            )
+        )
+        records.sort(key=_LOG_ORDER_KEYS[order_by], reverse=descending)
+        page = records[offset : offset + limit]
+        return {"TotalCount": len(records), "Data": [function_log_view(r) for r in page]}
+
+    # -- triggers -------------------------------------------------------------------------------
+    def create_trigger(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        trigger_name = v.string(p, "TriggerName", required=True)
+        type_ = v.string(p, "Type", required=True)
+        desc = v.string(p, "TriggerDesc")
+        enable = v.string(p, "Enable", "OPEN") or "OPEN"
+        if enable not in ("OPEN", "CLOSE"):
+            raise InvalidParameterValue("Enable", "Enable must be OPEN or CLOSE")
+        custom = v.string(p, "CustomArgument", "") or ""
+        if len(custom.encode("utf-8")) > rules.MAX_CUSTOM_ARGUMENT:
+            raise InvalidParameterValue(None, "CustomArgument is larger than 4KB")
+        check = None
+        event = None
+        if type_ == "timer":
+            rules.timer_name(trigger_name)
+            desc = rules.timer_cron(desc)
+        elif type_ == "cos":
+            bucket = rules.cos_bucket(trigger_name, self._config.appid, self._config.region)
+            self._require_bucket(bucket)
+            rule = rules.cos_rule(desc)
+            desc, event = rules.dump_rule(rule), rule["event"]
+            check = functools.partial(rules.check_conflict, trigger_name, rule)
+        else:
+            raise InvalidParameterValue(
+                "Type", f"trigger Type {type_!r} is not supported by the emulator (timer, cos)"
+            )
+        now = time.time()
+        trigger = Trigger(
+            name=trigger_name,
+            type=type_,
+            desc=desc,  # type: ignore[arg-type]
+            qualifier=v.string(p, "Qualifier", LATEST) or LATEST,
+            enabled=enable == "OPEN",
+            custom_argument=custom,
+            description=v.description(p),
+            add_time=now,
+            mod_time=now,
+            resource_id=f"trigger-{uuid.uuid4().hex[:12]}",
+        )
+        self._backend.add_trigger(namespace, name, trigger, event, check)
+        return {"TriggerInfo": trigger_view(trigger)}
+
+    def _require_bucket(self, bucket: str) -> None:
+        from ..cos.exceptions import NoSuchBucket, NoSuchKey
+
+        try:
+            self._cos.open_object(bucket, ".scf-emulator-bucket-probe").close()
+        except NoSuchKey:
+            pass
+        except NoSuchBucket as exc:
+            raise ResourceNotFound("Cos", f"bucket {bucket} does not exist") from exc
+
+    def delete_trigger(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        trigger_name = v.string(p, "TriggerName", required=True)
+        type_ = v.string(p, "Type", required=True)
+        event = None
+        if type_ == "cos":
+            event = rules.cos_rule(v.string(p, "TriggerDesc"))["event"]
+        self._backend.remove_trigger(namespace, name, trigger_name, type_, event)
+        return {}
+
+    def list_triggers(self, p: dict) -> dict:
+        namespace, name = v.namespace(p), v.function_name(p)
+        offset, limit = v.paging(p)
+        order_by = v.string(p, "OrderBy", "mod_time") or "mod_time"
+        if order_by not in ("add_time", "mod_time"):
+            raise InvalidParameterValue("OrderBy", "OrderBy must be add_time or mod_time")
+        descending = v.order(p, "Order", "DESC")
+        found = self._backend.get(namespace, name).triggers
+        for flt in p.get("Filters") or []:
+            field = {"Qualifier": "qualifier", "TriggerName": "name", "Description": "description"}
+            attr = field.get(flt.get("Name"))
+            if attr is None:
+                raise InvalidParameterValue("Filters", f"unknown filter {flt.get('Name')!r}")
+            found = [t for t in found if getattr(t, attr) in (flt.get("Values") or [])]
+        found.sort(key=lambda t: getattr(t, order_by), reverse=descending)
+        return {
+            "TotalCount": len(found),
+            "Triggers": [trigger_view(t, info=True) for t in found[offset : offset + limit]],
+        }
+
+
+def _function_filter(flt: dict) -> Callable:
+    name, values = flt.get("Name", ""), flt.get("Values") or []
+    if name == "Status":
+        return lambda f: f.status in values
+    if name == "Runtime":
+        return lambda f: f.config.runtime in values
+    if name == "Type":
+        return lambda f: f.config.type in values
+    if name.startswith("tag-"):
+        key = name[4:]
+        return lambda f: any(t["Key"] == key and t["Value"] in values for t in f.tags)
+    raise InvalidParameterValue("Filters", f"filter {name!r} is not supported by the emulator")
+
+
+def _time_window(p: dict) -> Callable[[Invocation], bool]:
+    bounds = []
+    for field in ("StartTime", "EndTime"):
+        text = p.get(field)
+        if not text:
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(parse_api_time(text))
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterValue(field, f"{field} must be 'YYYY-MM-DD HH:MM:SS'") from exc
+    start, end = bounds
+    return lambda r: (
+        (start is None or r.start_time >= start) and (end is None or r.start_time <= end)
+    )

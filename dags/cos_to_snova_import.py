@@ -64,9 +64,11 @@ with DAG(
         from airflow.sdk import Connection
         from psycopg2 import sql
         from psycopg2.extensions import encrypt_password
-        from scf_snova_core.ledger import LoadLedger, canonical_table, table_lock_key
+        from scf_snova_core.ledger import LoadLedger, table_lock_key
+        from scf_snova_core.names import validate_identifier
+        from scf_snova_core.sql import canonical_table
 
-        from airflow_scf_snova.hooks.snova import SnovaHook, validate_identifier
+        from airflow_scf_snova.hooks.snova import SnovaHook
 
         visit = Connection.get(SCF_VISIT_CONN_ID)
         user = validate_identifier(visit.login or "scf_visit", "role")

@@ -385,10 +385,9 @@ def test_the_functions_greenplum_ddl_is_the_providers(cos_import, snova_server):
     """The Greenplum branch cannot run offline: its statement is compared, as text, with the
     provider's builder and checked against Tencent's documented cos_ext syntax."""
     import psycopg2
-    from snova_ddl_syntax import check_cos_ext_ddl
-
-    from airflow_scf_snova.utils.external_table import CosExtLocation, ExternalTableDDL
-    from airflow_scf_snova.utils.load_format import LoadFormat
+    from scf_snova_core.cos_ext import CosExtLocation, ExternalTableDDL
+    from scf_snova_core.formats import LoadFormat
+    from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
 
     conn = psycopg2.connect(snova_server)
     try:

@@ -3,8 +3,8 @@
 Everything ``PostgresHook`` offers works (``SQLExecuteQueryOperator(conn_id="snova_default")``,
 ``SqlSensor``, the check operators); this hook adds Greenplum detection, identifier quoting, and
 the entry points of the Snova engine (:mod:`airflow_scf_snova.snova`):
-:meth:`SnovaHook.load_objects` (COS to Snova, exactly once) and :meth:`SnovaHook.export_query`
-(Snova to COS).
+:meth:`SnovaHook.load_objects` (COS to Snova, exactly once), :meth:`SnovaHook.export_query`
+(Snova to COS) and :meth:`SnovaHook.ensure_role` (a least-privilege login role).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from scf_snova_core import sql as core_sql
+from scf_snova_core.ledger import DEFAULT_LEDGER_TABLE
 from scf_snova_core.loads import LOADED, MIN_SERVER_VERSION
 
-from airflow_scf_snova.exceptions import SnovaError, invalid_input
+from airflow_scf_snova.exceptions import InvalidInputError, SnovaError, invalid_input
+from airflow_scf_snova.snova.spec import check_role_arguments
 
 if TYPE_CHECKING:
     from scf_snova_core.loads import LoadResult
@@ -252,5 +254,55 @@ class SnovaHook(PostgresHook):
                     )
                 return export.export_external(conn, spec, cos_hook, logger or self.log)
             return export.export_copy(conn, spec, cos_hook, logger or self.log)
+        finally:
+            conn.close()
+
+    # -- roles -------------------------------------------------------------------------------------
+    def ensure_role(
+        self,
+        role: str,
+        password: str,
+        *,
+        load_tables: Sequence[str] = (),
+        read_tables: Sequence[str] = (),
+        modes: Sequence[str] = ("append",),
+        ledger_table: str = DEFAULT_LEDGER_TABLE,
+        external_tables: bool | None = None,
+    ) -> dict[str, Any]:
+        """Create or update a login role with exactly the privileges its loads and queries need
+        (see :mod:`airflow_scf_snova.snova.roles`); idempotent. This hook's connection must be
+        allowed to create roles and grant on the tables.
+
+        :param role: the role's name.
+        :param password: its password, sent only as a verifier computed on this side.
+        :param load_tables: tables the role loads into (the ledger's grants follow).
+        :param read_tables: tables the role queries.
+        :param modes: the load modes it uses (``append``, ``replace``, ``upsert``).
+        :param ledger_table: the ledger its loads share; created when missing.
+        :param external_tables: whether its loads use ``cos_ext`` external tables; ``None``:
+            when the server is Greenplum.
+        :returns: ``role``, ``role_created``, ``ledger``, ``tables`` (privileges per table),
+            ``schemas``, ``temporary`` and ``cos_protocol``.
+        """
+        from airflow_scf_snova.snova.roles import ensure_role
+
+        check_role_arguments(role, load_tables, read_tables, modes, ledger_table)
+        if not password:
+            raise InvalidInputError(f"role {role!r} needs a password")
+        conn = self.get_psycopg2_conn()
+        try:
+            self.read_server_version(conn)
+            return ensure_role(
+                conn,
+                role,
+                password,
+                greenplum=self.is_greenplum(),
+                load_tables=load_tables,
+                read_tables=read_tables,
+                modes=modes,
+                ledger_table=ledger_table,
+                external_tables=external_tables,
+                logger=self.log,
+            )
         finally:
             conn.close()

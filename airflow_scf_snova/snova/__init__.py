@@ -1,7 +1,7 @@
-"""The Snova engine: COS-to-Snova loads and Snova-to-COS exports.
+"""The Snova engine: COS-to-Snova loads, Snova-to-COS exports and least-privilege roles.
 
 :class:`~airflow_scf_snova.hooks.snova.SnovaHook` is the entry point (``load_objects``,
-``export_query``); the transfers only map their arguments to it.
+``export_query``, ``ensure_role``); the transfers and operators only map their arguments to it.
 
 =============  ================================================================================
 ``spec``       what a load or an export is asked to do (:class:`~.spec.LoadSpec`,
@@ -12,6 +12,7 @@
                external table
 ``streams``    constant-memory byte streams between COS and ``COPY``
 ``export``     ``COPY ... TO STDOUT`` into a multipart upload, or a writable external table
+``roles``      the grants a load or a query needs
 =============  ================================================================================
 
 What the SCF import function shares with this engine lives in the pure core,

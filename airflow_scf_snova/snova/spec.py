@@ -1,5 +1,5 @@
 """What a load or an export is asked to do, validated once: :class:`LoadSpec`, :class:`ExportSpec`
-and the checks they are made of.
+and the checks they are made of (and those of a least-privilege role's arguments).
 
 The transfers run the same checks in ``__init__`` on the arguments that are already literal, and
 build a spec at ``execute`` once everything is rendered. Nothing here imports a database driver:
@@ -87,6 +87,27 @@ def check_export_options(method: str, fmt: LoadFormat) -> None:
         raise InvalidInputError(
             "method='external_table' cannot write a header line: pass header=False"
         )
+
+
+def check_role_arguments(
+    role: Any, load_tables: Any, read_tables: Any, modes: Any, ledger_table: Any
+) -> None:
+    """Validate the arguments of :func:`~airflow_scf_snova.snova.roles.ensure_role`
+    (:class:`InvalidInputError` naming the bad one)."""
+    with invalid_input():
+        validate_identifier(role, "role")
+    for what, tables in (("load_tables", load_tables), ("read_tables", read_tables)):
+        if isinstance(tables, str) or not isinstance(tables, (list, tuple)):
+            raise InvalidInputError(f"{what} must be a list of table names, got {tables!r}")
+        for table in tables:
+            check_table(table)
+    if not load_tables and not read_tables:
+        raise InvalidInputError("give load_tables or read_tables: the role would have no use")
+    if isinstance(modes, str) or not isinstance(modes, (list, tuple)) or not modes:
+        raise InvalidInputError(f"modes must be a non-empty list of load modes, got {modes!r}")
+    for mode in modes:
+        check_choice(mode, loads.MODES, "mode")
+    check_table(ledger_table)
 
 
 @dataclass(frozen=True)

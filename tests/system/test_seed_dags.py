@@ -184,12 +184,18 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
         (f"snova/2024-01-0{i}.log", "loaded", 100) for i in (1, 2, 3)
     ]
     assert t1_state(seed) == (300, 300 * 301 // 2)
-    setup = imported.values[("setup_warehouse", "return_value")]
+    setup = imported.values[("create_scf_visit", "return_value")]
     assert setup == {
-        "table": "public.t1",
-        "ledger": "public.airflow_scf_snova_load_ledger",
         "role": seed.role,
         "role_created": True,
+        "ledger": "public.airflow_scf_snova_load_ledger",
+        "tables": {
+            "public.t1": ["SELECT", "INSERT"],
+            "public.airflow_scf_snova_load_ledger": ["SELECT", "INSERT"],
+        },
+        "schemas": {"public": ["USAGE"]},
+        "temporary": False,
+        "cos_protocol": False,
     }
 
     again = imported.dag.test()  # same files: skipped, not loaded twice
@@ -197,7 +203,7 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
     assert again.state == "success", out[-4000:]
     values = xcoms(again.run_id, imported.dag.dag_id)
     assert [r["status"] for r in values[("load_into_t1", "return_value")]] == ["skipped"] * 3
-    assert values[("setup_warehouse", "return_value")]["role_created"] is False
+    assert values[("create_scf_visit", "return_value")]["role_created"] is False
     assert t1_state(seed) == (300, 300 * 301 // 2)
     assert seed.password not in out + err
 

@@ -64,6 +64,7 @@ with DAG(
 
     # The seed's dedicated user, with exactly the grants the imports and queries need (the
     # seed's GRANT ALL is more): SELECT, INSERT on t1 and on the ledger (created if missing).
+    # [START howto_operator_snova_ensure_role]
     create_scf_visit = SnovaEnsureRoleOperator(
         task_id="create_scf_visit",
         role_conn_id=SCF_VISIT_CONN_ID,  # its login and password (sent as a verifier only)
@@ -72,6 +73,7 @@ with DAG(
         read_tables=[TABLE],  # the SCF query function reads
         ledger_table=LEDGER,
     )
+    # [END howto_operator_snova_ensure_role]
 
     wait_for_logs = COSObjectSensor(
         task_id="wait_for_logs",

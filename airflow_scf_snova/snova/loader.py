@@ -29,7 +29,7 @@ from scf_snova_core.sql import (
     canonical_table,
     column_list,
     describe_db_error,
-    quote_table,
+    quote_canonical,
     redact,
     table_columns,
 )
@@ -103,7 +103,7 @@ class SnovaLoader:
         try:
             with self.conn.cursor() as cur:
                 name = canonical_table(cur, self.spec.table)
-                types = dict(table_columns(cur, name))
+                types = dict(table_columns(cur, self.spec.table))
             self.conn.commit()
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as err:
             self._rollback()
@@ -123,7 +123,7 @@ class SnovaLoader:
                 raise InvalidInputError(
                     f"upsert key {key!r} is not among the loaded columns {columns!r}"
                 )
-        return TargetTable(name, quote_table(name), types, columns)
+        return TargetTable(name, quote_canonical(name), types, columns)
 
     def prepare(self) -> None:
         """Create the ledger if needed and let the source prepare; committed."""

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scf_snova_core.ledger import LoadLedger, table_lock_key
-from scf_snova_core.sql import canonical_table, describe_db_error, quote_table
+from scf_snova_core.sql import canonical_table, describe_db_error, quote_canonical
 
 from airflow_scf_snova.exceptions import InvalidInputError, SnovaError
 from airflow_scf_snova.snova.spec import check_role_arguments
@@ -136,7 +136,7 @@ def ensure_role(
                     verb = "REVOKE CREATE ON SCHEMA {} FROM {}"
                 cur.execute(sql.SQL(verb).format(sql.Identifier(schema), ident))
             for table, privileges in grants.items():
-                relation = quote_table(table)
+                relation = quote_canonical(table)
                 cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(relation, ident))
                 cur.execute(
                     sql.SQL("GRANT {} ON {} TO {}").format(

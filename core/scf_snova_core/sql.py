@@ -47,6 +47,16 @@ def quote_identifier(name: str, what: str = "column") -> Composable:
     return sql.Identifier(validate_identifier(name, what))
 
 
+def quote_canonical(name: str) -> Composable:
+    """The quoted relation of a canonical ``schema.table`` as :func:`canonical_table` returns it
+    (read from the catalog, so it is not validated again: the schema may be any name the server
+    allows)."""
+    from psycopg2 import sql
+
+    schema, table = name.split(".", 1)
+    return sql.Identifier(schema, table)
+
+
 def column_list(columns: Iterable[str]) -> Composable:
     """``"a", "b", "c"``: quoted column names separated by commas."""
     from psycopg2 import sql

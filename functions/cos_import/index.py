@@ -1,6 +1,6 @@
 """SCF function: load COS ``.log`` CSV files into a Snova table, exactly once.
 
-The seed article's import function rewritten for Python 3. The article's version ran
+The seed article's import function, for Python 3. The article's version runs
 ``INSERT INTO t1 SELECT * FROM cos_tbl`` on every upload, re-reading the **whole** ``snova/``
 prefix each time (every file's rows duplicated once per later upload), with the password and the
 SecretKey written in the code. This one:

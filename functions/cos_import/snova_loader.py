@@ -38,6 +38,7 @@ from scf_snova_core.sql import (
     canonical_table,
     column_list,
     describe_db_error,
+    quote_canonical,
     quote_table,
     table_columns,
 )
@@ -89,7 +90,7 @@ class SnovaObjectLoader:
             cur.execute("SELECT version()")
             self.greenplum = "Greenplum Database" in cur.fetchone()[0]
             self.target = canonical_table(cur, table)
-            self.column_types = table_columns(cur, self.target)
+            self.column_types = table_columns(cur, table)
             if self.ledger.ensure(cur):
                 print(f"Created the load ledger {self.ledger.table}")
         conn.commit()
@@ -175,7 +176,9 @@ class SnovaObjectLoader:
 
     def _load_copy(self, cur, obj):
         stmt = copy_from_stdin(
-            quote_table(self.target), [c for c, _ in self.column_types], self.fmt.copy_options()
+            quote_canonical(self.target),
+            [c for c, _ in self.column_types],
+            self.fmt.copy_options(),
         )
         stream = self.cos.open(obj.bucket, obj.key)
         try:
@@ -225,7 +228,7 @@ class SnovaObjectLoader:
         columns = column_list(c for c, _ in self.column_types)
         cur.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                quote_table(self.target), columns, columns, quote_table(ddl.name)
+                quote_canonical(self.target), columns, columns, quote_table(ddl.name)
             )
         )
         rows = cur.rowcount

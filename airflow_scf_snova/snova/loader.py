@@ -287,13 +287,11 @@ class SnovaLoader:
     ) -> None:
         self.ledger.record(
             cur,
-            LedgerEntry(
-                target_table=target.name,
-                bucket=obj.bucket,
-                key=obj.key,
-                etag=obj.etag,
-                rows=rows,
-                rejected=rejected,
+            LedgerEntry.of(
+                target.name,
+                obj,
+                rows,
+                rejected,
                 dag_id=self.spec.dag_id,
                 run_id=self.spec.run_id,
                 task_id=self.spec.task_id,

@@ -27,6 +27,8 @@ from .sql import quote_table
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
 
+    from .objects import COSObject
+
 DEFAULT_LEDGER_TABLE = "airflow_scf_snova_load_ledger"
 #: The ledger's columns (also the DDL an administrator can run to pre-create it).
 LEDGER_COLUMNS = (
@@ -68,6 +70,16 @@ class LedgerEntry:
     dag_id: str | None = None
     run_id: str | None = None
     task_id: str | None = None
+
+    @classmethod
+    def of(
+        cls, target_table: str, obj: COSObject, rows: int, rejected: int = 0, **who: str | None
+    ) -> LedgerEntry:
+        """The entry of ``obj`` (a :class:`~.objects.COSObject`) loaded into ``target_table``.
+
+        :param who: ``dag_id``, ``run_id``, ``task_id``: who loaded it.
+        """
+        return cls(target_table, obj.bucket, obj.key, obj.etag, rows, rejected, **who)
 
 
 class LoadLedger:

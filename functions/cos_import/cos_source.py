@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from scf_snova_core.objects import COSObject, parse_cos_time
+from scf_snova_core.objects import COSObject
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,7 @@ class CosSource:
 
     def head(self, bucket, key):
         """The object's current version, as a ``COSObject`` (ETag without quotes)."""
-        headers = self.client.head_object(Bucket=bucket, Key=key)
-        return COSObject(
-            bucket=bucket,
-            key=key,
-            size=int(headers.get("Content-Length") or 0),
-            etag=headers.get("ETag") or "",
-            last_modified=parse_cos_time(headers["Last-Modified"]),
-        )
+        return COSObject.from_head(bucket, key, self.client.head_object(Bucket=bucket, Key=key))
 
     def open(self, bucket, key):
         """The object's bytes as a ``read(n)`` stream (constant memory)."""
@@ -97,13 +90,7 @@ class CosSource:
             )
             contents = page.get("Contents") or []
             for entry in contents:
-                yield COSObject(
-                    bucket=bucket,
-                    key=entry["Key"],
-                    size=int(entry.get("Size") or 0),
-                    etag=entry.get("ETag") or "",
-                    last_modified=parse_cos_time(entry["LastModified"]),
-                )
+                yield COSObject.from_listing(bucket, entry)
             if str(page.get("IsTruncated", "false")).lower() != "true" or not contents:
                 return
             marker = page.get("NextMarker") or contents[-1]["Key"]

@@ -148,18 +148,10 @@ class SnovaObjectLoader:
                         f"{obj.url} changed while it was loaded (etag {obj.etag} -> {current}); "
                         "nothing was committed"
                     )
-                self.ledger.record(
-                    cur,
-                    LedgerEntry(
-                        target_table=self.target,
-                        bucket=obj.bucket,
-                        key=obj.key,
-                        etag=obj.etag,
-                        rows=rows,
-                        dag_id=self.loaded_by,
-                        run_id=self.request_id,
-                    ),
+                entry = LedgerEntry.of(
+                    self.target, obj, rows, dag_id=self.loaded_by, run_id=self.request_id
                 )
+                self.ledger.record(cur, entry)
             self.conn.commit()
         except psycopg2.Error as err:
             self._rollback()

@@ -107,7 +107,7 @@ _OURS_LAZY = _TASK_PROCESS + (
     "psycopg2",
     "airflow_scf_snova.hooks.cos",
     "airflow_scf_snova.hooks.snova",
-    "airflow_scf_snova.utils.snova_load",
+    "airflow_scf_snova.snova.loader",
 )
 _BY_HAND_LAZY = _TASK_PROCESS + (
     "qcloud_cos",

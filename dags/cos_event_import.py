@@ -8,7 +8,8 @@ with ``COSToSnovaOperator``, which shares its ledger with ``cos_to_snova_import`
 import function: an object version loaded by any of them is skipped by the others, and an event
 delivered twice (delivery is at-least-once) loads nothing twice.
 
-Needs ``t1`` and the ledger: run ``cos_to_snova_import`` once first (its ``setup_warehouse``).
+Needs ``t1`` and the ledger: run ``cos_to_snova_import`` once first (its ``create_t1`` and
+``create_scf_visit``).
 
 Connections: ``snova_default`` and ``tencentcloud_default``. The bucket comes from the
 ``SNOVA_IMPORT_BUCKET`` environment variable (assets are fixed when the DAG file is parsed).

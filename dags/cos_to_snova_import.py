@@ -5,16 +5,16 @@ function runs ``INSERT INTO t1 SELECT * FROM cos_tbl``, which re-reads the *whol
 every upload. Here a ``COSObjectSensor`` with the same filter waits for ``.log`` files and
 ``COSToSnovaOperator`` loads every object version under the prefix **once** (a ledger table
 records each one in the same transaction as its rows), then common-sql's check operators verify
-the table. ``setup_warehouse`` first creates ``t1``, the ledger and the dedicated
-least-privilege user the article recommends (section 3, ``scf_visit``), idempotently.
+the table. First ``create_t1`` creates ``t1`` and ``create_scf_visit`` the ledger and the
+dedicated least-privilege user the article recommends (section 3, ``scf_visit``), idempotently.
 
 Connections:
 
 - ``snova_default`` (type ``snova``): the warehouse, as a user that may create tables and roles;
 - ``snova_scf_visit`` (type ``snova``): the least-privilege user to create: its *login* is the
   user name (``scf_visit`` if empty) and its *password* the user's password. Only those two
-  fields are read; the password never appears in this file, in logs or in SQL text (the role's
-  password is set as a SCRAM/MD5 verifier computed on the client);
+  fields are read; the password never appears in this file, in logs, in XCom or in SQL text (the
+  role's password is set as a SCRAM/MD5 verifier computed on the worker);
 - ``tencentcloud_default``: SecretId/SecretKey, extras ``region``, ``appid`` (and ``endpoint``
   for the bundled emulator).
 
@@ -31,13 +31,15 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param
+from scf_snova_core.ledger import DEFAULT_LEDGER_TABLE
 
+from airflow_scf_snova.operators.snova import SnovaEnsureRoleOperator, SnovaSQLOperator
 from airflow_scf_snova.sensors.cos import COSObjectSensor
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 
 TABLE = "t1"
-LEDGER = "airflow_scf_snova_load_ledger"
+LEDGER = DEFAULT_LEDGER_TABLE
 SCF_VISIT_CONN_ID = "snova_scf_visit"
 BUCKET = "{{ params.bucket }}"
 DEFAULT_BUCKET = os.environ.get("SNOVA_IMPORT_BUCKET", "snova-demo-1250000000")
@@ -55,64 +57,23 @@ with DAG(
         "suffix": Param(".log", type="string"),
     },
 ) as dag:
+    create_t1 = SnovaSQLOperator(
+        task_id="create_t1",
+        sql=f"CREATE TABLE IF NOT EXISTS {TABLE} (a1 int)",
+    )
 
-    @task
-    def setup_warehouse() -> dict:
-        """Create ``t1``, the load ledger and the least-privilege user with exactly the grants
-        the imports and queries need (the seed's ``GRANT ALL`` is more). Idempotent: running it
-        again resets the user's password and privileges to what the connection says."""
-        from airflow.sdk import Connection
-        from psycopg2 import sql
-        from psycopg2.extensions import encrypt_password
-        from scf_snova_core.ledger import LoadLedger, canonical_table, table_lock_key
-
-        from airflow_scf_snova.hooks.snova import SnovaHook, validate_identifier
-
-        visit = Connection.get(SCF_VISIT_CONN_ID)
-        user = validate_identifier(visit.login or "scf_visit", "role")
-        if not visit.password:
-            raise ValueError(f"connection {SCF_VISIT_CONN_ID!r} has no password for {user}")
-        conn = SnovaHook(snova_conn_id="snova_default").get_psycopg2_conn()
-        try:
-            with conn, conn.cursor() as cur:  # one transaction: all of it or nothing
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (table_lock_key(f"setup:{TABLE}"),))
-                cur.execute(
-                    sql.SQL("CREATE TABLE IF NOT EXISTS {} (a1 int)").format(sql.Identifier(TABLE))
-                )
-                ledger = LoadLedger(LEDGER)
-                ledger.ensure(cur)
-                table, ledger_name = canonical_table(cur, TABLE), canonical_table(cur, LEDGER)
-                cur.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (user,))
-                created = cur.fetchone() is None
-                # The password travels as a verifier hashed here (SCRAM-SHA-256, or MD5 where
-                # the server asks for it), so not even a server logging DDL sees it; the
-                # statement runs on the cursor, never through DbApiHook.run (which logs SQL).
-                verifier = encrypt_password(visit.password, user, scope=conn)
-                cur.execute(
-                    sql.SQL("{} ROLE {} WITH LOGIN PASSWORD {}").format(
-                        sql.SQL("CREATE" if created else "ALTER"),
-                        sql.Identifier(user),
-                        sql.Literal(verifier),
-                    )
-                )
-                role = sql.Identifier(user)
-                for name in {table.split(".")[0], ledger_name.split(".")[0]}:
-                    cur.execute(
-                        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(name), role)
-                    )
-                for name in (table, ledger_name):
-                    rel = sql.Identifier(*name.split("."))
-                    cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(rel, role))
-                    cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(rel, role))
-                cur.execute("SELECT version()")
-                if "Greenplum Database" in cur.fetchone()[0]:
-                    # Snova loads through per-object cos_ext tables in t1's schema.
-                    schema = sql.Identifier(table.split(".")[0])
-                    cur.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(schema, role))
-                    cur.execute(sql.SQL("GRANT SELECT ON PROTOCOL cos TO {}").format(role))
-        finally:
-            conn.close()
-        return {"table": table, "ledger": ledger_name, "role": user, "role_created": created}
+    # The seed's dedicated user, with exactly the grants the imports and queries need (the
+    # seed's GRANT ALL is more): SELECT, INSERT on t1 and on the ledger (created if missing).
+    # [START howto_operator_snova_ensure_role]
+    create_scf_visit = SnovaEnsureRoleOperator(
+        task_id="create_scf_visit",
+        role_conn_id=SCF_VISIT_CONN_ID,  # its login and password (sent as a verifier only)
+        role="{{ conn.snova_scf_visit.login or 'scf_visit' }}",
+        load_tables=[TABLE],  # the SCF import function appends
+        read_tables=[TABLE],  # the SCF query function reads
+        ledger_table=LEDGER,
+    )
+    # [END howto_operator_snova_ensure_role]
 
     wait_for_logs = COSObjectSensor(
         task_id="wait_for_logs",
@@ -159,5 +120,5 @@ with DAG(
         column_mapping={"a1": {"null_check": {"equal_to": 0}, "min": {"geq_to": 1}}},
     )
 
-    setup_warehouse() >> load
+    create_t1 >> create_scf_visit >> load
     wait_for_logs >> load >> [check_table, check_column]

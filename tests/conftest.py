@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: db, put and run_load for the load tests (tests/transfers, tests/reliability).
-pytest_plugins = ["load_fixtures"]
+#: db, put, run_load, block_stream, wait_for and task_logs for the load tests.
+pytest_plugins = ["scf_snova_devel.loads"]
 
 # -- the process environment, before Airflow is imported anywhere --------------------------------
 for _name in list(os.environ):

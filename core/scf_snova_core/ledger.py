@@ -9,8 +9,9 @@ sees the first one's committed row and skips the object.
 
 The ledger is created on first use (``CREATE`` on its schema needed), or can be created ahead of
 time by an administrator with :data:`LEDGER_COLUMNS` (the loader then needs only SELECT, INSERT
-and, for ``mode="replace"``, DELETE on it). psycopg2 is imported inside functions only:
-the Airflow provider and the SCF import function both speak this protocol, through this module.
+and, for ``mode="replace"``, DELETE on it). The lock, the lookup, the record and the DDL are
+written here only: the Airflow provider's load engine and the SCF import function both use this
+module. psycopg2 is imported inside functions only.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from .names import split_table_name
 from .objects import normalize_etag
+from .sql import quote_table
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
+
+    from .objects import COSObject
 
 DEFAULT_LEDGER_TABLE = "airflow_scf_snova_load_ledger"
 #: The ledger's columns (also the DDL an administrator can run to pre-create it).
@@ -53,30 +57,6 @@ def table_lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def relation(table: str) -> Composable:
-    """``psycopg2.sql`` composable for a validated ``table`` or ``schema.table``."""
-    from psycopg2 import sql
-
-    schema, name = split_table_name(table)
-    return sql.Identifier(schema, name) if schema else sql.Identifier(name)
-
-
-def canonical_table(cur: Any, table: str) -> str:
-    """``schema.table`` as the server resolves ``table`` (search path applied), so that ``t1``
-    and ``public.t1`` share one lock and one set of ledger rows.
-
-    :raises psycopg2.errors.UndefinedTable: no such table.
-    """
-    quoted = relation(table).as_string(cur)
-    cur.execute(
-        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
-        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
-        (quoted,),
-    )
-    schema, name = cur.fetchone()
-    return f"{schema}.{name}"
-
-
 @dataclass(frozen=True)
 class LedgerEntry:
     """One committed load of one object version."""
@@ -91,6 +71,16 @@ class LedgerEntry:
     run_id: str | None = None
     task_id: str | None = None
 
+    @classmethod
+    def of(
+        cls, target_table: str, obj: COSObject, rows: int, rejected: int = 0, **who: str | None
+    ) -> LedgerEntry:
+        """The entry of ``obj`` (a :class:`~.objects.COSObject`) loaded into ``target_table``.
+
+        :param who: ``dag_id``, ``run_id``, ``task_id``: who loaded it.
+        """
+        return cls(target_table, obj.bucket, obj.key, obj.etag, rows, rejected, **who)
+
 
 class LoadLedger:
     """Reads and writes the ledger through a psycopg2 cursor; the caller owns the transaction.
@@ -104,7 +94,8 @@ class LoadLedger:
 
     @property
     def relation(self) -> Composable:
-        return relation(self.table)
+        """The quoted ledger table."""
+        return quote_table(self.table)
 
     def exists(self, cur: Any) -> bool:
         """Whether the ledger table is visible (catalog lookup: needs no privilege on it)."""

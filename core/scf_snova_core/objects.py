@@ -91,6 +91,39 @@ class COSObject:
             last_modified=parse_cos_time(value["last_modified"]),
         )
 
+    @classmethod
+    def from_head(cls, bucket: str, key: str, headers: dict[str, Any]) -> COSObject:
+        """The object a HEAD Object answer describes (``Content-Length``, ``ETag``,
+        ``Last-Modified`` headers, as the COS SDK returns them).
+
+        :param bucket: the full bucket name.
+        :param key: the key.
+        :param headers: the response headers.
+        """
+        return cls(
+            bucket=bucket,
+            key=key,
+            size=int(headers.get("Content-Length") or 0),
+            etag=headers.get("ETag") or "",
+            last_modified=parse_cos_time(headers["Last-Modified"]),
+        )
+
+    @classmethod
+    def from_listing(cls, bucket: str, entry: dict[str, Any]) -> COSObject:
+        """The object of one ``Contents`` entry of a GET Bucket (list objects) answer (``Key``,
+        ``Size``, ``ETag``, ``LastModified``; the key already URL-decoded if it was encoded).
+
+        :param bucket: the full bucket name.
+        :param entry: the entry.
+        """
+        return cls(
+            bucket=bucket,
+            key=entry["Key"],
+            size=int(entry.get("Size") or 0),
+            etag=entry.get("ETag") or "",
+            last_modified=parse_cos_time(entry["LastModified"]),
+        )
+
     def to_cos_event(
         self, region: str, event_name: str = "cos:ObjectCreated:Put", **kwargs: Any
     ) -> dict[str, Any]:

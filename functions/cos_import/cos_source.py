@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from scf_snova_core.objects import COSObject
+
 
 @dataclass(frozen=True)
 class CosSettings:
@@ -44,14 +46,6 @@ class CosSettings:
         return tuple(s for s in (self.secret_key, self.token) if s)
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    bucket: str
-    key: str
-    etag: str  # without quotes
-    size: int
-
-
 class CosSource:
     """Head, list and stream objects with ``cos-python-sdk-v5``."""
 
@@ -79,16 +73,16 @@ class CosSource:
         self.client = CosS3Client(CosConfig(**kwargs), retry=3)
 
     def head(self, bucket, key):
-        headers = self.client.head_object(Bucket=bucket, Key=key)
-        etag = (headers.get("ETag") or "").strip().strip('"')
-        return ObjectInfo(bucket, key, etag, int(headers.get("Content-Length") or 0))
+        """The object's current version, as a ``COSObject`` (ETag without quotes)."""
+        return COSObject.from_head(bucket, key, self.client.head_object(Bucket=bucket, Key=key))
 
     def open(self, bucket, key):
         """The object's bytes as a ``read(n)`` stream (constant memory)."""
         return self.client.get_object(Bucket=bucket, Key=key)["Body"].get_raw_stream()
 
     def list(self, bucket, prefix, page_size=1000):
-        """Every object under ``prefix``, in key order, one page in memory at a time."""
+        """Every object under ``prefix`` (``COSObject``), in key order, one page in memory at a
+        time."""
         marker = ""
         while True:
             page = self.client.list_objects(
@@ -96,12 +90,7 @@ class CosSource:
             )
             contents = page.get("Contents") or []
             for entry in contents:
-                yield ObjectInfo(
-                    bucket,
-                    entry["Key"],
-                    (entry.get("ETag") or "").strip().strip('"'),
-                    int(entry.get("Size") or 0),
-                )
+                yield COSObject.from_listing(bucket, entry)
             if str(page.get("IsTruncated", "false")).lower() != "true" or not contents:
                 return
             marker = page.get("NextMarker") or contents[-1]["Key"]

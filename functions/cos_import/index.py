@@ -1,6 +1,6 @@
 """SCF function: load COS ``.log`` CSV files into a Snova table, exactly once.
 
-The seed article's import function rewritten for Python 3. The article's version ran
+The seed article's import function, for Python 3. The article's version runs
 ``INSERT INTO t1 SELECT * FROM cos_tbl`` on every upload, re-reading the **whole** ``snova/``
 prefix each time (every file's rows duplicated once per later upload), with the password and the
 SecretKey written in the code. This one:
@@ -12,7 +12,7 @@ SecretKey written in the code. This one:
   objects the ledger does not know yet: a catch-up for uploads no COS event delivered;
 - records every object version in the provider's ledger under the table's advisory lock, so a
   retried invocation, a duplicate event, or the same file loaded by the Airflow operator is
-  skipped, never duplicated (see ``snova_loader.py``);
+  skipped, never duplicated (``snova_loader.py``, on ``scf_snova_core.ledger``);
 - reads every setting from its environment (filled at deploy time from Airflow connections):
 
   =====================  ==========================================================
@@ -34,14 +34,18 @@ SecretKey written in the code. This one:
   ``COS_ENDPOINT``       the offline emulator only (``http://127.0.0.1:9100``)
   =====================  ==========================================================
 
-Returns ``{"trigger", "loaded", "skipped", "rows", "objects", "ignored"}``. A failure raises
+Returns ``{"trigger", "loaded", "skipped", "rows", "objects", "ignored"}``; each of ``objects``
+is the object (``bucket``, ``key``, ``size``, ``etag``, ``last_modified``) with ``rows``,
+``rejected``, ``status`` and ``seconds``, as ``COSToSnovaOperator`` returns it. A failure raises
 (the invocation fails and SCF retries asynchronous ones); objects committed before it are
 skipped by the retry.
 
-Dependencies: ``psycopg2`` and ``cos-python-sdk-v5``. The emulator runs functions on its own
-Python, where both are installed. On Tencent Cloud, package what the runtime does not provide
-(for instance ``pip install psycopg2-binary -t .`` for Linux x86_64 and the runtime's Python
-version, next to ``index.py``) or attach a layer.
+Dependencies: ``scf_snova_core`` (pure Python, the rules this function shares with the Airflow
+provider), ``psycopg2`` and ``cos-python-sdk-v5``. ``SCFDeployFunctionOperator`` copies
+``scf_snova_core`` into the code package when asked to (``include_packages``); the emulator runs
+functions on its own Python, where all three are installed. On Tencent Cloud, package what the
+runtime does not provide (for instance ``pip install psycopg2-binary -t .`` for Linux x86_64 and
+the runtime's Python version, next to ``index.py``) or attach a layer.
 """
 
 import json
@@ -49,6 +53,7 @@ import os
 from contextlib import closing
 
 from cos_source import CosSettings, CosSource
+from scf_snova_core.names import full_bucket_name
 from snova_loader import DEFAULT_LEDGER_TABLE, SnovaObjectLoader
 
 
@@ -87,8 +92,7 @@ def _sweep(event, env, cos, appid):
     suffix = message.get("suffix", env.get("SWEEP_SUFFIX") or "")
     if not bucket:
         raise ValueError('a timer event needs a bucket: Message {"bucket": ...} or SWEEP_BUCKET')
-    if not bucket.rpartition("-")[2].isdigit():
-        bucket = f"{bucket}-{appid}"
+    bucket = full_bucket_name(bucket, appid)
     keys = [o.key for o in cos.list(bucket, prefix) if o.key.endswith(suffix or "")]
     keys = [key for key in keys if not key.endswith("/")]
     return "timer", [(bucket, key) for key in keys], []

@@ -1,6 +1,6 @@
 """Fixtures of the reliability tests: captured task output. The database handle, objects in the
 emulator's COS and a load run in this process (``db``, ``put``, ``run_load``) are shared with the
-transfer tests (tests/load_fixtures.py)."""
+transfer tests (``scf_snova_devel.loads``)."""
 
 from __future__ import annotations
 

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 from airflow.providers_manager import ProvidersManager
 
-import airflow_scf_snova.hooks.cos
-import airflow_scf_snova.hooks.snova
-import airflow_scf_snova.transfers.cos_to_snova
-import airflow_scf_snova.utils.snova_load  # noqa: F401
-
 _providers = ProvidersManager()
 _providers.initialize_providers_asset_uri_resources()
 _providers.initialize_providers_hooks()

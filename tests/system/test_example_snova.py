@@ -1,5 +1,5 @@
 """dags/example_snova.py run with ``dag.test()`` against the emulator and a real PostgreSQL;
-docs/snova.md kept in step with it."""
+docs/snova.md kept in step with it (and with dags/cos_to_snova_import.py's role snippet)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "example_snova.py"
+#: DAG files whose [START ...] snippets docs/snova.md quotes.
+SNIPPET_FILES = (DAG_FILE, ROOT / "dags" / "cos_to_snova_import.py")
 DOC_FILE = ROOT / "docs" / "snova.md"
 PREFIX = "example-snova/incoming/"
 EXPORT_KEY = "example-snova/exports/orders.csv.gz"
@@ -91,10 +93,12 @@ _DOC_SNIPPET = re.compile(
 
 def test_docs_quote_the_example_dag_verbatim():
     in_dag = {
-        m["name"]: textwrap.dedent(m["body"]) for m in _DAG_SNIPPET.finditer(DAG_FILE.read_text())
+        m["name"]: textwrap.dedent(m["body"])
+        for path in SNIPPET_FILES
+        for m in _DAG_SNIPPET.finditer(path.read_text())
     }
     in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
-    assert len(in_dag) >= 3, "the example DAG lost its [START ...] markers"
+    assert len(in_dag) >= 4, "a DAG lost its [START ...] markers"
     assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
     for name, body in in_dag.items():
-        assert in_doc[name] == body, f"docs/snova.md drifted from the example DAG in {name}"
+        assert in_doc[name] == body, f"docs/snova.md drifted from the DAGs in {name}"

@@ -1,7 +1,8 @@
 """The seed article's workflows as DAGs (dags/cos_to_snova_import.py, snova_timer_query.py,
 cos_event_import.py, scf_native_triggers.py) run with ``dag.test()`` against the emulator and a
 real PostgreSQL, and the SCF functions they deploy (functions/cos_import, functions/snova_query)
-checked against the provider's own rules (ledger DDL, lock key, external-table DDL)."""
+checked to take the rules they share with the provider (ledger, lock key, external-table DDL)
+from the core, scf_snova_core, instead of holding copies."""
 
 from __future__ import annotations
 
@@ -183,12 +184,18 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
         (f"snova/2024-01-0{i}.log", "loaded", 100) for i in (1, 2, 3)
     ]
     assert t1_state(seed) == (300, 300 * 301 // 2)
-    setup = imported.values[("setup_warehouse", "return_value")]
+    setup = imported.values[("create_scf_visit", "return_value")]
     assert setup == {
-        "table": "public.t1",
-        "ledger": "public.airflow_scf_snova_load_ledger",
         "role": seed.role,
         "role_created": True,
+        "ledger": "public.airflow_scf_snova_load_ledger",
+        "tables": {
+            "public.t1": ["SELECT", "INSERT"],
+            "public.airflow_scf_snova_load_ledger": ["SELECT", "INSERT"],
+        },
+        "schemas": {"public": ["USAGE"]},
+        "temporary": False,
+        "cos_protocol": False,
     }
 
     again = imported.dag.test()  # same files: skipped, not loaded twice
@@ -196,7 +203,7 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
     assert again.state == "success", out[-4000:]
     values = xcoms(again.run_id, imported.dag.dag_id)
     assert [r["status"] for r in values[("load_into_t1", "return_value")]] == ["skipped"] * 3
-    assert values[("setup_warehouse", "return_value")]["role_created"] is False
+    assert values[("create_scf_visit", "return_value")]["role_created"] is False
     assert t1_state(seed) == (300, 300 * 301 // 2)
     assert seed.password not in out + err
 
@@ -354,7 +361,7 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     assert values[("create_cos_trigger", "return_value")]["changed"] is False
 
 
-# -- the import function against the provider's rules ---------------------------------------------
+# -- the import function on the core's rules --------------------------------------------------
 @pytest.fixture(scope="module")
 def cos_import():
     """functions/cos_import imported as SCF would (its directory first on ``sys.path``)."""
@@ -372,46 +379,70 @@ def cos_import():
             sys.modules.pop(name, None)
 
 
-def test_the_function_shares_the_providers_ledger_and_lock(cos_import):
-    from scf_snova_core import ledger as load_ledger
+#: Text a hand copy of the ledger protocol or of the cos_ext DDL would hold.
+LEDGER_SQL = (
+    "pg_advisory_xact_lock",
+    "airflow_scf_snova.cos_to_snova:",
+    "PRIMARY KEY (target_table",
+    "INSERT INTO {} (target_table",
+    "WHERE target_table = %s",
+    "CREATE READABLE EXTERNAL TABLE",
+    "secretKey=",
+    "FROM STDIN WITH",
+    "hashlib",
+)
 
-    assert cos_import.loader.LEDGER_COLUMNS == load_ledger.LEDGER_COLUMNS
-    assert cos_import.loader.DEFAULT_LEDGER_TABLE == load_ledger.DEFAULT_LEDGER_TABLE
-    for name in ("public.t1", "analytics.orders", "public.数据"):
-        assert cos_import.loader.table_lock_key(name) == load_ledger.table_lock_key(name)
+
+def test_the_function_uses_the_cores_ledger_and_lock_and_holds_no_copy(cos_import):
+    from scf_snova_core import cos_ext, formats, ledger, loads
+
+    assert cos_import.loader.LoadLedger is ledger.LoadLedger
+    assert cos_import.loader.DEFAULT_LEDGER_TABLE is ledger.DEFAULT_LEDGER_TABLE
+    assert cos_import.loader.ExternalTableDDL is cos_ext.ExternalTableDDL
+    assert cos_import.loader.LoadFormat is formats.LoadFormat
+    assert cos_import.loader.METHODS is loads.METHODS
+    for path in sorted(FUNCTIONS.rglob("*.py")):
+        text = path.read_text()
+        for fragment in LEDGER_SQL:
+            assert fragment not in text, f"{path.relative_to(ROOT)} holds {fragment!r}"
 
 
-def test_the_functions_greenplum_ddl_is_the_providers(cos_import, snova_server):
-    """The Greenplum branch cannot run offline: its statement is compared, as text, with the
-    provider's builder and checked against Tencent's documented cos_ext syntax."""
+def test_the_functions_greenplum_ddl_is_the_cores(cos_import, seed, imported, function_env):
+    """The Greenplum branch cannot run offline: the function's statement is the core's builder's,
+    with the function's key pair, and follows Tencent's documented cos_ext syntax."""
     import psycopg2
-    from snova_ddl_syntax import check_cos_ext_ddl
+    from scf_snova_core.cos_ext import CosExtLocation, ExternalTableDDL
+    from scf_snova_core.formats import LoadFormat
+    from scf_snova_core.objects import COSObject
+    from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
 
-    from airflow_scf_snova.utils.external_table import CosExtLocation, ExternalTableDDL
-    from airflow_scf_snova.utils.load_format import LoadFormat
-
-    conn = psycopg2.connect(snova_server)
+    cfg = seed.emulator.config
+    source = cos_import.source.CosSource(cos_import.source.CosSettings.from_environ(os.environ))
+    obj = COSObject(seed.bucket, "snova/x.log", 3, "e", __import__("datetime").datetime.now())
+    conn = psycopg2.connect(seed.role_dsn)
     try:
         for header, delimiter in ((False, ","), (True, "|")):
-            columns = [("a1", "integer"), ("note", "character varying(20)")]
-            location = CosExtLocation(
-                "b-1250000000", "snova/x.log", "ap-guangzhou", "AKIDid", "sk/Key+1"
+            loader = cos_import.loader.SnovaObjectLoader(
+                conn, source, "t1", header=header, delimiter=delimiter
             )
-            provider = ExternalTableDDL(
-                "public.ext_1", columns, location, LoadFormat(header=header, delimiter=delimiter)
-            ).render(conn)
-            mine = cos_import.loader.external_table_ddl(
+            mine = loader.external_table_ddl(obj, "public.ext_1").render(conn)
+            location = CosExtLocation(
+                seed.bucket, "snova/x.log", cfg.region, cfg.secret_id, cfg.secret_key
+            )
+            core = ExternalTableDDL(
                 "public.ext_1",
-                columns,
-                cos_import.loader.cos_ext_location(
-                    "b-1250000000", "snova/x.log", "ap-guangzhou", "AKIDid", "sk/Key+1"
-                ),
-                header,
-                delimiter,
-            ).as_string(conn)
-            assert mine == provider
+                [("a1", "integer")],
+                location,
+                LoadFormat(header=header, delimiter=delimiter),
+            ).render(conn)
+            assert mine == core
             parsed = check_cos_ext_ddl(mine)
-            assert parsed.params == {"secretId": "AKIDid", "secretKey": "sk/Key+1"}
+            assert parsed.params == {"secretId": cfg.secret_id, "secretKey": cfg.secret_key}
+            assert (
+                parsed.options == {"HEADER": None, "DELIMITER": "|"}
+                if header
+                else {"DELIMITER": ","}
+            )
     finally:
         conn.close()
 

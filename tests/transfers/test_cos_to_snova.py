@@ -410,3 +410,22 @@ def test_a_load_opens_one_snova_connection(db, bucket, three_files, run_load, mo
 
     assert [r["status"] for r in result] == ["loaded"] * 3
     assert len(opened) == 1
+
+
+def test_a_table_found_through_the_search_path_in_any_schema_is_loaded(
+    db, bucket, put, run_load, snova_db
+):
+    # The user's name is validated; the schema the server resolves it to is quoted as it is.
+    database = snova_db.rsplit("/", 1)[1]
+    db.execute('CREATE SCHEMA "etl-staging"')
+    db.execute('CREATE TABLE "etl-staging".t9 (a1 int)')
+    db.execute(f'ALTER DATABASE "{database}" SET search_path = "etl-staging", public')
+    put("s.csv", "1\n2\n")
+    [result] = run_load(
+        table="t9", bucket=bucket, keys=["s.csv"], mode="upsert", upsert_keys=["a1"]
+    )
+    assert (result["status"], result["rows"]) == ("loaded", 2)
+    assert db.rows('SELECT a1 FROM "etl-staging".t9 ORDER BY a1') == [(1,), (2,)]
+    # the ledger too is created in the first schema of the search path
+    ledger = '"etl-staging".airflow_scf_snova_load_ledger'
+    assert [row[0] for row in db.ledger(ledger)] == ["etl-staging.t9"]

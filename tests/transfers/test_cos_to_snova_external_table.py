@@ -4,12 +4,13 @@ What is real here: the operator, the ledger, the advisory lock, the per-object t
 the ``INSERT INTO target SELECT ... FROM <external table>``, the ``DROP``, staging for upsert,
 replace, the prefix-collision check against the emulator's COS listing, and every log line.
 
-What is emulated (TEST SEAM): PostgreSQL has no ``cos_ext``, so
-:class:`EmulatedExternalTableSource` overrides exactly three methods of
+What is emulated (TEST SEAM): PostgreSQL has no ``cos_ext``, so :class:`EmulatedGreenplumHook`
+(a ``SnovaHook`` that reports Greenplum and returns this source from its ``row_source`` seam)
+loads through :class:`EmulatedExternalTableSource`, which overrides exactly three methods of
 ``ExternalTableSource``:
 
 - ``create_external_table`` receives the DDL object, renders the exact statement Snova would
-  get and checks it against the documented syntax (``snova_ddl_syntax``), then creates an
+  get and checks it against the documented syntax (``scf_snova_devel.ddl_syntax``), then creates an
   ordinary table with the same column definitions and fills it with a real COPY of the one
   object the LOCATION names (cos_ext would read every key with that prefix; the collision check
   guarantees there is only one);
@@ -26,20 +27,26 @@ from __future__ import annotations
 
 import json
 import traceback
+from datetime import datetime, timezone
+from functools import cached_property
 
 import pytest
 from psycopg2 import sql
-from snova_ddl_syntax import check_cos_ext_ddl
+from scf_snova_core.formats import LoadFormat
+from scf_snova_core.objects import COSObject
+from scf_snova_core.sql import quote_table
+from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
 
 from airflow_scf_snova.exceptions import InvalidInputError, SnovaError
+from airflow_scf_snova.hooks.snova import SnovaHook
+from airflow_scf_snova.snova.loader import TargetTable
+from airflow_scf_snova.snova.sources import CopySource, ExternalTableSource, ServerInfo
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
-from airflow_scf_snova.utils.snova_load import (
-    CopySource,
-    ExternalTableSource,
-    LoadObject,
-    ServerInfo,
-    TargetTable,
-)
+
+
+def cos_object(bucket: str, key: str, etag: str = "e") -> COSObject:
+    return COSObject(bucket, key, 0, etag, datetime(2024, 1, 1, tzinfo=timezone.utc))
+
 
 SOURCES: list[EmulatedExternalTableSource] = []
 
@@ -57,10 +64,8 @@ class EmulatedExternalTableSource(ExternalTableSource):
         pass
 
     def create_external_table(self, cur, ddl):
-        from airflow_scf_snova.hooks.snova import SnovaHook
-
         self.parsed.append(check_cos_ext_ddl(ddl.render(cur)))
-        relation = SnovaHook.quote_table(ddl.name)
+        relation = quote_table(ddl.name)
         cur.execute(
             sql.SQL("CREATE TABLE {} ({})").format(
                 relation,
@@ -78,31 +83,37 @@ class EmulatedExternalTableSource(ExternalTableSource):
         columns = [c for c, _ in ddl.columns]
         table = TargetTable(ddl.name, relation, dict(ddl.columns), columns)
         loc = ddl.location
-        _, self._rejected = copy.load(cur, relation, table, LoadObject(loc.bucket, loc.prefix, ""))
+        _, self._rejected = copy.load(cur, relation, table, cos_object(loc.bucket, loc.prefix))
 
     def drop_external_table(self, cur, ddl):
-        from airflow_scf_snova.hooks.snova import SnovaHook
-
-        cur.execute(sql.SQL("DROP TABLE {}").format(SnovaHook.quote_table(ddl.name)))
+        cur.execute(sql.SQL("DROP TABLE {}").format(quote_table(ddl.name)))
         self.dropped.append(ddl.name)
 
     def count_rejected(self, cur, ddl):
         return self._rejected
 
 
-class EmulatedGreenplumLoad(COSToSnovaOperator):
-    """The operator, told the server is Greenplum and given the emulated source (TEST SEAM)."""
+class EmulatedGreenplumHook(SnovaHook):
+    """The hook, told the server is Greenplum and giving the emulated source (TEST SEAM)."""
 
-    def _server_is_greenplum(self, snova):
+    def is_greenplum(self):
         return True
 
-    def _make_source(self, method, server):
+    def row_source(self, method, server, cos_hook, spec):
         assert method == "external_table"
         source = EmulatedExternalTableSource(
-            self.hook, self.load_format, server, reject_limit=self.reject_limit
+            cos_hook, spec.fmt, server, reject_limit=spec.reject_limit
         )
         SOURCES.append(source)
         return source
+
+
+class EmulatedGreenplumLoad(COSToSnovaOperator):
+    """The operator with the emulated hook as its Snova side."""
+
+    @cached_property
+    def snova_hook(self):
+        return EmulatedGreenplumHook(snova_conn_id=self.snova_conn_id)
 
 
 @pytest.fixture
@@ -218,7 +229,6 @@ def test_a_failing_load_rolls_back_the_external_table_too(db, bucket, put, load)
 # -- the real (unseamed) Greenplum steps on plain PostgreSQL -------------------------------------
 def _real_source(emulator):
     from airflow_scf_snova.hooks.cos import COSHook
-    from airflow_scf_snova.utils.load_format import LoadFormat
 
     return ExternalTableSource(COSHook(), LoadFormat(), ServerInfo(180000, greenplum=True))
 
@@ -234,7 +244,7 @@ def test_real_ddl_failing_on_the_server_never_exposes_the_secret(db, bucket, emu
             target = TargetTable(
                 "public.t1", sql.Identifier("public", "t1"), {"a1": "integer"}, ["a1"]
             )
-            ddl = source.ddl_for(target, LoadObject(bucket, "k.csv", "e"))
+            ddl = source.ddl_for(target, cos_object(bucket, "k.csv"))
             with pytest.raises(SnovaError) as caught:
                 source.create_external_table(cur, ddl)  # PostgreSQL: syntax error
     finally:
@@ -261,7 +271,6 @@ def test_temporary_credentials_are_refused_for_external_tables(emulator, monkeyp
     from conftest import tencentcloud_conn_json
 
     from airflow_scf_snova.hooks.cos import COSHook
-    from airflow_scf_snova.utils.load_format import LoadFormat
 
     monkeypatch.setenv("AIRFLOW_CONN_TC_STS", tencentcloud_conn_json(emulator, token="sts-token"))
     with pytest.raises(SnovaError, match="permanent API key"):

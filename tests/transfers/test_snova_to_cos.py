@@ -159,7 +159,10 @@ def test_empty_query_or_directory_key_is_refused(sql, key):
 def test_writable_external_table_ddl_for_a_query_matches_the_documented_syntax(db, bucket):
     """Greenplum only, so verified as text; the query's columns are described by PostgreSQL."""
     import psycopg2
-    from snova_ddl_syntax import check_cos_ext_ddl
+    from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
+
+    from airflow_scf_snova.snova.export import writable_ddl
+    from airflow_scf_snova.snova.spec import ExportSpec
 
     db.execute("CREATE TABLE src (id bigint, note varchar(20), amount numeric(12,2))")
     op = SnovaToCOSOperator(
@@ -174,7 +177,10 @@ def test_writable_external_table_ddl_for_a_query_matches_the_documented_syntax(d
     conn = psycopg2.connect(db.dsn)
     try:
         with conn.cursor() as cur:
-            ddl = op.writable_ddl(cur, op.sql, bucket, "wext_src")
+            spec = ExportSpec(
+                sql=op.sql, bucket=bucket, key=op.key, fmt=op.export_format, method=op.method
+            )
+            ddl = writable_ddl(cur, spec, op.cos_hook, bucket, "wext_src")
             text = ddl.render(cur)
             redacted = ddl.redacted(cur)
     finally:
@@ -183,4 +189,4 @@ def test_writable_external_table_ddl_for_a_query_matches_the_documented_syntax(d
     assert parsed.kind == "WRITABLE" and parsed.prefix == "exports/src_"
     assert parsed.columns == ['"id" bigint', '"note" character varying', '"amount" numeric']
     assert parsed.params["compressType"] == "gzip"
-    assert "secretKey=***" in redacted and op.hook.credentials.secret_key not in redacted
+    assert "secretKey=***" in redacted and op.cos_hook.credentials.secret_key not in redacted

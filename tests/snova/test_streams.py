@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from airflow_scf_snova.utils.csv_stream import (
+from airflow_scf_snova.snova.streams import (
     PipeClosedError,
     RecordingReader,
     StreamPipe,

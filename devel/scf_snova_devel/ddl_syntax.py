@@ -1,5 +1,6 @@
 """A checker for ``cos_ext`` external-table DDL against the syntax documented by Tencent
-(CDWPG 878/34875 and Snova 878/33622, transcribed in /work/shared/reference/tencent-apis.md 5.1).
+(https://cloud.tencent.com/document/product/878/34875 for CDWPG and
+https://cloud.tencent.com/document/product/878/33622 for Snova's ``CREATE EXTERNAL TABLE``).
 
 Plain PostgreSQL cannot run this DDL, so the provider's statements are verified as text: this
 module encodes the documented grammar (clause order, option order, the one-URL LOCATION with its
@@ -31,7 +32,7 @@ _PARAM = re.compile(r"^(?P<key>secretId|secretKey|compressType|https)=(?P<value>
 _OPTION = re.compile(
     r"(?P<option>HEADER|QUOTE|DELIMITER|NULL|ESCAPE)(?: (?:AS )?'(?P<value>(?:[^']|'')*)')?"
 )
-#: The documented order of the FORMAT options (the bracketed grammar of 5.1).
+#: The documented order of the FORMAT options (the bracketed grammar of those pages).
 _ORDER = {
     ("READABLE", "CSV"): ["HEADER", "QUOTE", "DELIMITER", "NULL", "ESCAPE"],
     ("READABLE", "TEXT"): ["HEADER", "DELIMITER", "NULL", "ESCAPE"],

@@ -4,10 +4,11 @@ One :class:`LoadFormat` renders both dialects that read or write CSV/TEXT in Sno
 
 - the ``COPY`` option list (``FORMAT csv, HEADER true, DELIMITER ',' ...``), and
 - the Greenplum external-table ``FORMAT 'CSV' (HEADER DELIMITER ',' ...)`` clause
-  (see :mod:`airflow_scf_snova.utils.external_table`).
+  (see :mod:`.cos_ext`).
 
 Rendering builds :mod:`psycopg2.sql` objects, so ``psycopg2`` is imported inside the functions:
-operator modules import this module at DAG-parse time for validation only.
+operator modules import this module at DAG-parse time for validation only. Invalid values raise
+:class:`~.errors.InvalidValueError`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_scf_snova.exceptions import InvalidInputError
+from .errors import InvalidValueError
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
@@ -32,18 +33,18 @@ PG_REJECT_LIMIT = 180000
 
 def _single_char(value: Any, what: str) -> str:
     if not isinstance(value, str) or len(value) != 1:
-        raise InvalidInputError(f"{what} must be a single character, got {value!r}")
+        raise InvalidValueError(f"{what} must be a single character, got {value!r}")
     if value in "\r\n":
-        raise InvalidInputError(f"{what} must not be a newline")
+        raise InvalidValueError(f"{what} must not be a newline")
     return value
 
 
 def validate_reject_limit(value: Any) -> int | None:
-    """``None`` or a positive ``int`` (not ``bool``); raise :class:`InvalidInputError` otherwise."""
+    """``None`` or a positive ``int`` (not ``bool``); raise :class:`InvalidValueError` otherwise."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"reject_limit must be a positive integer, got {value!r}")
+        raise InvalidValueError(f"reject_limit must be a positive integer, got {value!r}")
     return value
 
 
@@ -71,26 +72,26 @@ class LoadFormat:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise InvalidInputError(f"format must be one of {FORMATS}, got {self.format!r}")
+            raise InvalidValueError(f"format must be one of {FORMATS}, got {self.format!r}")
         _single_char(self.delimiter, "delimiter")
         if not isinstance(self.header, bool):
-            raise InvalidInputError(f"header must be True or False, got {self.header!r}")
+            raise InvalidValueError(f"header must be True or False, got {self.header!r}")
         if self.null_string is not None and (
             not isinstance(self.null_string, str) or "\n" in self.null_string
         ):
-            raise InvalidInputError(
+            raise InvalidValueError(
                 f"null_string must be a one-line string, got {self.null_string!r}"
             )
         if self.quote is not None:
             if self.format != "csv":
-                raise InvalidInputError("quote is only allowed with format='csv'")
+                raise InvalidValueError("quote is only allowed with format='csv'")
             _single_char(self.quote, "quote")
             if self.quote == self.delimiter:
-                raise InvalidInputError("quote and delimiter must differ")
+                raise InvalidValueError("quote and delimiter must differ")
         if not isinstance(self.encoding, str) or not _ENCODING.match(self.encoding):
-            raise InvalidInputError(f"encoding {self.encoding!r} is not a valid encoding name")
+            raise InvalidValueError(f"encoding {self.encoding!r} is not a valid encoding name")
         if self.compression not in COMPRESSIONS:
-            raise InvalidInputError(f"compression must be None or 'gzip', got {self.compression!r}")
+            raise InvalidValueError(f"compression must be None or 'gzip', got {self.compression!r}")
 
     # -- COPY ----------------------------------------------------------------------------------
     def copy_options(
@@ -126,16 +127,17 @@ class LoadFormat:
 
     # -- Greenplum external tables ---------------------------------------------------------------
     def external_format_clause(self, *, writable: bool = False) -> Composable:
-        """``FORMAT 'CSV' (HEADER QUOTE '"' DELIMITER ',' NULL '')`` in the documented order
-        (tencent-apis.md 5.1): CSV ``HEADER, QUOTE, DELIMITER, NULL``; TEXT ``HEADER, DELIMITER,
-        NULL``. Writable tables take no ``HEADER`` (the syntax has none).
+        """``FORMAT 'CSV' (HEADER QUOTE '"' DELIMITER ',' NULL '')`` in the order of Tencent's
+        ``cos_ext`` syntax (https://cloud.tencent.com/document/product/878/34875): CSV ``HEADER,
+        QUOTE, DELIMITER, NULL``; TEXT ``HEADER, DELIMITER, NULL``. Writable tables take no
+        ``HEADER`` (the syntax has none).
 
         :param writable: render for ``CREATE WRITABLE EXTERNAL TABLE``.
         """
         from psycopg2 import sql
 
         if writable and self.header:
-            raise InvalidInputError(
+            raise InvalidValueError(
                 "Greenplum writable external tables cannot write a header line; use header=False "
                 "or method='copy'"
             )

@@ -1,4 +1,5 @@
-"""cos_ext DDL as text, checked against the documented syntax; redaction; load formats.
+"""cos_ext DDL as text, checked against the documented syntax; redaction; load formats
+(:mod:`scf_snova_core.cos_ext`, :mod:`scf_snova_core.formats`, :mod:`scf_snova_core.sql`).
 
 Rendering uses a real PostgreSQL connection for quoting (psycopg2.sql needs one); the statements
 themselves are never executed here: plain PostgreSQL has no external tables.
@@ -8,17 +9,12 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
+from scf_snova_core.cos_ext import CosExtLocation, ExternalTableDDL, prefix_collisions
+from scf_snova_core.errors import InvalidValueError
+from scf_snova_core.formats import LoadFormat
 from scf_snova_core.objects import COSObject
-from snova_ddl_syntax import check_cos_ext_ddl
-
-from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.utils.external_table import (
-    CosExtLocation,
-    ExternalTableDDL,
-    prefix_collisions,
-    redact,
-)
-from airflow_scf_snova.utils.load_format import LoadFormat
+from scf_snova_core.sql import redact
+from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
 
 SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
 SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLEKEY"
@@ -107,11 +103,11 @@ def test_writable_ddl_matches_the_documented_syntax(pg):
 
 
 def test_writable_tables_cannot_have_a_header_or_reject_limit(pg):
-    with pytest.raises(InvalidInputError, match="cannot write a header"):
+    with pytest.raises(InvalidValueError, match="cannot write a header"):
         ExternalTableDDL("w", COLUMNS, location(), LoadFormat(header=True), writable=True).render(
             pg
         )
-    with pytest.raises(InvalidInputError, match="readable external tables only"):
+    with pytest.raises(InvalidValueError, match="readable external tables only"):
         ExternalTableDDL("w", COLUMNS, location(), LoadFormat(), writable=True, reject_limit=1)
 
 
@@ -172,7 +168,7 @@ def test_drop_statement(pg):
     ],
 )
 def test_location_validation(overrides, message):
-    with pytest.raises(InvalidInputError, match=message) as caught:
+    with pytest.raises(InvalidValueError, match=message) as caught:
         location(**overrides)
     assert SECRET_KEY not in str(caught.value)
 
@@ -195,50 +191,3 @@ def test_copy_options_render(pg):
     assert LoadFormat().copy_options(ignore_errors=True, reject_limit=5).as_string(pg) == (
         "(FORMAT csv, DELIMITER ',', ENCODING 'UTF8', ON_ERROR ignore, REJECT_LIMIT 5)"
     )
-
-
-# -- COPY statements per server (text: only PostgreSQL 18 runs them in these tests) -------------
-def _copy_sql(pg, version: int, greenplum: bool, reject_limit):
-    from psycopg2 import sql
-
-    from airflow_scf_snova.utils.snova_load import CopySource, ServerInfo
-
-    source = CopySource(None, LoadFormat(header=True), ServerInfo(version, greenplum), reject_limit)
-    return source.statement(sql.Identifier("public", "t1"), ["a1", "b"]).as_string(pg)
-
-
-def test_copy_statement_per_server(pg):
-    base = 'COPY "public"."t1" ("a1", "b") FROM STDIN WITH (FORMAT csv, HEADER true, '
-    assert _copy_sql(pg, 180000, False, None) == base + "DELIMITER ',', ENCODING 'UTF8')"
-    assert _copy_sql(pg, 180000, False, 3) == (
-        base + "DELIMITER ',', ENCODING 'UTF8', ON_ERROR ignore, REJECT_LIMIT 3)"
-    )
-    # PostgreSQL 17: no REJECT_LIMIT; the loader checks the limit from the notice
-    assert _copy_sql(pg, 170004, False, 3) == (
-        base + "DELIMITER ',', ENCODING 'UTF8', ON_ERROR ignore)"
-    )
-    # Greenplum 6: single-row error isolation after the option list
-    assert _copy_sql(pg, 90424, True, 3) == (
-        base + "DELIMITER ',', ENCODING 'UTF8') LOG ERRORS SEGMENT REJECT LIMIT 3 ROWS"
-    )
-
-
-def test_reject_limit_is_refused_on_postgresql_before_17():
-    from airflow_scf_snova.exceptions import SnovaError
-    from airflow_scf_snova.utils.snova_load import CopySource, ServerInfo
-
-    with pytest.raises(SnovaError, match="reject_limit needs PostgreSQL 17"):
-        CopySource(None, LoadFormat(), ServerInfo(160004, False), reject_limit=1)
-    CopySource(None, LoadFormat(), ServerInfo(160004, False))  # fine without it
-
-
-def test_reject_counts_from_server_notices():
-    from airflow_scf_snova.utils.snova_load import _count_rejected
-
-    pg = ["NOTICE:  2 rows were skipped due to data type incompatibility\n"]
-    assert _count_rejected(pg, greenplum=False) == 2
-    assert _count_rejected(["NOTICE:  1 row was skipped due to ..."], greenplum=False) == 1
-    # Greenplum's wording as remembered from its docs' examples; UNVERIFIED on Snova (text only)
-    gp = ["NOTICE:  found 4 data formatting errors (4 or more input rows), rejected related input"]
-    assert _count_rejected(gp, greenplum=True) == 4
-    assert _count_rejected(["NOTICE:  something else"], greenplum=True) == 0

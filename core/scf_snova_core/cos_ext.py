@@ -1,7 +1,8 @@
-"""Greenplum ``cos_ext`` external tables: DDL built from validated parts, and redaction.
+"""Greenplum ``cos_ext`` external tables: DDL built from validated parts, safe to log redacted.
 
 Snova reads and writes COS in parallel from every segment through external tables whose
-``LOCATION`` carries the API key in clear text (tencent-apis.md 5.1)::
+``LOCATION`` carries the API key in clear text (Tencent's syntax:
+https://cloud.tencent.com/document/product/878/34875)::
 
     CREATE READABLE EXTERNAL TABLE name (col type, ...)
       LOCATION ('cos://<bucket>-<appid>.cos.<region>.myqcloud.com/<prefix>
@@ -12,10 +13,11 @@ Snova reads and writes COS in parallel from every segment through external table
 
 So the statement is a secret. This module builds it as a :class:`ExternalTableDDL` whose
 :meth:`~ExternalTableDDL.redacted` text is what gets logged; the real text exists only at the
-moment of ``cursor.execute`` (never through ``DbApiHook.run``, which logs SQL), and
-:func:`redact` also scrubs database error messages that might quote the statement.
+moment of ``cursor.execute`` (never through a logging helper such as Airflow's
+``DbApiHook.run``), and :func:`~.sql.redact` also scrubs database error messages that might quote
+the statement.
 
-Facts that shape the design (tencent-apis.md 5.1):
+Facts that shape the design (same page):
 
 - only ONE URL per ``LOCATION``, and the URL's path is a **prefix**: ``data/a.csv`` also reads
   ``data/a.csv.bak``. A loader that wants exactly one object must check that no other key
@@ -23,41 +25,25 @@ Facts that shape the design (tencent-apis.md 5.1):
 - parameters are space separated, so a key containing whitespace cannot be expressed;
 - the option is ``compressType`` (not Alibaba's ``compressiontype``); reads also auto-detect gzip;
 - there is no session-token parameter, so temporary (STS) credentials cannot be used.
+
+Invalid parts raise :class:`~.errors.InvalidValueError`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_scf_snova.exceptions import InvalidInputError
+from .errors import InvalidValueError
+from .names import FULL_BUCKET, REGION
+from .sql import quote_identifier, quote_table, redact
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
-    from scf_snova_core.objects import COSObject
 
-    from airflow_scf_snova.utils.load_format import LoadFormat
-
-REDACTED = "***"
-#: ``secretId=...`` / ``secretKey=...`` up to the next space or quote, any case.
-_SECRET_PARAM = re.compile(r"(?i)\b(secret_?(?:id|key)\s*=\s*)[^\s'\"]*")
-_REGION = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
-_FULL_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?-\d+$")
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every ``secretId=``/``secretKey=`` value and every given secret replaced by
-    ``***``. Applied to logged DDL and to database errors raised while it ran.
-
-    :param text: the text.
-    :param secrets: literal values to remove wherever they appear.
-    """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _SECRET_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    from .formats import LoadFormat
+    from .objects import COSObject
 
 
 @dataclass(frozen=True)
@@ -82,22 +68,22 @@ class CosExtLocation:
     https: bool | None = None
 
     def __post_init__(self) -> None:
-        if not _FULL_BUCKET.match(self.bucket or ""):
-            raise InvalidInputError(
+        if not FULL_BUCKET.match(self.bucket or ""):
+            raise InvalidValueError(
                 f"cos_ext needs a full bucket name (name-appid), got {self.bucket!r}"
             )
-        if not _REGION.match(self.region or ""):
-            raise InvalidInputError(f"invalid COS region {self.region!r}")
+        if not REGION.match(self.region or ""):
+            raise InvalidValueError(f"invalid COS region {self.region!r}")
         if not self.prefix or any(ch.isspace() for ch in self.prefix) or "'" in self.prefix:
-            raise InvalidInputError(
+            raise InvalidValueError(
                 f"object key {self.prefix!r} cannot be named in a cos_ext LOCATION (it is empty or "
                 "contains whitespace or a quote); use method='copy'"
             )
         for what, value in (("SecretId", self.secret_id), ("SecretKey", self.secret_key)):
             if not value or any(ch.isspace() or ch in "'\"" for ch in value):
-                raise InvalidInputError(f"the {what} cannot be used in a cos_ext LOCATION")
+                raise InvalidValueError(f"the {what} cannot be used in a cos_ext LOCATION")
         if self.compress_type not in (None, "gzip"):
-            raise InvalidInputError(
+            raise InvalidValueError(
                 f"compressType must be gzip or unset, got {self.compress_type!r}"
             )
 
@@ -159,24 +145,22 @@ class ExternalTableDDL:
 
     def __post_init__(self) -> None:
         if not self.columns:
-            raise InvalidInputError("an external table needs at least one column")
+            raise InvalidValueError("an external table needs at least one column")
         if self.writable and self.reject_limit is not None:
-            raise InvalidInputError("reject_limit applies to readable external tables only")
+            raise InvalidValueError("reject_limit applies to readable external tables only")
 
     def composed(self, location_text: str) -> Composable:
         """The statement as :mod:`psycopg2.sql` with ``location_text`` as the LOCATION literal."""
         from psycopg2 import sql
 
-        from airflow_scf_snova.hooks.snova import SnovaHook
-
         columns = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(SnovaHook.quote_identifier(column), sql.SQL(type_text))
+            sql.SQL("{} {}").format(quote_identifier(column), sql.SQL(type_text))
             for column, type_text in self.columns
         )
         parts: list[Composable] = [
             sql.SQL("CREATE {} EXTERNAL TABLE {} ({})").format(
                 sql.SQL("WRITABLE" if self.writable else "READABLE"),
-                SnovaHook.quote_table(self.name),
+                quote_table(self.name),
                 columns,
             ),
             sql.SQL("LOCATION ({})").format(sql.Literal(location_text)),
@@ -206,6 +190,4 @@ class ExternalTableDDL:
         """``DROP EXTERNAL TABLE IF EXISTS name``."""
         from psycopg2 import sql
 
-        from airflow_scf_snova.hooks.snova import SnovaHook
-
-        return sql.SQL("DROP EXTERNAL TABLE IF EXISTS {}").format(SnovaHook.quote_table(self.name))
+        return sql.SQL("DROP EXTERNAL TABLE IF EXISTS {}").format(quote_table(self.name))

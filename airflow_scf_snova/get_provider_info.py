@@ -84,7 +84,10 @@ def get_provider_info() -> dict:
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("hooks.snova")},
         ],
         "operators": [
-            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("operators.scf")},
+            {
+                "integration-name": INTEGRATION_SCF,
+                "python-modules": _modules("operators.scf", "operators.scf_triggers"),
+            },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("operators.snova")},
         ],

@@ -320,9 +320,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
                 trigger=SCFFunctionStateTrigger(
                     function_name=self.function_name,
                     target_states=(ACTIVE,),
-                    namespace=self.namespace,
-                    tencentcloud_conn_id=self.tencentcloud_conn_id,
-                    region=self.region,
+                    **self.hook_kwargs(),
                     poll_interval=self.poll_interval,
                     timeout=self.wait_timeout,
                 ),
@@ -457,10 +455,8 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
                     trigger=SCFInvocationCompleteTrigger(
                         function_name=self.function_name,
                         function_request_id=request_id,
-                        namespace=self.namespace,
-                        tencentcloud_conn_id=self.tencentcloud_conn_id,
-                        region=self.region,
                         poll_interval=self.poll_interval,
+                        **self.hook_kwargs(),
                         timeout=self.wait_timeout,
                     ),
                     method_name="execute_complete",

@@ -90,9 +90,7 @@ class SCFFunctionStateSensor(TencentCloudBaseSensor[SCFHook], SCFBaseOperator):
             trigger=SCFFunctionStateTrigger(
                 function_name=self.function_name,
                 target_states=self._targets(),
-                namespace=self.namespace,
-                tencentcloud_conn_id=self.tencentcloud_conn_id,
-                region=self.region,
+                **self.hook_kwargs(),
                 poll_interval=self.poke_interval,
                 timeout=self.timeout,
             ),

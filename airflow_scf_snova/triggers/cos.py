@@ -58,7 +58,54 @@ def _poll_interval(owner: BaseTrigger, poll_interval: float, poke_interval: floa
     return float(poke_interval)
 
 
-class COSObjectTrigger(BaseTrigger):
+class _COSPollingTrigger(BaseTrigger):
+    """Polls COS until a condition holds, then fires once.
+
+    Subclasses implement :meth:`_poller`, which returns the poll: a function run in a worker
+    thread that returns the success event's fields once the condition holds, ``None`` before.
+    Network and throttling failures are sat out, up to :data:`MAX_TRANSIENT_FAILURES` in a row;
+    any other error ends the wait with ``{"status": "error", "message": ...}``.
+    """
+
+    bucket: str
+    poll_interval: float
+
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            poll = self._poller()
+        except Exception as err:
+            yield TriggerEvent({"status": "error", "message": str(err)})
+            return
+        failures = 0
+        while True:
+            try:
+                fields = await asyncio.to_thread(poll)
+            except _TRANSIENT as err:
+                failures += 1
+                if failures >= MAX_TRANSIENT_FAILURES:
+                    yield TriggerEvent({"status": "error", "message": str(err)})
+                    return
+                self.log.warning(
+                    "Polling COS bucket %s failed (%d in a row), retrying: %s",
+                    self.bucket,
+                    failures,
+                    err,
+                )
+            except Exception as err:  # a non-transient COS error, or the condition's own
+                yield TriggerEvent({"status": "error", "message": str(err)})
+                return
+            else:
+                failures = 0
+                if fields is not None:
+                    yield TriggerEvent({"status": "success", **fields})
+                    return
+            await asyncio.sleep(self.poll_interval)
+
+
+class COSObjectTrigger(_COSPollingTrigger):
     """Poll COS until objects match, then fire once with the matches.
 
     The event: ``{"status": "success", "objects": [COSObject dicts], "truncated": bool}``, or
@@ -131,47 +178,24 @@ class COSObjectTrigger(BaseTrigger):
             self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            hook = _build_hook(self.tencentcloud_conn_id, self.region)
-            selection = self._selection()
-        except Exception as err:
-            yield TriggerEvent({"status": "error", "message": str(err)})
-            return
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        hook = _build_hook(self.tencentcloud_conn_id, self.region)
+        selection = self._selection()
         limit = None if self.max_objects is None else self.max_objects + 1
-        failures = 0
-        while True:
-            try:
-                found = await asyncio.to_thread(
-                    hook.match_objects, self.bucket, self.key, selection, limit
-                )
-            except _TRANSIENT as err:
-                failures += 1
-                if failures >= MAX_TRANSIENT_FAILURES:
-                    yield TriggerEvent({"status": "error", "message": str(err)})
-                    return
-                self.log.warning("COS poll failed (%d in a row), retrying: %s", failures, err)
-            except Exception as err:
-                yield TriggerEvent({"status": "error", "message": str(err)})
-                return
-            else:
-                failures = 0
-                if found:
-                    truncated = self.max_objects is not None and len(found) > self.max_objects
-                    objects = found[: self.max_objects] if truncated else found
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "objects": [obj.to_dict() for obj in objects],
-                            "truncated": truncated,
-                        }
-                    )
-                    return
+
+        def poll() -> dict[str, Any] | None:
+            found = hook.match_objects(self.bucket, self.key, selection, limit)
+            if not found:
                 self.log.debug("No matching COS objects yet in %s", self.bucket)
-            await asyncio.sleep(self.poll_interval)
+                return None
+            truncated = self.max_objects is not None and len(found) > self.max_objects
+            objects = found[: self.max_objects] if truncated else found
+            return {"objects": [obj.to_dict() for obj in objects], "truncated": truncated}
+
+        return poll
 
 
-class COSObjectsUnchangedTrigger(BaseTrigger):
+class COSObjectsUnchangedTrigger(_COSPollingTrigger):
     """Poll a prefix until its listing stayed unchanged for ``inactivity_period`` seconds.
 
     Events: ``{"status": "success", "count": n}``, or ``{"status": "error", "message": ...}`` when
@@ -233,53 +257,30 @@ class COSObjectsUnchangedTrigger(BaseTrigger):
             "region": self.region,
         }
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            hook = _build_hook(self.tencentcloud_conn_id, self.region)
-            tracker = InactivityTracker(
-                self.inactivity_period,
-                self.min_objects,
-                self.allow_delete,
-                clock=self.clock,
-                previous=ListingSnapshot.from_dict(self.previous),
-                inactive_for=self.inactive_for,
-            )
-        except Exception as err:
-            yield TriggerEvent({"status": "error", "message": str(err)})
-            return
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        hook = _build_hook(self.tencentcloud_conn_id, self.region)
+        tracker = InactivityTracker(
+            self.inactivity_period,
+            self.min_objects,
+            self.allow_delete,
+            clock=self.clock,
+            previous=ListingSnapshot.from_dict(self.previous),
+            inactive_for=self.inactive_for,
+        )
 
-        def snapshot() -> ListingSnapshot:
-            return ListingSnapshot.of(hook.iter_objects(self.bucket, prefix=self.prefix))
+        def poll() -> dict[str, Any] | None:
+            current = ListingSnapshot.of(hook.iter_objects(self.bucket, prefix=self.prefix))
+            if not tracker.observe(current):  # ObjectsDeletedError ends the wait
+                return None
+            return {
+                "count": current.count,
+                "message": (
+                    f"{current.count} object(s) under {self.bucket}/{self.prefix} "
+                    f"unchanged for {self.inactivity_period:g} s"
+                ),
+            }
 
-        failures = 0
-        while True:
-            try:
-                current = await asyncio.to_thread(snapshot)
-                done = tracker.observe(current)
-            except _TRANSIENT as err:
-                failures += 1
-                if failures >= MAX_TRANSIENT_FAILURES:
-                    yield TriggerEvent({"status": "error", "message": str(err)})
-                    return
-                self.log.warning("COS listing failed (%d in a row), retrying: %s", failures, err)
-            except Exception as err:  # ObjectsDeletedError, or a non-transient COS error
-                yield TriggerEvent({"status": "error", "message": str(err)})
-                return
-            else:
-                failures = 0
-                if done:
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "count": current.count,
-                            "message": (
-                                f"{current.count} object(s) under {self.bucket}/{self.prefix} "
-                                f"unchanged for {self.inactivity_period:g} s"
-                            ),
-                        }
-                    )
-                    return
-            await asyncio.sleep(self.poll_interval)
+        return poll
 
 
 class COSObjectEventTrigger(BaseEventTrigger):

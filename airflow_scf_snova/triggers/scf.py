@@ -29,6 +29,7 @@ from airflow_scf_snova.exceptions import (
     TencentCloudError,
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
+from airflow_scf_snova.hooks.scf_functions import status_reasons
 
 if TYPE_CHECKING:
     from airflow_scf_snova.hooks.scf import SCFHook
@@ -172,10 +173,7 @@ class SCFFunctionStateTrigger(_SCFTrigger):
                 )
                 return
             if status in FAILED_STATES:
-                reasons = [
-                    [r.get("ErrorCode", ""), r.get("ErrorMessage", "")]
-                    for r in function.get("StatusReasons") or []
-                ]
+                reasons = [list(reason) for reason in status_reasons(function)]
                 yield self._event(
                     "error",
                     f"SCF function {self.function_name!r} is {status}",

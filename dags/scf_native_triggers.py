@@ -15,7 +15,7 @@ From then on SCF runs the imports; Airflow only keeps the deployment declarative
 this DAG changes nothing unless the code or the settings changed).
 
 The function logs into Snova as the least-privilege user (``snova_scf_visit``, created by
-``cos_to_snova_import``'s ``setup_warehouse``) at ``snova_default``'s address, and reads COS with
+``cos_to_snova_import``) at ``snova_default``'s address, and reads COS with
 ``tencentcloud_default``'s key. All of them reach it as environment variables rendered at deploy
 time: nothing secret is in this file, and the deploy masks them in the task log. (On Tencent Cloud
 you may leave ``COS_SECRET_ID``/``COS_SECRET_KEY`` out and bind an execution role instead.)

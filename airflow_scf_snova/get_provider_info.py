@@ -78,13 +78,22 @@ def get_provider_info() -> dict:
         "hooks": [
             {
                 "integration-name": INTEGRATION_SCF,
-                "python-modules": _modules("hooks.base", "hooks.scf"),
+                "python-modules": _modules(
+                    "hooks.base",
+                    "hooks.scf",
+                    "hooks.scf_client",
+                    "hooks.scf_functions",
+                    "hooks.scf_triggers",
+                ),
             },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("hooks.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("hooks.snova")},
         ],
         "operators": [
-            {"integration-name": INTEGRATION_SCF, "python-modules": _modules("operators.scf")},
+            {
+                "integration-name": INTEGRATION_SCF,
+                "python-modules": _modules("operators.scf", "operators.scf_triggers"),
+            },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("operators.snova")},
         ],

@@ -63,7 +63,7 @@ class ActionCounter:
 
 def _deploy(env, name: str) -> None:
     from airflow_scf_snova.hooks.scf import SCFHook
-    from airflow_scf_snova.utils.scf_package import package_directory
+    from airflow_scf_snova.scf.packaging import package_directory
 
     code = env.workdir("noop")
     (code / "index.py").write_text(NOOP)

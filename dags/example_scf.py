@@ -16,11 +16,14 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_scf_snova.operators.scf import (
-    SCFCreateTriggerOperator,
     SCFDeleteFunctionOperator,
-    SCFDeleteTriggerOperator,
     SCFDeployFunctionOperator,
     SCFInvokeFunctionOperator,
+)
+from airflow_scf_snova.operators.scf_triggers import (
+    SCFCreateCOSTriggerOperator,
+    SCFCreateTimerTriggerOperator,
+    SCFDeleteTriggerOperator,
 )
 from airflow_scf_snova.sensors.scf import SCFFunctionStateSensor
 
@@ -89,21 +92,19 @@ with DAG(
     # [END howto_operator_scf_invoke_async]
 
     # [START howto_operator_scf_timer_trigger]
-    timer_trigger = SCFCreateTriggerOperator(
+    timer_trigger = SCFCreateTimerTriggerOperator(
         task_id="create_timer_trigger",
         function_name=FUNCTION,
         trigger_name="nightly",
-        trigger_type="timer",
         cron="30 1 * * *",  # crontab or 7-field SCF cron; here 01:30 every day
         custom_argument={"source": "nightly timer"},
     )
     # [END howto_operator_scf_timer_trigger]
 
     # [START howto_operator_scf_cos_trigger]
-    cos_trigger = SCFCreateTriggerOperator(
+    cos_trigger = SCFCreateCOSTriggerOperator(
         task_id="create_cos_trigger",
         function_name=FUNCTION,
-        trigger_type="cos",
         bucket="{{ params.bucket }}",
         events=("cos:ObjectCreated:*",),
         prefix="incoming/",

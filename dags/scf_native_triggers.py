@@ -1,8 +1,9 @@
 """For teams that keep SCF's own triggers: deploy the seed's import function and bind them.
 
 Deploys ``functions/cos_import`` (the seed's section-5 function, rewritten: it loads only the
-objects named in each COS event, exactly once, through the same ledger as the Airflow operators)
-and binds two SCF triggers to it:
+objects named in each COS event, exactly once, through the same ledger as the Airflow operators;
+the deploy copies the provider's pure core, ``scf_snova_core``, into its code package) and binds
+two SCF triggers to it:
 
 - a **COS trigger** on the bucket for ``cos:ObjectCreated:*`` with the seed's filter (prefix
   ``snova/``, suffix ``.log``): SCF invokes the function for every upload;
@@ -14,7 +15,7 @@ From then on SCF runs the imports; Airflow only keeps the deployment declarative
 this DAG changes nothing unless the code or the settings changed).
 
 The function logs into Snova as the least-privilege user (``snova_scf_visit``, created by
-``cos_to_snova_import``'s ``setup_warehouse``) at ``snova_default``'s address, and reads COS with
+``cos_to_snova_import``) at ``snova_default``'s address, and reads COS with
 ``tencentcloud_default``'s key. All of them reach it as environment variables rendered at deploy
 time: nothing secret is in this file, and the deploy masks them in the task log. (On Tencent Cloud
 you may leave ``COS_SECRET_ID``/``COS_SECRET_KEY`` out and bind an execution role instead.)
@@ -31,7 +32,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_scf_snova.operators.scf import SCFCreateTriggerOperator, SCFDeployFunctionOperator
+from airflow_scf_snova.operators.scf import SCFDeployFunctionOperator
+from airflow_scf_snova.operators.scf_triggers import (
+    SCFCreateCOSTriggerOperator,
+    SCFCreateTimerTriggerOperator,
+)
 
 COS_IMPORT_CODE_DIR = str(Path(__file__).resolve().parents[1] / "functions" / "cos_import")
 DEFAULT_BUCKET = os.environ.get("SNOVA_IMPORT_BUCKET", "snova-demo-1250000000")
@@ -58,6 +63,9 @@ with DAG(
         task_id="deploy_import_function",
         function_name=FUNCTION,
         code_dir=COS_IMPORT_CODE_DIR,
+        # The function imports the provider's pure core (the ledger protocol, names, events):
+        # the deploy copies it from this environment into the code package.
+        include_packages=("scf_snova_core",),
         handler="index.main_handler",
         runtime="Python3.9",
         memory_size=256,
@@ -80,21 +88,19 @@ with DAG(
         description="Seed section 5: COS snova/*.log into t1, exactly once",
     )
 
-    cos_trigger = SCFCreateTriggerOperator(
+    cos_trigger = SCFCreateCOSTriggerOperator(
         task_id="create_cos_trigger",
         function_name=FUNCTION,
-        trigger_type="cos",
         bucket=BUCKET,
         events=("cos:ObjectCreated:*",),
         prefix=PREFIX,
         suffix=SUFFIX,
     )
 
-    sweep_timer = SCFCreateTriggerOperator(
+    sweep_timer = SCFCreateTimerTriggerOperator(
         task_id="create_sweep_timer",
         function_name=FUNCTION,
         trigger_name="nightly-sweep",
-        trigger_type="timer",
         cron=SWEEP_CRON,
         custom_argument={"bucket": BUCKET, "prefix": PREFIX, "suffix": SUFFIX},
     )

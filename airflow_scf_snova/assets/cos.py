@@ -13,15 +13,14 @@ assets, because the APPID is only known from a connection. Prefer the full name 
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+from scf_snova_core.names import BUCKET
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
     from airflow.sdk import Asset
-
-_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?(?:-\d+)?$")
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:
@@ -35,7 +34,7 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
     bucket = uri.netloc.lower()
     if uri.port is not None or ":" in bucket:
         raise ValueError(f"cos:// URI {uri.geturl()!r} must not have a port")
-    if not _BUCKET.match(bucket):
+    if not BUCKET.match(bucket):
         raise ValueError(
             f"cos:// URI {uri.geturl()!r}: {uri.netloc!r} is not a valid COS bucket name "
             "(lower-case letters, digits and '-', optionally followed by -<appid>)"

@@ -19,46 +19,50 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from itertools import islice
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from scf_snova_core.limits import COS_MAX_KEYS, COS_MAX_PARTS
+from scf_snova_core.names import (
+    FULL_BUCKET,
+    SHORT_BUCKET,
+    check_object_key,
+    full_bucket_name,
+    parse_cos_url,
+)
 from scf_snova_core.objects import COSObject, normalize_etag, parse_cos_time
 
+from airflow_scf_snova.cos.filters import KeyFilter
+from airflow_scf_snova.cos.streams import (
+    MultipartUpload,
+    ObjectStream,
+    batches,
+    check_part_size,
+    read_exactly,
+)
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
     ResourceInUseError,
     ResourceNotFoundError,
     TencentCloudApiError,
-    TencentCloudError,
     TencentCloudNetworkError,
     TencentCloudThrottledError,
+    invalid_input,
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
-from airflow_scf_snova.utils.cos_filters import KeyFilter
 
 if TYPE_CHECKING:
     from qcloud_cos import CosS3Client
 
 MiB = 1024 * 1024
-#: COS allows at most 1,000 keys per list page and per multi-delete request.
-MAX_PAGE = 1000
-#: COS multipart rules: parts of 1 MiB .. 5 GiB (the last one may be smaller), 10,000 parts.
-MIN_PART_SIZE = 1 * MiB
-MAX_PART_SIZE = 5 * 1024 * MiB
-MAX_PARTS = 10_000
+#: The part size of streamed uploads unless told otherwise.
 DEFAULT_PART_SIZE = 8 * MiB
 
-#: The short part of a bucket name: lower-case letters, digits and ``-``, 1 to 50 characters,
-#: not starting or ending with ``-`` (COS's rule; the SDK only checks the character set).
-_SHORT_BUCKET = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
-_FULL_BUCKET = re.compile(r"^(?P<name>[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?)-(?P<appid>\d+)$")
 #: Error codes for statuses COS answers without an error body (HEAD requests).
 _BODILESS_CODES = {
     400: "InvalidRequest",
@@ -74,17 +78,11 @@ _BODILESS_CODES = {
 def check_key(key: str) -> str:
     """Return ``key`` if the COS SDK will address exactly that object.
 
-    :raises InvalidInputError: the key is empty or starts with ``/``: the SDK strips one leading
-        ``/`` (``/a.csv`` would read or overwrite ``a.csv``, and ``/`` is the bucket itself).
+    :raises InvalidInputError: the key is empty or starts with ``/`` (see
+        :func:`scf_snova_core.names.check_object_key`).
     """
-    if not isinstance(key, str) or not key:
-        raise InvalidInputError(f"invalid COS object key {key!r}: a key is a non-empty string")
-    if key.startswith("/"):
-        raise InvalidInputError(
-            f"invalid COS object key {key!r}: keys cannot start with '/' (the COS SDK strips it "
-            f"and would address {key[1:]!r} instead)"
-        )
-    return key
+    with invalid_input():
+        return check_object_key(key)
 
 
 class COSHook(TencentCloudBaseHook):
@@ -138,21 +136,14 @@ class COSHook(TencentCloudBaseHook):
         :raises InvalidInputError: the name breaks COS's rules, or it is short and the connection
             has no ``appid``.
         """
-        name = (bucket or "").strip()
-        if _FULL_BUCKET.match(name):
-            return name
-        if not _SHORT_BUCKET.match(name):
-            raise InvalidInputError(
-                f"invalid COS bucket name {bucket!r}: use lower-case letters, digits and '-' "
-                "(1-50 characters, not starting or ending with '-'), optionally followed by "
-                "-<appid>"
-            )
-        if not self.appid:
+        name = bucket.strip() if isinstance(bucket, str) else ""
+        if not FULL_BUCKET.match(name) and SHORT_BUCKET.match(name) and not self.appid:
             raise InvalidInputError(
                 f"bucket {bucket!r} has no -<appid> suffix and connection "
                 f"{self.tencentcloud_conn_id!r} has no 'appid' extra"
             )
-        return f"{name}-{self.appid}"
+        with invalid_input():
+            return full_bucket_name(bucket, self.appid if not FULL_BUCKET.match(name) else None)
 
     @staticmethod
     def parse_cos_url(url: str) -> tuple[str, str]:
@@ -163,13 +154,8 @@ class COSHook(TencentCloudBaseHook):
         :param url: the URL; ``cos://bucket`` and ``cos://bucket/`` give an empty key.
         :raises InvalidInputError: not a ``cos://`` URL, or no bucket.
         """
-        scheme, sep, rest = (url or "").partition("://")
-        if not sep or scheme.lower() != "cos":
-            raise InvalidInputError(f"{url!r} is not a cos://bucket/key URL")
-        bucket, _, key = rest.partition("/")
-        if not bucket:
-            raise InvalidInputError(f"{url!r} names no bucket")
-        return bucket, key
+        with invalid_input():
+            return parse_cos_url(url)
 
     # -- errors ------------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -233,14 +219,14 @@ class COSHook(TencentCloudBaseHook):
         glob: str | None = None,
         regex: str | None = None,
         modified_after: datetime | str | None = None,
-        page_size: int = MAX_PAGE,
+        page_size: int = COS_MAX_KEYS,
         min_size: int | None = None,
     ) -> Iterator[COSObject]:
         """Stream the matching objects, in key order, fetching one page at a time.
 
         A generator: nothing is requested until it is iterated, and only one page (at most
         ``page_size`` entries) is ever held. Filters are described in
-        :mod:`airflow_scf_snova.utils.cos_filters`.
+        :mod:`airflow_scf_snova.cos.filters`.
 
         :param bucket: the bucket, short or full.
         :param prefix: keys start with this (sent to COS).
@@ -251,8 +237,10 @@ class COSHook(TencentCloudBaseHook):
         :param page_size: keys per list request, 1 to 1000.
         :param min_size: only objects of at least this many bytes.
         """
-        if not 1 <= page_size <= MAX_PAGE:
-            raise InvalidInputError(f"page_size must be between 1 and {MAX_PAGE}, got {page_size}")
+        if not 1 <= page_size <= COS_MAX_KEYS:
+            raise InvalidInputError(
+                f"page_size must be between 1 and {COS_MAX_KEYS}, got {page_size}"
+            )
         try:
             selection = KeyFilter(prefix or "", suffix, glob, regex, modified_after, min_size)
         except ValueError as err:
@@ -260,7 +248,7 @@ class COSHook(TencentCloudBaseHook):
         yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
 
     def iter_matching(
-        self, bucket: str, selection: KeyFilter, page_size: int = MAX_PAGE
+        self, bucket: str, selection: KeyFilter, page_size: int = COS_MAX_KEYS
     ) -> Iterator[COSObject]:
         """Like :meth:`iter_objects`, with a prepared :class:`KeyFilter`."""
         yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
@@ -271,7 +259,7 @@ class COSHook(TencentCloudBaseHook):
         key: str | None = None,
         selection: KeyFilter | None = None,
         limit: int | None = None,
-        page_size: int = MAX_PAGE,
+        page_size: int = COS_MAX_KEYS,
     ) -> list[COSObject]:
         """The objects a sensor waits for: one exact ``key`` (a HEAD request), or a listing.
 
@@ -313,7 +301,7 @@ class COSHook(TencentCloudBaseHook):
 
         The same signed request as ``CosS3Client.list_objects`` (``encoding-type=url``), but the
         XML is read with ElementTree: the SDK converts it with ``eval(str(dict))`` of the whole
-        page, which made it ~90% of a listing's time (see docs/benchmarks.md, "Sensor cost").
+        page, which takes most of a listing's time (docs/benchmarks.md, "Sensor cost").
         """
         from urllib.parse import unquote
         from xml.etree import ElementTree
@@ -423,8 +411,8 @@ class COSHook(TencentCloudBaseHook):
             kwargs["Range"] = f"bytes={first}-{last}"
         with self._translate("get object", full, key):
             response = self.conn.get_object(Bucket=full, Key=key, **kwargs)
-        raw = _ObjectStream(response["Body"].get_raw_stream(), f"{full}/{key}", self._scrub)
-        return io.BufferedReader(raw, buffer_size=256 * 1024)  # type: ignore[return-value]
+        raw = ObjectStream(response["Body"].get_raw_stream(), f"{full}/{key}", self._scrub)
+        return cast(BinaryIO, io.BufferedReader(raw, buffer_size=256 * 1024))
 
     def read_object(self, bucket: str, key: str) -> bytes:
         """The whole object in memory (small objects only)."""
@@ -483,30 +471,13 @@ class COSHook(TencentCloudBaseHook):
         full = self.full_bucket_name(bucket)
         source = os.fspath(path)
         size = os.path.getsize(source)
-        part_size = _check_part_size(part_size_mb * MiB)
+        part_size = check_part_size(part_size_mb * MiB)
         if size <= part_size:
             with open(source, "rb") as handle:
                 return self._put(full, key, handle.read(), content_type)
-        part_size = max(part_size, -(-size // MAX_PARTS))
-        count = -(-size // part_size)
-
-        def read_part(number: int) -> bytes:
-            with open(source, "rb") as handle:
-                handle.seek((number - 1) * part_size)
-                return handle.read(part_size)
-
-        def send_part(upload: _MultipartUpload, number: int) -> None:
-            upload.part(number, read_part(number))
-
+        part_size = max(part_size, -(-size // COS_MAX_PARTS))
         with self._multipart(full, key, content_type) as upload:
-            # Parts are read inside the workers, so at most ``max_concurrency`` are in memory.
-            pool = ThreadPoolExecutor(max_workers=max(1, max_concurrency))
-            try:
-                futures = [pool.submit(send_part, upload, number) for number in range(1, count + 1)]
-                for future in futures:
-                    future.result()
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            upload.send_file(source, size, part_size, max_concurrency)
         return upload.etag
 
     def upload_fileobj(
@@ -528,20 +499,12 @@ class COSHook(TencentCloudBaseHook):
         :returns: the ETag (without quotes).
         """
         full = self.full_bucket_name(bucket)
-        part_size = _check_part_size(part_size)
-        first = _read_exactly(fileobj, part_size)
+        part_size = check_part_size(part_size)
+        first = read_exactly(fileobj, part_size)
         if len(first) < part_size:
             return self._put(full, key, first, content_type)
         with self._multipart(full, key, content_type) as upload:
-            number, chunk = 1, first
-            while chunk:
-                if number > MAX_PARTS:
-                    raise InvalidInputError(
-                        f"stream for {full}/{key} exceeds {MAX_PARTS} parts of {part_size} bytes"
-                    )
-                upload.part(number, chunk)
-                chunk = _read_exactly(fileobj, part_size)
-                number += 1
+            upload.send_stream(first, fileobj, part_size)
         return upload.etag
 
     @contextmanager
@@ -552,7 +515,7 @@ class COSHook(TencentCloudBaseHook):
             upload_id = self.conn.create_multipart_upload(Bucket=full, Key=key, **kwargs)[
                 "UploadId"
             ]
-        upload = _MultipartUpload(self, full, key, upload_id)
+        upload = MultipartUpload(self, full, key, upload_id)
         try:
             yield upload
             upload.complete()
@@ -582,7 +545,7 @@ class COSHook(TencentCloudBaseHook):
         """
         full = self.full_bucket_name(bucket)
         deleted: list[str] = []
-        for batch in _batches(keys, MAX_PAGE):
+        for batch in batches(keys, COS_MAX_KEYS):
             request = {"Quiet": "false", "Object": [{"Key": key} for key in batch]}
             with self._translate("delete objects", full):
                 result = self.conn.delete_objects(Bucket=full, Delete=request)
@@ -617,124 +580,7 @@ class COSHook(TencentCloudBaseHook):
             return bool(self.conn.bucket_exists(Bucket=full))
 
 
-class _MultipartUpload:
-    """One multipart upload in progress (parts may be sent from several threads)."""
-
-    def __init__(self, hook: COSHook, full: str, key: str, upload_id: str) -> None:
-        self.hook = hook
-        self.full = full
-        self.key = key
-        self.upload_id = upload_id
-        self.parts: dict[int, str] = {}
-        self.etag = ""
-
-    def part(self, number: int, data: bytes) -> None:
-        with self.hook._translate(f"upload part {number}", self.full, self.key):
-            headers = self.hook.conn.upload_part(
-                Bucket=self.full,
-                Key=self.key,
-                Body=data,
-                PartNumber=number,
-                UploadId=self.upload_id,
-            )
-        self.parts[number] = headers["ETag"]
-
-    def complete(self) -> None:
-        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
-        with self.hook._translate("complete multipart upload", self.full, self.key):
-            result = self.hook.conn.complete_multipart_upload(
-                Bucket=self.full,
-                Key=self.key,
-                UploadId=self.upload_id,
-                MultipartUpload={"Part": parts},
-            )
-        self.etag = normalize_etag(result.get("ETag"))
-
-    def abort(self) -> None:
-        try:
-            with self.hook._translate("abort multipart upload", self.full, self.key):
-                self.hook.conn.abort_multipart_upload(
-                    Bucket=self.full, Key=self.key, UploadId=self.upload_id
-                )
-        except TencentCloudError:
-            self.hook.log.warning(
-                "Could not abort multipart upload %s of %s/%s", self.upload_id, self.full, self.key
-            )
-
-
-class _ObjectStream(io.RawIOBase):
-    """A raw binary stream over the urllib3 response of a GET (no 1 KB chunking, no buffering
-    beyond the socket's). Wrapped in :class:`io.BufferedReader` by :meth:`COSHook.open_object`."""
-
-    def __init__(self, raw: Any, where: str, scrub: Any) -> None:
-        super().__init__()
-        self._raw = raw
-        self._where = where
-        self._scrub = scrub
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed COS object stream")
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._raw.read(len(view))
-        except Exception as err:  # urllib3 ProtocolError/IncompleteRead, socket errors
-            raise TencentCloudNetworkError(
-                "ClientError", self._scrub(f"reading {self._where} failed: {err}")
-            ) from err
-        count = len(data)
-        view[:count] = data
-        return count
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._raw.close()
-            finally:
-                release = getattr(self._raw, "release_conn", None)
-                if release is not None:
-                    release()
-        super().close()
-
-
 def _where(bucket: str | None, key: str | None) -> str:
     if key is not None:
         return f" {bucket}/{key}"
     return f" {bucket}" if bucket else ""
-
-
-def _check_part_size(part_size: int) -> int:
-    if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
-        raise InvalidInputError(
-            f"part size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes, got {part_size}"
-        )
-    return part_size
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes, fewer only at the end of the stream (``read`` may return short)."""
-    chunks: list[bytes] = []
-    missing = size
-    while missing > 0:
-        chunk = stream.read(missing)
-        if not chunk:
-            break
-        if isinstance(chunk, str):
-            raise InvalidInputError("upload_fileobj needs a binary stream, got text")
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
-
-
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

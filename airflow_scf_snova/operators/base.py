@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
 
@@ -34,6 +34,11 @@ CONNECTION_TEMPLATE_FIELDS = ("tencentcloud_conn_id", "region")
 def tencentcloud_template_fields(*fields: str) -> tuple[str, ...]:
     """``fields`` followed by the connection fields, without repeats, in a stable order."""
     return tuple(dict.fromkeys((*fields, *CONNECTION_TEMPLATE_FIELDS)))
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``: the default of every ``deferrable`` argument."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def is_templated(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """Operators for COS objects: create, list, copy, delete.
 
-Buckets are ``name`` (the connection's appid is appended) or ``name-appid``. No SDK and no hook at
-import time (see :class:`~airflow_scf_snova.utils.mixins.TencentCloudHookMixin`).
+Buckets are ``name`` (the connection's appid is appended) or ``name-appid``. Every operator is a
+:class:`COSBaseOperator`: the connection and region are templated like its other fields, and the
+:class:`~airflow_scf_snova.hooks.cos.COSHook` is built on first use (no SDK at import time).
 """
 
 from __future__ import annotations
@@ -10,38 +11,33 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_scf_snova.cos.filters import is_blank
 from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.utils.mixins import TencentCloudHookMixin
+from airflow_scf_snova.hooks.cos import COSHook
+from airflow_scf_snova.operators.base import TencentCloudBaseOperator, tencentcloud_template_fields
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-COS_HOOK = "airflow_scf_snova.hooks.cos.COSHook"
-DEFAULT_CONN_ID = "tencentcloud_default"
+#: The colour of every COS task in the UI.
+COS_UI_COLOR = "#e3f2fd"
 
 
-class _COSOperator(TencentCloudHookMixin, BaseOperator):
-    """Shared arguments: ``tencentcloud_conn_id`` and ``region``."""
+class COSBaseOperator(TencentCloudBaseOperator[COSHook]):
+    """The base of the COS operators: a :class:`~airflow_scf_snova.hooks.cos.COSHook` built on
+    first use from ``tencentcloud_conn_id`` and ``region``.
 
-    hook_class_path = COS_HOOK
-    ui_color = "#e3f2fd"
+    :param tencentcloud_conn_id: the ``tencentcloud`` connection.
+    :param region: overrides the connection's region.
+    """
 
-    def __init__(
-        self,
-        *,
-        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
-        region: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
+    hook_class = COSHook
+    ui_color = COS_UI_COLOR
 
 
-class COSCreateObjectOperator(_COSOperator):
+class COSCreateObjectOperator(COSBaseOperator):
     """Upload ``data`` (bytes, or a string sent as UTF-8) or a local ``filename`` to a key.
 
     Files larger than ``part_size_mb`` go up as a multipart upload. Returns the ETag.
@@ -57,7 +53,9 @@ class COSCreateObjectOperator(_COSOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = ("bucket", "key", "data", "filename", "content_type")
+    template_fields: Sequence[str] = tencentcloud_template_fields(
+        "bucket", "key", "data", "filename", "content_type"
+    )
 
     def __init__(
         self,
@@ -100,9 +98,9 @@ class COSCreateObjectOperator(_COSOperator):
         return etag
 
 
-class COSListObjectsOperator(_COSOperator):
+class COSListObjectsOperator(COSBaseOperator):
     """List keys (in key order) matching the filters; returns them (mind XCom size: use
-    ``max_keys``). Filters as in :mod:`airflow_scf_snova.utils.cos_filters`.
+    ``max_keys``). Filters as in :mod:`airflow_scf_snova.cos.filters`.
 
     :param bucket: the bucket.
     :param prefix: keys start with this.
@@ -116,13 +114,8 @@ class COSListObjectsOperator(_COSOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = (
-        "bucket",
-        "prefix",
-        "suffix",
-        "glob",
-        "regex",
-        "modified_after",
+    template_fields: Sequence[str] = tencentcloud_template_fields(
+        "bucket", "prefix", "suffix", "glob", "regex", "modified_after"
     )
 
     def __init__(
@@ -147,9 +140,7 @@ class COSListObjectsOperator(_COSOperator):
         self.max_keys = max_keys
 
     def execute(self, context: Context) -> list[str]:
-        modified_after = self.modified_after
-        if isinstance(modified_after, str) and modified_after.strip() in ("", "None"):
-            modified_after = None
+        modified_after = None if is_blank(self.modified_after) else self.modified_after
         keys: list[str] = []
         for obj in self.hook.iter_objects(
             self.bucket,
@@ -166,7 +157,7 @@ class COSListObjectsOperator(_COSOperator):
         return keys
 
 
-class COSCopyObjectOperator(_COSOperator):
+class COSCopyObjectOperator(COSBaseOperator):
     """Copy an object server-side (up to 5 GB); returns the new ETag.
 
     :param source_bucket: the source bucket.
@@ -177,7 +168,9 @@ class COSCopyObjectOperator(_COSOperator):
     :param region: overrides the connection's region (both buckets are in it).
     """
 
-    template_fields: Sequence[str] = ("source_bucket", "source_key", "dest_bucket", "dest_key")
+    template_fields: Sequence[str] = tencentcloud_template_fields(
+        "source_bucket", "source_key", "dest_bucket", "dest_key"
+    )
 
     def __init__(
         self,
@@ -209,7 +202,7 @@ class COSCopyObjectOperator(_COSOperator):
         return etag
 
 
-class COSDeleteObjectsOperator(_COSOperator):
+class COSDeleteObjectsOperator(COSBaseOperator):
     """Delete the given ``keys``, or every object under a non-empty ``prefix`` (listed and deleted
     in batches of 1,000, in constant memory). Missing keys count as deleted, as in COS. Returns
     the number of keys deleted.
@@ -221,7 +214,7 @@ class COSDeleteObjectsOperator(_COSOperator):
     :param region: overrides the connection's region.
     """
 
-    template_fields: Sequence[str] = ("bucket", "keys", "prefix")
+    template_fields: Sequence[str] = tencentcloud_template_fields("bucket", "keys", "prefix")
 
     def __init__(
         self,

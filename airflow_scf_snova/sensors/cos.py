@@ -1,9 +1,10 @@
 """Sensors that wait for COS objects: the same Prefix + Suffix filter a COS trigger applies, plus
 glob, regex, modification time and size; and a quiescence sensor for "upload finished".
 
-No SDK and no hook at import time: hooks are built on first use (see
-:class:`~airflow_scf_snova.utils.mixins.TencentCloudHookMixin`), and the triggers (with
-``airflow.triggers.base``) are imported only when a sensor defers, so a DAG file pays for neither.
+Both are sensors of :class:`~airflow_scf_snova.sensors.base.TencentCloudBaseSensor` with a
+:class:`~airflow_scf_snova.hooks.cos.COSHook`, built on first use (no SDK at import time); the
+triggers (with ``airflow.triggers.base``) are imported only when a sensor defers, so a DAG file
+pays for neither.
 """
 
 from __future__ import annotations
@@ -12,39 +13,35 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import PokeReturnValue
 from airflow.sdk.bases.sensor import poke_mode_only
 from airflow.sdk.exceptions import AirflowException
 from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.exceptions import InvalidInputError
-from airflow_scf_snova.utils.cos_filters import KeyFilter
-from airflow_scf_snova.utils.cos_quiescence import (
+from airflow_scf_snova.cos.filters import KeyFilter, is_blank
+from airflow_scf_snova.cos.quiescence import (
     InactivityTracker,
     ListingSnapshot,
     ObjectsDeletedError,
 )
-from airflow_scf_snova.utils.mixins import TencentCloudHookMixin
+from airflow_scf_snova.exceptions import InvalidInputError
+from airflow_scf_snova.hooks.cos import COSHook
+from airflow_scf_snova.operators.base import default_deferrable, tencentcloud_template_fields
+from airflow_scf_snova.operators.cos import COS_UI_COLOR
+from airflow_scf_snova.sensors.base import TencentCloudBaseSensor
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-COS_HOOK = "airflow_scf_snova.hooks.cos.COSHook"
 #: XCom key under which :class:`COSObjectSensor` pushes COS-trigger-shaped events.
 COS_EVENTS_XCOM_KEY = "cos_events"
 
 
-def _blank(value: Any) -> bool:
-    """Templates render a missing value as ``""`` or ``"None"`` (``{{ data_interval_start }}`` of a
-    manual run, for instance): both mean "not set"."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
-
-
-class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
+class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
     """Wait until objects exist in a bucket: one exact ``key``, or every object matching the
     filters (a COS trigger's ``Prefix`` + ``Suffix``, plus ``glob``, ``regex``,
     ``modified_after`` and ``min_size``, all combined with AND; see
-    :mod:`airflow_scf_snova.utils.cos_filters` for glob semantics: ``*`` stays within one ``/``
+    :mod:`airflow_scf_snova.cos.filters` for glob semantics: ``*`` stays within one ``/``
     segment, ``**`` crosses them).
 
     Returns (XCom ``return_value``) the matching objects as
@@ -73,17 +70,11 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
-    template_fields: Sequence[str] = (
-        "bucket",
-        "key",
-        "prefix",
-        "suffix",
-        "glob",
-        "regex",
-        "modified_after",
+    template_fields: Sequence[str] = tencentcloud_template_fields(
+        "bucket", "key", "prefix", "suffix", "glob", "regex", "modified_after"
     )
-    hook_class_path = COS_HOOK
-    ui_color = "#e3f2fd"
+    hook_class = COSHook
+    ui_color = COS_UI_COLOR
 
     def __init__(
         self,
@@ -97,9 +88,7 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
         modified_after: datetime | str | None = None,
         min_size: int | None = None,
         max_objects: int | None = 1000,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -116,13 +105,11 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
         self.modified_after = modified_after
         self.min_size = min_size
         self.max_objects = max_objects
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
         self.deferrable = deferrable
 
     # -- matching ----------------------------------------------------------------------------------
     def _modified_after(self) -> str | None:
-        if _blank(self.modified_after):
+        if is_blank(self.modified_after):
             return None
         if isinstance(self.modified_after, datetime):
             return self.modified_after.isoformat()
@@ -142,7 +129,7 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
             raise InvalidInputError(str(err)) from err
 
     def _key(self) -> str | None:
-        return None if _blank(self.key) else self.key
+        return None if is_blank(self.key) else self.key
 
     def _find(self) -> tuple[list[COSObject], bool]:
         limit = None if self.max_objects is None else self.max_objects + 1
@@ -195,9 +182,8 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
                 modified_after=self._modified_after(),
                 min_size=self.min_size,
                 max_objects=self.max_objects,
-                poke_interval=self.poke_interval,
-                tencentcloud_conn_id=self.tencentcloud_conn_id,
-                region=self.region,
+                poll_interval=self.poke_interval,
+                **self.hook_kwargs(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -216,7 +202,7 @@ class COSObjectSensor(TencentCloudHookMixin, BaseSensorOperator):
 
 
 @poke_mode_only
-class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
+class COSObjectsUnchangedSensor(TencentCloudBaseSensor[COSHook]):
     """Wait until uploads under a prefix are finished: the listing (keys, ETags, sizes) stayed the
     same for ``inactivity_period`` seconds and holds at least ``min_objects`` objects.
 
@@ -237,9 +223,9 @@ class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
     :param clock: monotonic seconds; inject a fake clock in tests (default ``time.monotonic``).
     """
 
-    template_fields: Sequence[str] = ("bucket", "prefix")
-    hook_class_path = COS_HOOK
-    ui_color = "#e3f2fd"
+    template_fields: Sequence[str] = tencentcloud_template_fields("bucket", "prefix")
+    hook_class = COSHook
+    ui_color = COS_UI_COLOR
 
     def __init__(
         self,
@@ -249,9 +235,7 @@ class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
         inactivity_period: float = 60 * 60,
         min_objects: int = 1,
         allow_delete: bool = True,
-        tencentcloud_conn_id: str = "tencentcloud_default",
-        region: str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         clock: Callable[[], float] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -265,8 +249,6 @@ class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
         self.inactivity_period = inactivity_period
         self.min_objects = min_objects
         self.allow_delete = allow_delete
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-        self.region = region
         self.deferrable = deferrable
         self.clock = clock
         self._tracker: InactivityTracker | None = None
@@ -311,11 +293,10 @@ class COSObjectsUnchangedSensor(TencentCloudHookMixin, BaseSensorOperator):
                 inactivity_period=self.inactivity_period,
                 min_objects=self.min_objects,
                 allow_delete=self.allow_delete,
-                poke_interval=self.poke_interval,
+                poll_interval=self.poke_interval,
                 previous=tracker.previous.to_dict() if tracker.previous else None,
                 inactive_for=tracker.inactive_for,
-                tencentcloud_conn_id=self.tencentcloud_conn_id,
-                region=self.region,
+                **self.hook_kwargs(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

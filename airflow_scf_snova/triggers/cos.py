@@ -23,15 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_scf_snova.cos.filters import KeyFilter
+from airflow_scf_snova.cos.quiescence import InactivityTracker, ListingSnapshot
+from airflow_scf_snova.cos.watermark import Watermark, WatermarkScan
+from airflow_scf_snova.deprecations import warn_renamed
 from airflow_scf_snova.exceptions import TencentCloudNetworkError, TencentCloudThrottledError
-from airflow_scf_snova.utils.cos_filters import KeyFilter
-from airflow_scf_snova.utils.cos_quiescence import InactivityTracker, ListingSnapshot
-from airflow_scf_snova.utils.cos_watermark import Watermark, WatermarkScan
+from airflow_scf_snova.hooks.base import TencentCloudBaseHook
 
 if TYPE_CHECKING:
     from airflow_scf_snova.hooks.cos import COSHook
 
-DEFAULT_CONN_ID = "tencentcloud_default"
+DEFAULT_CONN_ID = TencentCloudBaseHook.default_conn_name
 #: Consecutive network or throttling failures a polling trigger sits out before it gives up.
 MAX_TRANSIENT_FAILURES = 5
 _TRANSIENT = (TencentCloudNetworkError, TencentCloudThrottledError)
@@ -47,7 +49,63 @@ def _build_hook(conn_id: str, region: str | None) -> COSHook:
     return COSHook(tencentcloud_conn_id=conn_id, region=region)
 
 
-class COSObjectTrigger(BaseTrigger):
+def _poll_interval(owner: BaseTrigger, poll_interval: float, poke_interval: float | None) -> float:
+    """``poll_interval``, or the deprecated ``poke_interval`` a trigger serialised by an earlier
+    release still carries."""
+    if poke_interval is None:
+        return float(poll_interval)
+    warn_renamed(type(owner).__name__, "poke_interval", "poll_interval", stacklevel=4)
+    return float(poke_interval)
+
+
+class _COSPollingTrigger(BaseTrigger):
+    """Polls COS until a condition holds, then fires once.
+
+    Subclasses implement :meth:`_poller`, which returns the poll: a function run in a worker
+    thread that returns the success event's fields once the condition holds, ``None`` before.
+    Network and throttling failures are sat out, up to :data:`MAX_TRANSIENT_FAILURES` in a row;
+    any other error ends the wait with ``{"status": "error", "message": ...}``.
+    """
+
+    bucket: str
+    poll_interval: float
+
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            poll = self._poller()
+        except Exception as err:
+            yield TriggerEvent({"status": "error", "message": str(err)})
+            return
+        failures = 0
+        while True:
+            try:
+                fields = await asyncio.to_thread(poll)
+            except _TRANSIENT as err:
+                failures += 1
+                if failures >= MAX_TRANSIENT_FAILURES:
+                    yield TriggerEvent({"status": "error", "message": str(err)})
+                    return
+                self.log.warning(
+                    "Polling COS bucket %s failed (%d in a row), retrying: %s",
+                    self.bucket,
+                    failures,
+                    err,
+                )
+            except Exception as err:  # a non-transient COS error, or the condition's own
+                yield TriggerEvent({"status": "error", "message": str(err)})
+                return
+            else:
+                failures = 0
+                if fields is not None:
+                    yield TriggerEvent({"status": "success", **fields})
+                    return
+            await asyncio.sleep(self.poll_interval)
+
+
+class COSObjectTrigger(_COSPollingTrigger):
     """Poll COS until objects match, then fire once with the matches.
 
     The event: ``{"status": "success", "objects": [COSObject dicts], "truncated": bool}``, or
@@ -56,16 +114,17 @@ class COSObjectTrigger(BaseTrigger):
 
     :param bucket: the bucket, ``name`` or ``name-appid``.
     :param key: an exact key (a HEAD request per poll) instead of a listing.
-    :param prefix: listing filters, see :mod:`airflow_scf_snova.utils.cos_filters`.
+    :param prefix: listing filters, see :mod:`airflow_scf_snova.cos.filters`.
     :param suffix: see ``prefix``.
     :param glob: see ``prefix``.
     :param regex: see ``prefix``.
     :param modified_after: ISO-8601 instant; only objects modified at or after it.
     :param min_size: only objects of at least this many bytes.
     :param max_objects: at most this many objects are returned (``None``: all).
-    :param poke_interval: seconds between polls.
+    :param poll_interval: seconds between polls.
     :param tencentcloud_conn_id: the connection.
     :param region: overrides the connection's region.
+    :param poke_interval: deprecated name of ``poll_interval``.
     """
 
     def __init__(
@@ -79,9 +138,10 @@ class COSObjectTrigger(BaseTrigger):
         modified_after: str | None = None,
         min_size: int | None = None,
         max_objects: int | None = 1000,
-        poke_interval: float = 60.0,
+        poll_interval: float = 60.0,
         tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
+        poke_interval: float | None = None,
     ) -> None:
         super().__init__()
         self.bucket = bucket
@@ -93,7 +153,7 @@ class COSObjectTrigger(BaseTrigger):
         self.modified_after = modified_after
         self.min_size = min_size
         self.max_objects = max_objects
-        self.poke_interval = float(poke_interval)
+        self.poll_interval = _poll_interval(self, poll_interval, poke_interval)
         self.tencentcloud_conn_id = tencentcloud_conn_id
         self.region = region
 
@@ -108,7 +168,7 @@ class COSObjectTrigger(BaseTrigger):
             "modified_after": self.modified_after,
             "min_size": self.min_size,
             "max_objects": self.max_objects,
-            "poke_interval": self.poke_interval,
+            "poll_interval": self.poll_interval,
             "tencentcloud_conn_id": self.tencentcloud_conn_id,
             "region": self.region,
         }
@@ -118,47 +178,24 @@ class COSObjectTrigger(BaseTrigger):
             self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            hook = _build_hook(self.tencentcloud_conn_id, self.region)
-            selection = self._selection()
-        except Exception as err:
-            yield TriggerEvent({"status": "error", "message": str(err)})
-            return
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        hook = _build_hook(self.tencentcloud_conn_id, self.region)
+        selection = self._selection()
         limit = None if self.max_objects is None else self.max_objects + 1
-        failures = 0
-        while True:
-            try:
-                found = await asyncio.to_thread(
-                    hook.match_objects, self.bucket, self.key, selection, limit
-                )
-            except _TRANSIENT as err:
-                failures += 1
-                if failures >= MAX_TRANSIENT_FAILURES:
-                    yield TriggerEvent({"status": "error", "message": str(err)})
-                    return
-                self.log.warning("COS poll failed (%d in a row), retrying: %s", failures, err)
-            except Exception as err:
-                yield TriggerEvent({"status": "error", "message": str(err)})
-                return
-            else:
-                failures = 0
-                if found:
-                    truncated = self.max_objects is not None and len(found) > self.max_objects
-                    objects = found[: self.max_objects] if truncated else found
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "objects": [obj.to_dict() for obj in objects],
-                            "truncated": truncated,
-                        }
-                    )
-                    return
+
+        def poll() -> dict[str, Any] | None:
+            found = hook.match_objects(self.bucket, self.key, selection, limit)
+            if not found:
                 self.log.debug("No matching COS objects yet in %s", self.bucket)
-            await asyncio.sleep(self.poke_interval)
+                return None
+            truncated = self.max_objects is not None and len(found) > self.max_objects
+            objects = found[: self.max_objects] if truncated else found
+            return {"objects": [obj.to_dict() for obj in objects], "truncated": truncated}
+
+        return poll
 
 
-class COSObjectsUnchangedTrigger(BaseTrigger):
+class COSObjectsUnchangedTrigger(_COSPollingTrigger):
     """Poll a prefix until its listing stayed unchanged for ``inactivity_period`` seconds.
 
     Events: ``{"status": "success", "count": n}``, or ``{"status": "error", "message": ...}`` when
@@ -169,11 +206,12 @@ class COSObjectsUnchangedTrigger(BaseTrigger):
     :param inactivity_period: seconds without changes.
     :param min_objects: objects that must be present.
     :param allow_delete: whether a shrinking listing is acceptable.
-    :param poke_interval: seconds between listings.
+    :param poll_interval: seconds between listings.
     :param previous: the sensor's last :class:`ListingSnapshot` as a dict, to resume from.
     :param inactive_for: seconds the sensor had already seen no change.
     :param tencentcloud_conn_id: the connection.
     :param region: overrides the connection's region.
+    :param poke_interval: deprecated name of ``poll_interval``.
     """
 
     #: The clock (monotonic seconds). Not serialised: tests replace it on the instance.
@@ -186,11 +224,12 @@ class COSObjectsUnchangedTrigger(BaseTrigger):
         inactivity_period: float,
         min_objects: int = 1,
         allow_delete: bool = True,
-        poke_interval: float = 60.0,
+        poll_interval: float = 60.0,
         previous: dict[str, Any] | None = None,
         inactive_for: float = 0.0,
         tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
+        poke_interval: float | None = None,
     ) -> None:
         super().__init__()
         self.bucket = bucket
@@ -198,7 +237,7 @@ class COSObjectsUnchangedTrigger(BaseTrigger):
         self.inactivity_period = float(inactivity_period)
         self.min_objects = min_objects
         self.allow_delete = allow_delete
-        self.poke_interval = float(poke_interval)
+        self.poll_interval = _poll_interval(self, poll_interval, poke_interval)
         self.previous = previous
         self.inactive_for = float(inactive_for)
         self.tencentcloud_conn_id = tencentcloud_conn_id
@@ -211,60 +250,37 @@ class COSObjectsUnchangedTrigger(BaseTrigger):
             "inactivity_period": self.inactivity_period,
             "min_objects": self.min_objects,
             "allow_delete": self.allow_delete,
-            "poke_interval": self.poke_interval,
+            "poll_interval": self.poll_interval,
             "previous": self.previous,
             "inactive_for": self.inactive_for,
             "tencentcloud_conn_id": self.tencentcloud_conn_id,
             "region": self.region,
         }
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        try:
-            hook = _build_hook(self.tencentcloud_conn_id, self.region)
-            tracker = InactivityTracker(
-                self.inactivity_period,
-                self.min_objects,
-                self.allow_delete,
-                clock=self.clock,
-                previous=ListingSnapshot.from_dict(self.previous),
-                inactive_for=self.inactive_for,
-            )
-        except Exception as err:
-            yield TriggerEvent({"status": "error", "message": str(err)})
-            return
+    def _poller(self) -> Callable[[], dict[str, Any] | None]:
+        hook = _build_hook(self.tencentcloud_conn_id, self.region)
+        tracker = InactivityTracker(
+            self.inactivity_period,
+            self.min_objects,
+            self.allow_delete,
+            clock=self.clock,
+            previous=ListingSnapshot.from_dict(self.previous),
+            inactive_for=self.inactive_for,
+        )
 
-        def snapshot() -> ListingSnapshot:
-            return ListingSnapshot.of(hook.iter_objects(self.bucket, prefix=self.prefix))
+        def poll() -> dict[str, Any] | None:
+            current = ListingSnapshot.of(hook.iter_objects(self.bucket, prefix=self.prefix))
+            if not tracker.observe(current):  # ObjectsDeletedError ends the wait
+                return None
+            return {
+                "count": current.count,
+                "message": (
+                    f"{current.count} object(s) under {self.bucket}/{self.prefix} "
+                    f"unchanged for {self.inactivity_period:g} s"
+                ),
+            }
 
-        failures = 0
-        while True:
-            try:
-                current = await asyncio.to_thread(snapshot)
-                done = tracker.observe(current)
-            except _TRANSIENT as err:
-                failures += 1
-                if failures >= MAX_TRANSIENT_FAILURES:
-                    yield TriggerEvent({"status": "error", "message": str(err)})
-                    return
-                self.log.warning("COS listing failed (%d in a row), retrying: %s", failures, err)
-            except Exception as err:  # ObjectsDeletedError, or a non-transient COS error
-                yield TriggerEvent({"status": "error", "message": str(err)})
-                return
-            else:
-                failures = 0
-                if done:
-                    yield TriggerEvent(
-                        {
-                            "status": "success",
-                            "count": current.count,
-                            "message": (
-                                f"{current.count} object(s) under {self.bucket}/{self.prefix} "
-                                f"unchanged for {self.inactivity_period:g} s"
-                            ),
-                        }
-                    )
-                    return
-            await asyncio.sleep(self.poke_interval)
+        return poll
 
 
 class COSObjectEventTrigger(BaseEventTrigger):
@@ -277,7 +293,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
     run when files arrive faster than the scheduler creates runs, so iterate over them.
 
     **Watermark.** What was announced is kept as a bounded high-water mark (see
-    :mod:`airflow_scf_snova.utils.cos_watermark`): on Airflow 3.3+ it is stored in the watched
+    :mod:`airflow_scf_snova.cos.watermark`): on Airflow 3.3+ it is stored in the watched
     asset's ``asset_state_store`` (key :attr:`state_key`) after every poll, so a triggerer
     restart neither replays old objects nor loses the ones uploaded while it was down. Delivery is
     at-least-once: a restart during a poll may announce that poll's objects again (the ETag in the
@@ -289,7 +305,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
     recorded, not announced; with ``True`` every existing object is announced once.
 
     :param bucket: the bucket, ``name`` or ``name-appid``.
-    :param prefix: listing filters, see :mod:`airflow_scf_snova.utils.cos_filters`.
+    :param prefix: listing filters, see :mod:`airflow_scf_snova.cos.filters`.
     :param suffix: see ``prefix``.
     :param glob: see ``prefix``.
     :param regex: see ``prefix``.

@@ -18,16 +18,46 @@ from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from scf_snova_core.states import ACTIVE, FAILED_STATES, RET_CODE_RUNNING, RET_CODE_SUCCESS
 
-from airflow_scf_snova.exceptions import ResourceNotFoundError, TencentCloudError
+from airflow_scf_snova.exceptions import (
+    ResourceNotFoundError,
+    SCFFunctionStateError,
+    SCFWaitTimeoutError,
+    TencentCloudError,
+)
+from airflow_scf_snova.hooks.base import TencentCloudBaseHook
+from airflow_scf_snova.hooks.scf_functions import status_reasons
 
 if TYPE_CHECKING:
     from airflow_scf_snova.hooks.scf import SCFHook
 
-#: Statuses that end a status wait with an error (mirrors ``hooks.scf.FAILED_STATES``; kept here
-#: so that importing this module does not import the hook and its SDK).
-FAILED_STATES = ("CreateFailed", "UpdateFailed", "PublishFailed", "DeleteFailed")
+DEFAULT_CONN_ID = TencentCloudBaseHook.default_conn_name
+
+
+def raise_for_state_event(function_name: str, event: dict[str, Any] | None) -> str:
+    """The function's status from a :class:`SCFFunctionStateTrigger` success event; any other
+    event raises what it reports.
+
+    :raises SCFFunctionStateError: the function reached a ``*Failed`` status (with its reasons).
+    :raises SCFWaitTimeoutError: the trigger's deadline passed.
+    :raises TencentCloudError: the wait itself failed (an API error), or there was no event.
+    """
+    if not event:
+        raise AirflowException(f"SCF function {function_name!r}: the trigger sent no event")
+    if event.get("status") == "success":
+        return event["function_status"]
+    status = event.get("function_status")
+    if status and status.endswith("Failed"):
+        reasons = [(str(code), str(message)) for code, message in event.get("status_reasons") or []]
+        raise SCFFunctionStateError(function_name, status, reasons)
+    if event.get("timed_out"):
+        raise SCFWaitTimeoutError(event.get("message", "timed out"))
+    raise TencentCloudError(
+        event.get("message", f"waiting for SCF function {function_name!r} failed")
+    )
 
 
 class _SCFTrigger(BaseTrigger):
@@ -45,7 +75,7 @@ class _SCFTrigger(BaseTrigger):
         self,
         function_name: str,
         namespace: str | None = None,
-        tencentcloud_conn_id: str = "tencentcloud_default",
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
@@ -106,9 +136,9 @@ class SCFFunctionStateTrigger(_SCFTrigger):
     def __init__(
         self,
         function_name: str,
-        target_states: Sequence[str] = ("Active",),
+        target_states: Sequence[str] = (ACTIVE,),
         namespace: str | None = None,
-        tencentcloud_conn_id: str = "tencentcloud_default",
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
@@ -143,10 +173,7 @@ class SCFFunctionStateTrigger(_SCFTrigger):
                 )
                 return
             if status in FAILED_STATES:
-                reasons = [
-                    [r.get("ErrorCode", ""), r.get("ErrorMessage", "")]
-                    for r in function.get("StatusReasons") or []
-                ]
+                reasons = [list(reason) for reason in status_reasons(function)]
                 yield self._event(
                     "error",
                     f"SCF function {self.function_name!r} is {status}",
@@ -188,7 +215,7 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
         function_name: str,
         function_request_id: str,
         namespace: str | None = None,
-        tencentcloud_conn_id: str = "tencentcloud_default",
+        tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
@@ -219,10 +246,11 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
                 )
                 return
             ret_code = None if record is None else record.get("RetCode")
-            if record is not None and ret_code != 1:
-                finished = "succeeded" if ret_code == 0 else "failed"
+            if record is not None and ret_code != RET_CODE_RUNNING:
+                succeeded = ret_code == RET_CODE_SUCCESS
+                finished = "succeeded" if succeeded else "failed"
                 yield self._event(
-                    "success" if ret_code == 0 else "error",
+                    "success" if succeeded else "error",
                     f"SCF invocation {self.function_request_id} of {self.function_name!r} "
                     f"{finished}",
                     function_request_id=self.function_request_id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
@@ -15,16 +16,14 @@ from airflow_scf_snova.exceptions import (
     TencentCloudAuthError,
     TencentCloudThrottledError,
 )
-from airflow_scf_snova.hooks.scf import (
-    ASYNC_PAYLOAD_LIMIT,
-    SYNC_PAYLOAD_LIMIT,
+from airflow_scf_snova.scf.environment import environment_variables
+from airflow_scf_snova.scf.packaging import package_directory
+from airflow_scf_snova.scf.payloads import (
     decode_return_value,
     encode_payload,
-    environment_variables,
     function_error,
     is_log_truncated,
 )
-from airflow_scf_snova.utils.scf_package import package_directory
 
 
 @pytest.fixture
@@ -282,3 +281,73 @@ def test_timer_trigger_round_trip(hook, echo):
     assert hook.list_triggers(echo) == []
     with pytest.raises(ResourceNotFoundError):
         hook.delete_trigger(echo, "nightly", "timer")
+
+
+def test_ensure_timer_trigger_reports_what_it_changed(hook, echo):
+    first = hook.ensure_timer_trigger(echo, "nightly", "0 2 * * *", custom_argument={"a": 1})
+    assert (first.trigger_name, first.trigger_type) == ("nightly", "timer")
+    assert (first.triggers, first.created, first.deleted) == (("0 0 2 * * * *",),) * 2 + ((),)
+    assert first.changed is True
+    again = hook.ensure_timer_trigger(echo, "nightly", "0 0 2 * * * *", custom_argument={"a": 1})
+    assert (again.created, again.deleted, again.changed) == ((), (), False)
+    moved = hook.ensure_timer_trigger(echo, "nightly", "0 3 * * *", custom_argument={"a": 1})
+    assert moved.created == ("0 0 3 * * * *",)
+    assert [json.loads(desc) for desc in moved.deleted] == [{"cron": "0 0 2 * * * *"}]
+    (listed,) = hook.list_triggers(echo)
+    assert (listed["CustomArgument"], json.loads(listed["TriggerDesc"])) == (
+        '{"a": 1}',
+        {"cron": "0 0 3 * * * *"},
+    )
+    with pytest.raises(InvalidInputError, match="invalid timer schedule"):
+        hook.ensure_timer_trigger(echo, "other", "@once")
+
+    gone = hook.delete_triggers(echo, "timer", "nightly")
+    assert len(gone.deleted) == 1 and gone.changed
+    assert hook.list_triggers(echo) == []
+    assert hook.delete_triggers(echo, "timer", "nightly").deleted == ()
+    with pytest.raises(ResourceNotFoundError):
+        hook.delete_triggers(echo, "timer", "nightly", missing_ok=False)
+
+
+def test_ensure_cos_triggers_binds_one_trigger_per_event(hook, emulator, bucket, echo):
+    name = hook.cos_trigger_name(bucket)
+    assert name == f"{bucket}.cos.{emulator.config.region}.myqcloud.com"
+    events = ("cos:ObjectCreated:*", "cos:ObjectRemove:*")
+    both = hook.ensure_cos_triggers(echo, bucket, events, prefix="in/")
+    assert both.trigger_name == name and len(both.created) == 2 and both.deleted == ()
+    assert [json.loads(desc)["filter"] for desc in both.triggers] == [
+        {"Prefix": "in/", "Suffix": ""}
+    ] * 2
+    narrowed = hook.ensure_cos_triggers(echo, bucket, events[:1], prefix="in/")
+    assert (narrowed.created, len(narrowed.deleted)) == ((), 1)
+    assert json.loads(narrowed.deleted[0])["event"] == "cos:ObjectRemove:*"
+    assert hook.ensure_cos_triggers(echo, bucket, events[:1], prefix="in/").changed is False
+    assert len(hook.delete_triggers(echo, "cos", bucket=bucket).deleted) == 1
+    assert hook.list_triggers(echo) == []
+
+
+def test_ensure_function_creates_then_changes_only_what_differs(hook, unique_name):
+    from airflow_scf_snova.hooks.scf_functions import FunctionChange
+
+    name = unique_name("ensure")
+    package = package_directory(ECHO_DIR)
+    definition = {"handler": "index.main_handler", "runtime": "Python3.9", "poll_interval": 0.02}
+    code = hook.zip_code(package.data)
+    try:
+        created = hook.ensure_function(name, code, package.sha256, **definition)
+        assert created == FunctionChange(
+            created=True, code_updated=True, configuration_updated=True
+        )
+        hook.wait_for_function_status(name, poll_interval=0.02)
+        same = hook.ensure_function(name, code, package.sha256, **definition)
+        assert same == FunctionChange(status="Active")
+        bigger = hook.ensure_function(
+            name, code, package.sha256, memory_size=256, publish=True, **definition
+        )
+        assert bigger == FunctionChange(configuration_updated=True, version="1")
+        function = hook.get_function(name)
+        assert environment_variables(function) == {"AIRFLOW_SCF_CODE_SHA256": package.sha256}
+        with pytest.raises(InvalidInputError, match="runtime cannot change"):
+            hook.ensure_function(name, code, package.sha256, **{**definition, "runtime": "Go1"})
+    finally:
+        delete_quietly(hook, name)

@@ -4,9 +4,9 @@ function ~10% slower; see docs/benchmarks.md, "Invoke overhead")."""
 from __future__ import annotations
 
 import pytest
-from scf_fixtures import delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import delete_quietly, deploy_echo, fast_hook
 
-from airflow_scf_snova.hooks.scf import decode_return_value
+from airflow_scf_snova.scf.payloads import decode_return_value
 
 
 @pytest.fixture

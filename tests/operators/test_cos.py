@@ -16,6 +16,7 @@ from airflow_scf_snova.operators.cos import (
     COSDeleteObjectsOperator,
     COSListObjectsOperator,
 )
+from airflow_scf_snova.sensors.cos import COSObjectSensor, COSObjectsUnchangedSensor
 
 
 @pytest.fixture
@@ -113,12 +114,54 @@ def test_delete_by_keys_and_by_prefix(hook, emulator, bucket):
 
 
 def test_template_fields():
+    connection = {"tencentcloud_conn_id", "region"}
     assert set(COSCreateObjectOperator.template_fields) >= {"bucket", "key", "data", "filename"}
-    assert set(COSDeleteObjectsOperator.template_fields) == {"bucket", "keys", "prefix"}
+    assert set(COSDeleteObjectsOperator.template_fields) == {
+        "bucket",
+        "keys",
+        "prefix",
+        *connection,
+    }
     assert set(COSListObjectsOperator.template_fields) >= {"bucket", "prefix", "modified_after"}
     assert set(COSCopyObjectOperator.template_fields) == {
         "source_bucket",
         "source_key",
         "dest_bucket",
         "dest_key",
+        *connection,
     }
+    for cls in (*OPERATORS, *SENSORS):
+        assert connection <= set(cls.template_fields), cls.__name__
+
+
+OPERATORS = (
+    COSCreateObjectOperator,
+    COSListObjectsOperator,
+    COSCopyObjectOperator,
+    COSDeleteObjectsOperator,
+)
+SENSORS = (COSObjectSensor, COSObjectsUnchangedSensor)
+
+
+def test_connection_and_region_come_from_default_args_and_are_templated():
+    from airflow.sdk import DAG
+
+    defaults = {"tencentcloud_conn_id": "tc_{{ params.team }}", "region": "{{ params.region }}"}
+    with DAG("cos_defaults", schedule=None, default_args=defaults):
+        tasks = [
+            COSCreateObjectOperator(task_id="put", bucket="b", key="k", data="x"),
+            COSListObjectsOperator(task_id="ls", bucket="b"),
+            COSCopyObjectOperator(task_id="cp", source_bucket="b", source_key="a", dest_key="c"),
+            COSDeleteObjectsOperator(task_id="rm", bucket="b", keys=["k"]),
+            COSObjectSensor(task_id="wait", bucket="b", prefix="in/"),
+            COSObjectsUnchangedSensor(task_id="quiet", bucket="b", prefix="in/"),
+        ]
+    for task in tasks:
+        task.render_template_fields({"params": {"team": "data", "region": "ap-shanghai"}})
+        assert task.hook_kwargs() == {"tencentcloud_conn_id": "tc_data", "region": "ap-shanghai"}
+        # The hook is built on first use, from the rendered values.
+        assert isinstance(task.hook, COSHook)
+        assert (task.hook.tencentcloud_conn_id, task.hook._region_override) == (
+            "tc_data",
+            "ap-shanghai",
+        )

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
-from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
@@ -22,17 +23,20 @@ from airflow_scf_snova.exceptions import (
     SCFFunctionExecutionError,
     SCFFunctionStateError,
 )
-from airflow_scf_snova.hooks.scf import environment_variables
 from airflow_scf_snova.operators.scf import (
-    CODE_HASH_VARIABLE,
-    SCFCreateTriggerOperator,
     SCFDeleteFunctionOperator,
-    SCFDeleteTriggerOperator,
     SCFDeployFunctionOperator,
     SCFInvokeFunctionOperator,
 )
+from airflow_scf_snova.operators.scf_triggers import (
+    SCFCreateCOSTriggerOperator,
+    SCFCreateTimerTriggerOperator,
+    SCFCreateTriggerOperator,
+    SCFDeleteTriggerOperator,
+)
+from airflow_scf_snova.scf.environment import CODE_HASH_VARIABLE, environment_variables
+from airflow_scf_snova.scf.packaging import package_directory
 from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger, SCFInvocationCompleteTrigger
-from airflow_scf_snova.utils.scf_package import package_directory
 
 CONTEXT: dict = {}
 
@@ -366,8 +370,14 @@ def test_delete_function_is_idempotent(hook, echo):
 def timer_op(function_name, **kwargs):
     kwargs.setdefault("trigger_name", "every-day")
     kwargs.setdefault("cron", "30 1 * * *")
-    return SCFCreateTriggerOperator(
+    return SCFCreateTimerTriggerOperator(
         task_id="timer", function_name=function_name, do_xcom_push=False, **kwargs
+    )
+
+
+def cos_op(function_name, bucket, **kwargs):
+    return SCFCreateCOSTriggerOperator(
+        task_id="cos", function_name=function_name, bucket=bucket, do_xcom_push=False, **kwargs
     )
 
 
@@ -403,15 +413,7 @@ def test_timer_schedules_scf_cannot_run_are_rejected(cron, message):
 
 
 def test_cos_trigger_fires_on_matching_uploads(hook, emulator, bucket, echo):
-    op = SCFCreateTriggerOperator(
-        task_id="cos",
-        function_name=echo,
-        trigger_type="cos",
-        bucket=bucket,
-        prefix="incoming/",
-        suffix=".csv",
-        do_xcom_push=False,
-    )
+    op = cos_op(echo, bucket, prefix="incoming/", suffix=".csv")
     result = op.execute(CONTEXT)
     domain = f"{bucket}.cos.{emulator.config.region}.myqcloud.com"
     assert result["trigger_name"] == domain
@@ -432,26 +434,12 @@ def test_cos_trigger_fires_on_matching_uploads(hook, emulator, bucket, echo):
 
 def test_cos_trigger_with_several_events_and_its_removal(hook, bucket, echo):
     events = ("cos:ObjectCreated:*", "cos:ObjectRemove:*")
-    op = SCFCreateTriggerOperator(
-        task_id="cos",
-        function_name=echo,
-        trigger_type="cos",
-        bucket=bucket,
-        events=events,
-        do_xcom_push=False,
-    )
+    op = cos_op(echo, bucket, events=events)
     assert len(op.execute(CONTEXT)["triggers"]) == 2
     assert sorted(json.loads(t["TriggerDesc"])["event"] for t in hook.list_triggers(echo)) == list(
         events
     )
-    narrowed = SCFCreateTriggerOperator(
-        task_id="cos",
-        function_name=echo,
-        trigger_type="cos",
-        bucket=bucket,
-        events=("cos:ObjectCreated:*",),
-        do_xcom_push=False,
-    )
+    narrowed = cos_op(echo, bucket, events=("cos:ObjectCreated:*",))
     assert narrowed.execute(CONTEXT)["changed"] is True
     (left,) = hook.list_triggers(echo)
     assert json.loads(left["TriggerDesc"])["event"] == "cos:ObjectCreated:*"
@@ -489,9 +477,10 @@ def test_connection_arguments_come_from_default_args_for_every_scf_operator(code
             SCFDeployFunctionOperator(task_id="d", function_name="f", code_dir=str(code_dir)),
             SCFInvokeFunctionOperator(task_id="i", function_name="f"),
             SCFDeleteFunctionOperator(task_id="x", function_name="f"),
-            SCFCreateTriggerOperator(
+            SCFCreateTimerTriggerOperator(
                 task_id="t", function_name="f", trigger_name="tm", cron="@daily"
             ),
+            SCFCreateCOSTriggerOperator(task_id="c", function_name="f", bucket="b-1250000000"),
             SCFDeleteTriggerOperator(task_id="y", function_name="f", trigger_name="tm"),
         ]
     for op in ops:
@@ -515,3 +504,106 @@ def test_connection_arguments_come_from_default_args_for_every_scf_operator(code
 def test_function_name_is_required():
     with pytest.raises(TypeError, match="function_name"):
         SCFInvokeFunctionOperator(task_id="i")
+
+
+def test_the_deprecated_create_trigger_operator_still_binds_both_kinds(hook, bucket, echo):
+    with pytest.warns(DeprecationWarning, match="SCFCreateTimerTriggerOperator"):
+        timer = SCFCreateTriggerOperator(
+            task_id="t",
+            function_name=echo,
+            trigger_name="nightly",
+            trigger_type="timer",
+            cron="@daily",
+            do_xcom_push=False,
+        )
+    with pytest.warns(DeprecationWarning, match="SCFCreateCOSTriggerOperator"):
+        cos = SCFCreateTriggerOperator(
+            task_id="c",
+            function_name=echo,
+            trigger_type="cos",
+            bucket=bucket,
+            prefix="in/",
+            do_xcom_push=False,
+        )
+    assert timer.execute(CONTEXT) == {
+        "function_name": echo,
+        "namespace": "default",
+        "trigger_name": "nightly",
+        "trigger_type": "timer",
+        "qualifier": "$LATEST",
+        "triggers": ["0 0 0 * * * *"],
+        "changed": True,
+    }
+    result = cos.execute(CONTEXT)
+    assert (result["trigger_type"], result["changed"]) == ("cos", True)
+    assert sorted(t["Type"] for t in hook.list_triggers(echo)) == ["cos", "timer"]
+    # The same definitions, bound again by the two new operators: nothing changes.
+    assert (
+        timer_op(echo, trigger_name="nightly", cron="@daily").execute(CONTEXT)["changed"] is False
+    )
+    assert cos_op(echo, bucket, prefix="in/").execute(CONTEXT)["changed"] is False
+
+    with pytest.warns(DeprecationWarning):
+        renamed = SCFCreateTriggerOperator(
+            task_id="c",
+            function_name=echo,
+            trigger_type="cos",
+            bucket=bucket,
+            trigger_name="mine",
+            do_xcom_push=False,
+        )
+    with pytest.raises(InvalidInputError, match="omit trigger_name"):
+        renamed.execute(CONTEXT)
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidInputError, match="trigger_type"):
+        SCFCreateTriggerOperator(task_id="x", function_name=echo, trigger_type="http")
+
+
+def test_the_trigger_operators_stay_importable_from_operators_scf():
+    from airflow_scf_snova.operators import scf
+
+    assert scf.SCFCreateTriggerOperator is SCFCreateTriggerOperator
+    assert scf.SCFCreateTimerTriggerOperator is SCFCreateTimerTriggerOperator
+    assert scf.SCFCreateCOSTriggerOperator is SCFCreateCOSTriggerOperator
+    assert scf.SCFDeleteTriggerOperator is SCFDeleteTriggerOperator
+    with pytest.raises(AttributeError):
+        scf.SCFNoSuchOperator  # noqa: B018
+
+
+def test_wait_for_active_is_a_deprecated_name_of_wait_for_completion(code_dir):
+    with pytest.warns(DeprecationWarning, match="'wait_for_completion'"):
+        op = SCFDeployFunctionOperator(
+            task_id="d", function_name="f", code_dir=str(code_dir), wait_for_active=False
+        )
+    assert op.wait_for_completion is False
+    assert SCFDeployFunctionOperator(
+        task_id="e", function_name="f", code_dir=str(code_dir)
+    ).wait_for_completion
+
+
+def test_include_packages_ships_the_core_inside_the_function(hook, function_name, tmp_path):
+    import scf_snova_core
+
+    code = tmp_path / "uses_core"
+    code.mkdir()
+    (code / "index.py").write_text(
+        "import scf_snova_core\n"
+        "from scf_snova_core.states import ACTIVE\n\n\n"
+        "def main_handler(event, context):\n"
+        "    return {'core': scf_snova_core.__file__, 'active': ACTIVE}\n"
+    )
+    op = deploy_op(function_name, code, include_packages=("scf_snova_core",))
+    result = op.execute(CONTEXT)
+    assert result["code_sha256"] == package_directory(code, ["scf_snova_core"]).sha256
+    assert result["code_sha256"] != package_directory(code).sha256
+    value = invoke_op(function_name).execute(CONTEXT)
+    # The function imported the copy in its own package, not the worker's installed core.
+    deployed_core = Path(value["core"]).parent
+    assert deployed_core.name == "scf_snova_core" and value["active"] == "Active"
+    assert deployed_core != Path(scf_snova_core.__file__).parent
+    assert (deployed_core.parent / "index.py").read_text() == (code / "index.py").read_text()
+    assert op.execute(CONTEXT)["code_updated"] is False  # the same package, the same hash
+
+    with pytest.raises(InvalidInputError, match="include_packages needs code_dir"):
+        SCFDeployFunctionOperator(
+            task_id="z", function_name="f", zip_file="a.zip", include_packages=["scf_snova_core"]
+        )

@@ -271,7 +271,7 @@ def test_invalid_keys_are_refused_before_any_request(unreachable_cos, emulator, 
 
 
 def test_invalid_function_names(emulator, unique_name):
-    from scf_fixtures import fast_hook
+    from scf_snova_devel.scf import fast_hook
 
     from airflow_scf_snova.operators.scf import (
         SCFDeployFunctionOperator,
@@ -308,9 +308,9 @@ def test_invalid_function_names(emulator, unique_name):
 
 
 def test_invalid_trigger_names(emulator, unique_name):
-    from scf_fixtures import delete_quietly, deploy_echo, fast_hook
+    from scf_snova_devel.scf import delete_quietly, deploy_echo, fast_hook
 
-    from airflow_scf_snova.operators.scf import SCFCreateTriggerOperator
+    from airflow_scf_snova.operators.scf_triggers import SCFCreateTimerTriggerOperator
 
     hook = fast_hook()
     function = unique_name("trig")
@@ -318,11 +318,10 @@ def test_invalid_trigger_names(emulator, unique_name):
     try:
         errors = []
         for name in ("bad name", "1timer", "t" * 61):
-            op = SCFCreateTriggerOperator(
+            op = SCFCreateTimerTriggerOperator(
                 task_id="timer",
                 function_name=function,
                 trigger_name=name,
-                trigger_type="timer",
                 cron="0 1 * * *",
                 do_xcom_push=False,
             )
@@ -365,7 +364,7 @@ INVALID_CRONS = {
 def test_cron_edge_cases():
     from scf_snova_core.cron import CronError, to_scf_cron
 
-    from airflow_scf_snova.operators.scf import SCFCreateTriggerOperator
+    from airflow_scf_snova.operators.scf_triggers import SCFCreateTimerTriggerOperator
 
     for given, expected in VALID_CRONS.items():
         assert to_scf_cron(given) == expected
@@ -375,8 +374,8 @@ def test_cron_edge_cases():
             to_scf_cron(given)
         assert why in str(caught.value), str(caught.value)
         with pytest.raises(InvalidInputError) as at_parse:  # the operator, at DAG-parse time
-            SCFCreateTriggerOperator(
-                task_id="t", function_name="f", trigger_name="n", trigger_type="timer", cron=given
+            SCFCreateTimerTriggerOperator(
+                task_id="t", function_name="f", trigger_name="n", cron=given
             )
         assert why in str(at_parse.value)
         messages[given] = str(caught.value)
@@ -390,7 +389,7 @@ def test_cron_edge_cases():
 
 # -- payloads ------------------------------------------------------------------------------------
 def test_payloads_over_the_limits(emulator, unique_name):
-    from scf_fixtures import delete_quietly, deploy_echo, fast_hook
+    from scf_snova_devel.scf import delete_quietly, deploy_echo, fast_hook
 
     hook = fast_hook()
     function = unique_name("payload")

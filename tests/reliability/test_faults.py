@@ -9,7 +9,7 @@ import time
 
 import pytest
 from reliability.observations import record
-from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
 from airflow_scf_snova.exceptions import (
     SnovaLoadError,
@@ -126,16 +126,15 @@ def test_async_invoke_is_retried_when_throttled(emulator, echo):
 
 
 def test_listings_are_retried_when_throttled(emulator, hook, echo):
-    from airflow_scf_snova.operators.scf import SCFCreateTriggerOperator
+    from airflow_scf_snova.operators.scf_triggers import SCFCreateTimerTriggerOperator
 
     emulator.faults.throttle(4, ["ListFunctions", "ListTriggers"])
     names = [f["FunctionName"] for f in hook.list_functions(search_key=echo)]
     op = _fast(
-        SCFCreateTriggerOperator(
+        SCFCreateTimerTriggerOperator(
             task_id="timer",
             function_name=echo,
             trigger_name="nightly",
-            trigger_type="timer",
             cron="30 1 * * *",
             do_xcom_push=False,
         )
@@ -155,7 +154,7 @@ def test_listings_are_retried_when_throttled(emulator, hook, echo):
 def test_deploy_from_cos_while_cos_answers_503(emulator, hook, bucket, unique_name):
     from airflow_scf_snova.hooks.cos import COSHook
     from airflow_scf_snova.operators.scf import SCFDeployFunctionOperator
-    from airflow_scf_snova.utils.scf_package import package_directory
+    from airflow_scf_snova.scf.packaging import package_directory
 
     COSHook().put_object(bucket, "code/echo.zip", package_directory(ECHO_DIR).data)
     name = unique_name("cosdep")

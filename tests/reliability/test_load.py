@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from reliability.observations import record
 from reliability.support import PollRecorder, wait_for
-from scf_fixtures import delete_quietly, deploy_echo, fast_hook
 from scf_snova_core.ledger import table_lock_key
+from scf_snova_devel.scf import delete_quietly, deploy_echo, fast_hook
 
 WAITING_ON_LOCK = (
     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
@@ -151,7 +151,7 @@ def test_fifty_deferred_sensors_on_one_triggerer(emulator, bucket):
 
     count = 50
     triggers = [
-        COSObjectTrigger(bucket=bucket, key=f"s/{i:02d}.csv", poke_interval=0.5)
+        COSObjectTrigger(bucket=bucket, key=f"s/{i:02d}.csv", poll_interval=0.5)
         for i in range(count)
     ]
     recorder = PollRecorder()  # the default size: min(32, cpus + 4) threads, as in a triggerer

@@ -94,7 +94,7 @@ def test_cos_sensor_survives_an_emulator_restart(restartable):
     restartable.server.cos.create_bucket(bucket)
     runner = TriggerThread(
         COSObjectTrigger(
-            bucket=bucket, key="late.csv", poke_interval=0.2, tencentcloud_conn_id="restart_emu"
+            bucket=bucket, key="late.csv", poll_interval=0.2, tencentcloud_conn_id="restart_emu"
         )
     )
     runner.recorder.wait(lambda r: _ok_polls(r) >= 2, 60, "two polls while the emulator is up")
@@ -122,11 +122,11 @@ def test_cos_sensor_survives_an_emulator_restart(restartable):
 
 
 def test_scf_status_wait_survives_an_emulator_restart(restartable, output):
-    from scf_fixtures import ECHO_DIR
+    from scf_snova_devel.scf import ECHO_DIR
 
     from airflow_scf_snova.hooks.scf import SCFHook
+    from airflow_scf_snova.scf.packaging import package_directory
     from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger
-    from airflow_scf_snova.utils.scf_package import package_directory
 
     hook = SCFHook(tencentcloud_conn_id="restart_emu")
     name = f"restart-{uuid.uuid4().hex[:8]}"

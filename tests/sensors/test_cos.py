@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 from scf_snova_core.events import object_key_from_record
-from triggers.cos_support import FakeClock, NextEvent, SleepGate
+from scf_snova_devel.triggers import FakeClock, NextEvent, SleepGate
 
 from airflow_scf_snova.exceptions import InvalidInputError
 from airflow_scf_snova.sensors.cos import COSObjectSensor, COSObjectsUnchangedSensor
@@ -118,7 +118,7 @@ async def test_deferral_round_trip(emulator, bucket, context, monkeypatch):
         sensor.execute(context)
     trigger = deferred.value.trigger
     assert isinstance(trigger, COSObjectTrigger)
-    assert trigger.poke_interval == 13
+    assert trigger.poll_interval == 13
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout == timedelta(seconds=300)
 
@@ -229,7 +229,7 @@ async def test_unchanged_sensor_deferral_round_trip(emulator, bucket, context, m
         sensor.execute(context)
     trigger = deferred.value.trigger
     assert isinstance(trigger, COSObjectsUnchangedTrigger)
-    assert (trigger.poke_interval, trigger.previous["count"]) == (20, 1)
+    assert (trigger.poll_interval, trigger.previous["count"]) == (20, 1)
     assert deferred.value.timeout == timedelta(seconds=600)
 
     gate = SleepGate(clock).install(monkeypatch)

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
-from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
 from airflow_scf_snova.exceptions import SCFFunctionStateError
+from airflow_scf_snova.scf.packaging import package_directory
 from airflow_scf_snova.sensors.scf import SCFFunctionStateSensor
 from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger
-from airflow_scf_snova.utils.scf_package import package_directory
 
 CONTEXT: dict = {}
 

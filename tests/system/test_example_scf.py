@@ -9,7 +9,7 @@ import re
 import textwrap
 
 import pytest
-from scf_fixtures import ROOT, delete_quietly, fast_hook
+from scf_snova_devel.scf import ROOT, delete_quietly, fast_hook
 
 DAG_FILE = ROOT / "dags" / "example_scf.py"
 DOC_FILE = ROOT / "docs" / "scf.md"

@@ -302,6 +302,8 @@ def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported
 def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     seed, imported, unique_name, capfd
 ):
+    from airflow_scf_snova.scf.packaging import package_directory
+
     control = seed.emulator.control
     put = seed.emulator.cos.put_object
     function = unique_name("import")
@@ -311,6 +313,10 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     out, err = capfd.readouterr()
     assert run.state == "success", out[-4000:]
     values = xcoms(run.run_id, dag.dag_id)
+    # The deployed package is functions/cos_import with the provider's core copied in.
+    deployed = values[("deploy_import_function", "return_value")]
+    with_core = package_directory(FUNCTIONS / "cos_import", ["scf_snova_core"])
+    assert deployed["code_sha256"] == with_core.sha256
     assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 2 * * * *"]
     [cos_desc] = values[("create_cos_trigger", "return_value")]["triggers"]
     assert json.loads(cos_desc) == {

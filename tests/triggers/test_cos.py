@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from scf_snova_core.objects import COSObject
-from triggers.cos_support import FakeClock, MemoryStateStore, NextEvent, SleepGate
+from scf_snova_devel.triggers import FakeClock, MemoryStateStore, NextEvent, SleepGate
 
 from airflow_scf_snova.triggers.cos import (
     COSObjectEventTrigger,
@@ -34,7 +34,7 @@ MODULE = "airflow_scf_snova.triggers.cos"
                 "modified_after": "2024-01-01T00:00:00+00:00",
                 "min_size": 1,
                 "max_objects": 10,
-                "poke_interval": 5.0,
+                "poll_interval": 5.0,
                 "tencentcloud_conn_id": "c",
                 "region": "ap-shanghai",
             },
@@ -47,7 +47,7 @@ MODULE = "airflow_scf_snova.triggers.cos"
                 "inactivity_period": 60.0,
                 "min_objects": 2,
                 "allow_delete": False,
-                "poke_interval": 5.0,
+                "poll_interval": 5.0,
                 "previous": {"count": 1, "digest": "ab"},
                 "inactive_for": 3.0,
                 "tencentcloud_conn_id": "c",
@@ -79,6 +79,22 @@ def test_serialize_round_trips(cls, kwargs):
     assert cls(**serialized).serialize() == (classpath, serialized)
 
 
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (COSObjectTrigger, {"bucket": "b", "prefix": "in/"}),
+        (COSObjectsUnchangedTrigger, {"bucket": "b", "prefix": "in/", "inactivity_period": 60}),
+    ],
+)
+def test_triggers_serialised_with_the_old_poke_interval_still_load(cls, kwargs):
+    # A triggerer's database may hold triggers serialised before the rename.
+    with pytest.warns(DeprecationWarning, match="'poll_interval'"):
+        trigger = cls(**kwargs, poke_interval=7)
+    _, serialized = trigger.serialize()
+    assert serialized["poll_interval"] == 7.0
+    assert "poke_interval" not in serialized
+
+
 def test_event_trigger_hash_is_stable_and_state_key_ignores_poll_settings():
     a = COSObjectEventTrigger(bucket="b", prefix="in/", poll_interval=5)
     b = COSObjectEventTrigger(bucket="b", prefix="in/", poll_interval=5)
@@ -95,12 +111,12 @@ def test_event_trigger_rejects_bad_patterns_at_parse_time():
 
 # -- COSObjectTrigger ----------------------------------------------------------------------------
 @pytest.mark.asyncio
-async def test_object_trigger_fires_after_an_upload_and_honours_poke_interval(
+async def test_object_trigger_fires_after_an_upload_and_honours_poll_interval(
     emulator, bucket, monkeypatch
 ):
     gate = SleepGate().install(monkeypatch)
     emulator.cos.put_object(bucket, "in/decoy.txt", b"x")
-    trigger = COSObjectTrigger(bucket=bucket, prefix="in/", suffix=".csv", poke_interval=42)
+    trigger = COSObjectTrigger(bucket=bucket, prefix="in/", suffix=".csv", poll_interval=42)
     nxt = NextEvent(trigger.run())
     try:
         await nxt.quiet_poll(gate)
@@ -142,7 +158,7 @@ async def test_object_trigger_sits_out_throttling(emulator, bucket, monkeypatch)
     gate = SleepGate().install(monkeypatch)
     emulator.cos.put_object(bucket, "t/a.csv", b"x")
     emulator.faults.cos_errors(2, status=429, operations=["LIST"])  # SlowDown: not retried by SDK
-    nxt = NextEvent(COSObjectTrigger(bucket=bucket, prefix="t/", poke_interval=1).run())
+    nxt = NextEvent(COSObjectTrigger(bucket=bucket, prefix="t/", poll_interval=1).run())
     try:
         for _ in range(2):
             await nxt.quiet_poll(gate)
@@ -153,7 +169,7 @@ async def test_object_trigger_sits_out_throttling(emulator, bucket, monkeypatch)
     assert event.payload["status"] == "success"
 
     emulator.faults.cos_errors(5, status=429, operations=["LIST"])
-    nxt = NextEvent(COSObjectTrigger(bucket=bucket, prefix="t/", poke_interval=1).run())
+    nxt = NextEvent(COSObjectTrigger(bucket=bucket, prefix="t/", poll_interval=1).run())
     try:
         for _ in range(4):
             await nxt.quiet_poll(gate)
@@ -172,7 +188,7 @@ async def test_unchanged_trigger_waits_for_quiet_on_a_fake_clock(emulator, bucke
     gate = SleepGate(clock).install(monkeypatch)
     emulator.cos.put_object(bucket, "up/part-0", b"x")
     trigger = COSObjectsUnchangedTrigger(
-        bucket=bucket, prefix="up/", inactivity_period=100, min_objects=2, poke_interval=30
+        bucket=bucket, prefix="up/", inactivity_period=100, min_objects=2, poll_interval=30
     )
     trigger.clock = clock
     start = clock.now
@@ -197,8 +213,8 @@ async def test_unchanged_trigger_waits_for_quiet_on_a_fake_clock(emulator, bucke
 
 @pytest.mark.asyncio
 async def test_unchanged_trigger_resumes_sensor_state(emulator, bucket, monkeypatch):
+    from airflow_scf_snova.cos.quiescence import ListingSnapshot
     from airflow_scf_snova.hooks.cos import COSHook
-    from airflow_scf_snova.utils.cos_quiescence import ListingSnapshot
 
     clock = FakeClock()
     gate = SleepGate(clock).install(monkeypatch)
@@ -208,7 +224,7 @@ async def test_unchanged_trigger_resumes_sensor_state(emulator, bucket, monkeypa
         bucket=bucket,
         prefix="r/",
         inactivity_period=60,
-        poke_interval=10,
+        poll_interval=10,
         previous=snapshot.to_dict(),
         inactive_for=55,
     )
@@ -229,7 +245,7 @@ async def test_unchanged_trigger_fails_on_deletion_when_not_allowed(emulator, bu
     for key in ("del/a", "del/b"):
         emulator.cos.put_object(bucket, key, b"x")
     trigger = COSObjectsUnchangedTrigger(
-        bucket=bucket, prefix="del/", inactivity_period=100, allow_delete=False, poke_interval=5
+        bucket=bucket, prefix="del/", inactivity_period=100, allow_delete=False, poll_interval=5
     )
     nxt = NextEvent(trigger.run())
     try:

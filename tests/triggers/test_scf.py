@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 
 import pytest
-from scf_fixtures import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
+from airflow_scf_snova.scf.packaging import package_directory
 from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger, SCFInvocationCompleteTrigger
-from airflow_scf_snova.utils.mixins import import_string
-from airflow_scf_snova.utils.scf_package import package_directory
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def test_serialize_round_trips(trigger):
     classpath, kwargs = trigger.serialize()
     assert classpath == f"airflow_scf_snova.triggers.scf.{type(trigger).__name__}"
     json.dumps(kwargs)  # what the triggerer stores must be JSON
-    again = import_string(classpath)(**kwargs)
+    module, _, name = classpath.rpartition(".")
+    again = getattr(importlib.import_module(module), name)(**kwargs)
     assert again.serialize() == (classpath, kwargs)
     assert kwargs["namespace"] == "ns" and kwargs["region"] == "ap-shanghai"
 

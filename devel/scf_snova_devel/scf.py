@@ -1,6 +1,7 @@
-"""Helpers shared by the SCF hook, operator, sensor, trigger and system tests.
+"""SCF helpers shared by the tests: a hook with fast retries, the example function deployed and
+deleted.
 
-Everything runs against the session emulator through the real SDK: these helpers only deploy
+Everything runs against an emulator (or SCF) through the real SDK: these helpers only deploy
 the example function and clean up.
 """
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 from airflow_scf_snova.exceptions import ResourceNotFoundError
 from airflow_scf_snova.hooks.scf import SCFHook
-from airflow_scf_snova.utils.scf_package import package_directory
+from airflow_scf_snova.scf.packaging import package_directory
 
-ROOT = Path(__file__).resolve().parents[1]
+#: The repository root (this package is installed in development mode from ``devel/``).
+ROOT = Path(__file__).resolve().parents[2]
 ECHO_DIR = ROOT / "functions" / "examples" / "echo"
 
 

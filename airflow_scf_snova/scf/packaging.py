@@ -10,16 +10,24 @@ upload when they match, so the zip must not depend on when or where it was built
 - ``__pycache__`` directories and ``*.pyc``/``*.pyo`` files are skipped; directories get no
   entries of their own; symbolic links are followed.
 
+A package may also carry pure-Python packages of the environment that builds it
+(``include_packages``, e.g. ``scf_snova_core``): their files are copied from where the
+environment imports them, under the package's name at the root of the zip, so the function
+imports them as it imports its own modules. They are part of the zip, hence of its hash: a new
+version of an included package is a new package.
+
 Pure Python: no Airflow and no SDK imports.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import stat
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +35,8 @@ from pathlib import Path
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_DIRS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
+#: Files that make a package not pure Python (compiled extension modules).
+NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _FILE_MODE = 0o644
 _EXEC_MODE = 0o755
 
@@ -69,16 +79,61 @@ def iter_package_files(code_dir: str | os.PathLike[str]) -> list[tuple[str, Path
     return files
 
 
-def zip_directory(code_dir: str | os.PathLike[str]) -> bytes:
-    """The deterministic zip of a directory's contents (see the module docstring).
+def iter_included_files(name: str) -> list[tuple[str, Path]]:
+    """``(name in the archive, path on disk)`` of every file of the pure-Python package (or
+    module) ``name`` as this environment imports it, under ``name/`` (or as ``name.py``).
 
-    :param code_dir: the directory; ``index.py`` in it ends up at the root of the zip.
-    :raises NotADirectoryError: when ``code_dir`` is not a directory.
-    :raises ValueError: when it holds no file to package.
+    :param name: a top-level package or module, e.g. ``scf_snova_core``.
+    :raises ValueError: not a top-level name, not importable here, a namespace package, or a
+        package with compiled extension modules.
     """
+    if not name.isidentifier():
+        raise ValueError(f"{name!r} is not a top-level package name")
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ValueError(f"package {name!r} is not installed in this environment")
+    locations = list(spec.submodule_search_locations or [])
+    if locations:
+        if len(locations) != 1 or not spec.origin:
+            raise ValueError(f"package {name!r} is a namespace package: name its parts instead")
+        files = [(f"{name}/{inner}", path) for inner, path in iter_package_files(locations[0])]
+    elif spec.origin and spec.origin.endswith(".py"):
+        files = [(f"{name}.py", Path(spec.origin))]
+    else:
+        raise ValueError(f"{name!r} is not a pure-Python package or module ({spec.origin})")
+    native = [inner for inner, _ in files if inner.endswith(NATIVE_SUFFIXES)]
+    if native:
+        raise ValueError(f"package {name!r} is not pure Python: it contains {native[0]}")
+    return files
+
+
+def _archive_files(
+    code_dir: str | os.PathLike[str], include_packages: Iterable[str]
+) -> list[tuple[str, Path]]:
     files = iter_package_files(code_dir)
     if not files:
         raise ValueError(f"code directory {str(code_dir)!r} has no files to package")
+    tops = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files}
+    for package in dict.fromkeys(include_packages):
+        if package in tops:
+            raise ValueError(
+                f"code directory {str(code_dir)!r} already has {package!r}: include it either "
+                "there or with include_packages, not both"
+            )
+        files.extend(iter_included_files(package))
+    files.sort(key=lambda item: item[0])
+    return files
+
+
+def zip_directory(code_dir: str | os.PathLike[str], include_packages: Iterable[str] = ()) -> bytes:
+    """The deterministic zip of a directory's contents (see the module docstring).
+
+    :param code_dir: the directory; ``index.py`` in it ends up at the root of the zip.
+    :param include_packages: pure-Python packages of this environment to add at the root.
+    :raises NotADirectoryError: when ``code_dir`` is not a directory.
+    :raises ValueError: when it holds no file to package, or a package cannot be included.
+    """
+    files = _archive_files(code_dir, include_packages)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, path in files:
@@ -92,13 +147,18 @@ def zip_directory(code_dir: str | os.PathLike[str]) -> bytes:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
 
 
-def package_directory(code_dir: str | os.PathLike[str]) -> CodePackage:
-    """Zip ``code_dir`` deterministically and hash the result."""
-    data = zip_directory(code_dir)
-    return CodePackage(data=data, sha256=sha256_hex(data), source=str(code_dir))
+def package_directory(
+    code_dir: str | os.PathLike[str], include_packages: Iterable[str] = ()
+) -> CodePackage:
+    """Zip ``code_dir`` (with ``include_packages``) deterministically and hash the result."""
+    included = list(dict.fromkeys(include_packages))
+    data = zip_directory(code_dir, included)
+    source = " + ".join([str(code_dir), *included])
+    return CodePackage(data=data, sha256=sha256_hex(data), source=source)
 
 
 def package_zip_file(zip_file: str | os.PathLike[str]) -> CodePackage:

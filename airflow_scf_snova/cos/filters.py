@@ -30,6 +30,13 @@ from scf_snova_core.objects import COSObject, parse_cos_time
 _GLOB_SPECIAL = "*?[\\"
 
 
+def is_blank(value: object) -> bool:
+    """Whether a (rendered) filter argument means "not set": ``None``, ``""`` or ``"None"``
+    (templates render a missing value such as ``{{ data_interval_start }}`` of a manual run as
+    ``""`` or ``"None"``)."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
 def glob_literal_prefix(pattern: str) -> str:
     """The part of ``pattern`` before its first wildcard, escape or character class."""
     for index, char in enumerate(pattern):

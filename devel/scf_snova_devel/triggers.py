@@ -1,4 +1,5 @@
-"""Helpers to drive COS triggers step by step: a controllable sleep and a state store."""
+"""Helpers to drive the COS triggers step by step in tests: a controllable sleep, a fake clock
+and an in-memory asset state store."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ STEP_TIMEOUT = 20
 class SleepGate:
     """Replaces ``asyncio.sleep`` inside :mod:`airflow_scf_snova.triggers.cos` only.
 
-    Records every requested delay (to check that ``poke_interval`` is honoured), advances an
+    Records every requested delay (to check that ``poll_interval`` is honoured), advances an
     optional fake clock by it, and blocks until the test calls :meth:`release`, so each poll
     happens exactly when the test says: no real waiting, no timing assumptions.
     """

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.utils.cos_filters import KeyFilter, glob_literal_prefix, glob_to_regex
+from airflow_scf_snova.cos.filters import KeyFilter, glob_literal_prefix, glob_to_regex
 
 KEYS = [
     "a.csv",

@@ -7,10 +7,11 @@ import os
 import shutil
 import stat
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from airflow_scf_snova.utils.scf_package import (
+from airflow_scf_snova.scf.packaging import (
     ZIP_EPOCH,
     package_directory,
     package_zip_file,
@@ -74,3 +75,44 @@ def test_a_ready_made_zip_is_used_as_it_is(code, tmp_path):
     package = package_zip_file(path)
     assert package.data == path.read_bytes()
     assert package.sha256 == package_directory(code).sha256
+
+
+def test_included_packages_are_copied_from_the_environment(code):
+    import scf_snova_core
+
+    installed = Path(scf_snova_core.__file__).parent
+    data = zip_directory(code, ["scf_snova_core"])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        copied = {n: archive.read(n) for n in names if n.startswith("scf_snova_core/")}
+    assert names == sorted(names)
+    expected = sorted(p.name for p in installed.glob("*.py"))
+    assert sorted(n.split("/", 1)[1] for n in copied) == expected
+    for name, content in copied.items():
+        assert content == (installed / name.split("/", 1)[1]).read_bytes()
+    # Deterministic, and part of the hash.
+    assert zip_directory(code, ["scf_snova_core"]) == data
+    with_core = package_directory(code, ["scf_snova_core"])
+    assert with_core.sha256 != package_directory(code).sha256
+    assert with_core.source == f"{code} + scf_snova_core"
+
+
+def test_included_packages_must_be_pure_python_and_not_already_there(code, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "native").mkdir(parents=True)
+    (site / "native" / "__init__.py").write_text("")
+    (site / "native" / "_speedups.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    (site / "single.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(ValueError, match="not pure Python"):
+        zip_directory(code, ["native"])
+    with pytest.raises(ValueError, match="not installed"):
+        zip_directory(code, ["no_such_package_here"])
+    with pytest.raises(ValueError, match="top-level"):
+        zip_directory(code, ["scf_snova_core.names"])
+    with zipfile.ZipFile(io.BytesIO(zip_directory(code, ["single"]))) as archive:
+        assert archive.read("single.py") == b"X = 1\n"
+    (code / "scf_snova_core").mkdir()
+    (code / "scf_snova_core" / "__init__.py").write_text("")
+    with pytest.raises(ValueError, match="already has 'scf_snova_core'"):
+        zip_directory(code, ["scf_snova_core"])

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.utils.cos_quiescence import (
+from airflow_scf_snova.cos.quiescence import (
     InactivityTracker,
     ListingSnapshot,
     ObjectsDeletedError,

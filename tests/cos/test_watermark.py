@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.utils.cos_watermark import Watermark, WatermarkScan
+from airflow_scf_snova.cos.watermark import Watermark, WatermarkScan
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

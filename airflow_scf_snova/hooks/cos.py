@@ -35,7 +35,7 @@ from scf_snova_core.names import (
     full_bucket_name,
     parse_cos_url,
 )
-from scf_snova_core.objects import COSObject, normalize_etag, parse_cos_time
+from scf_snova_core.objects import COSObject, normalize_etag
 
 from airflow_scf_snova.cos.filters import KeyFilter
 from airflow_scf_snova.cos.streams import (
@@ -345,13 +345,7 @@ class COSHook(TencentCloudBaseHook):
                 page = self._list_page(full, prefix, marker, page_size)
             contents = page["Contents"]
             for entry in contents:
-                yield COSObject(
-                    bucket=full,
-                    key=entry["Key"],
-                    size=int(entry.get("Size") or 0),
-                    etag=entry.get("ETag") or "",
-                    last_modified=parse_cos_time(entry["LastModified"]),
-                )
+                yield COSObject.from_listing(full, entry)
             if str(page.get("IsTruncated") or "false").lower() != "true":
                 return
             next_marker = page.get("NextMarker") or (contents[-1]["Key"] if contents else None)
@@ -372,13 +366,7 @@ class COSHook(TencentCloudBaseHook):
         check_key(key)
         with self._translate("head object", full, key):
             headers = self.conn.head_object(Bucket=full, Key=key)
-        return COSObject(
-            bucket=full,
-            key=key,
-            size=int(headers.get("Content-Length") or 0),
-            etag=headers.get("ETag") or "",
-            last_modified=parse_cos_time(headers["Last-Modified"]),
-        )
+        return COSObject.from_head(full, key, headers)
 
     def object_exists(self, bucket: str, key: str) -> bool:
         """Whether the object exists (other errors are raised)."""

@@ -129,13 +129,13 @@ class COSObject:
     ) -> dict[str, Any]:
         """The event a COS trigger would deliver to an SCF function for this object.
 
-        ``{"Records": [record]}`` (see :func:`airflow_scf_snova.utils.events.cos_event`), with
+        ``{"Records": [record]}`` (see :func:`scf_snova_core.events.cos_event`), with
         ``eventTime`` set to the object's modification time; a function written for SCF's COS
         trigger can be invoked with it unchanged.
 
         :param region: the bucket's region, e.g. ``ap-guangzhou``.
         :param event_name: the concrete event name.
-        :param kwargs: more :func:`~airflow_scf_snova.utils.events.cos_event` arguments
+        :param kwargs: more :func:`~scf_snova_core.events.cos_event` arguments
             (``function_name``, ``namespace``, ``content_type``...).
         """
         return cos_event(

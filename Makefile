@@ -71,4 +71,4 @@ test-ui: $(STAMP)
 	bash tests/ui/run.sh
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .demo build *.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) .demo build *.egg-info */*.egg-info */build

@@ -14,7 +14,7 @@ setup(
     name="airflow-scf-snova",
     version=VERSION,
     description=(
-        "Apache Airflow provider for Tencent Cloud SCF, COS and Snova, with an offline emulator"
+        "Apache Airflow provider for Tencent Cloud SCF, COS and Snova"
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

@@ -37,7 +37,7 @@ TENCENTCLOUD_FIELDS = {
         "label": "Endpoint",
         "description": (
             "Optional override that points the SCF and COS clients at one endpoint, such as the "
-            "bundled emulator (http://127.0.0.1:9100) or a private gateway."
+            "offline emulator (http://127.0.0.1:9100) or a private gateway."
         ),
         "schema": {"type": ["string", "null"]},
     },

@@ -378,8 +378,9 @@ through the storage layer (on tmpfs) in {seed_seconds:.1f} s; the emulator then 
 {start_seconds:.1f} s. The sensor runs in a child process: each poke builds a new `COSObjectSensor`
 (its hook, from the connection) and calls `poke()`, as a worker does; {reps} rounds after one
 warm-up poke, a round being one poke per case, in an order rotated every round. The hand-written
-listing (every page with the bare `CosS3Client.list_objects`, keys tested with `endswith`, which is
-what the hook did before the listing fix below) joins the first {BARE_RUNS} rounds only: it is slow.
+listing (every page with the bare `CosS3Client.list_objects`, which converts each XML page with
+its own `eval`-based parser, keys tested with `endswith`) joins the first {BARE_RUNS} rounds only:
+it is slow.
 *Python peak* is `tracemalloc`'s peak during one more poke (two cases). The trigger is started
 afresh
 for each poll with the watermark the previous one saved (an in-memory stand-in for the asset state

@@ -481,15 +481,74 @@ def put_file(root: Path, key: str) -> int:
 
 
 # -- command line ----------------------------------------------------------------------------------
+README_BEGIN, README_END = "<!-- demo-output:begin -->", "<!-- demo-output:end -->"
+
+
+class Recorder:
+    """Writes through to ``stream`` and keeps a copy of what was written."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
+def write_readme_output(output: str) -> None:
+    """Replace the README's demo transcript with ``output``, naming the commit it ran."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    commit = f"{commit or 'unknown'}{' (with uncommitted changes)' if dirty else ''}"
+    readme = REPO / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    block = (
+        f"{README_BEGIN}\n*Written by `scripts/demo.py --record-readme` from commit {commit}.*\n\n"
+        f"```text\n{output.strip()}\n```\n{README_END}"
+    )
+    readme.write_text(head + block + tail, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ui", action="store_true", help="then run airflow standalone")
     parser.add_argument("--root", type=Path, default=REPO / ".demo", help="data directory")
     parser.add_argument("--port", type=int, help="the Airflow UI's port (default: 8080 or free)")
     parser.add_argument("--put", metavar="KEY", help="upload a file to a running demo-ui")
+    parser.add_argument(
+        "--record-readme",
+        action="store_true",
+        help="after a successful run, write its output into README.md (between its markers)",
+    )
     args = parser.parse_args(argv)
     if args.put:
         return put_file(args.root.resolve(), args.put)
+    if args.record_readme:
+        recorder = Recorder(sys.stdout)
+        sys.stdout = recorder
+        try:
+            status = main([a for a in (argv or sys.argv[1:]) if a != "--record-readme"])
+        finally:
+            sys.stdout = recorder.stream
+        if status == 0:
+            write_readme_output(recorder.text())
+        return status
 
     def stop_on_term(signum, frame):
         raise KeyboardInterrupt

@@ -128,7 +128,7 @@ class TencentCloudBaseHook(BaseHook):
     The connection holds the SecretId as login and the SecretKey as password; extras: ``region``
     (default ``ap-guangzhou``), ``appid``, ``token`` (temporary credentials), ``namespace`` (SCF,
     default ``default``) and ``endpoint``, one override such as ``http://127.0.0.1:9100`` that
-    points both the SCF and the COS client at the bundled emulator. As a URI::
+    points both the SCF and the COS client at the emulator. As a URI::
 
         tencentcloud://AKIDxxx:secret@/?region=ap-guangzhou&appid=1250000000&endpoint=http%3A%2F%2F127.0.0.1%3A9100
 

@@ -49,7 +49,7 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
     """Interact with SCF through a ``tencentcloud`` connection.
 
     One SDK client is built per hook, on first use, pointed at the connection's ``endpoint``
-    when it has one (the bundled emulator). Sync invokes that need a longer request timeout get
+    when it has one (the emulator). Sync invokes that need a longer request timeout get
     their own client, cached per timeout.
 
     .. seealso:: ``tencentcloud.scf.v20180416.scf_client.ScfClient``

@@ -13,9 +13,7 @@ VERSION = re.search(
 setup(
     name="airflow-scf-snova",
     version=VERSION,
-    description=(
-        "Apache Airflow provider for Tencent Cloud SCF, COS and Snova"
-    ),
+    description=("Apache Airflow provider for Tencent Cloud SCF, COS and Snova"),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license_expression="Apache-2.0",

@@ -508,7 +508,16 @@ def write_readme_output(output: str) -> None:
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!docs",
+            ":!README.md",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

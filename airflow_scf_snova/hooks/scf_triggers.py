@@ -25,7 +25,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scf_snova_core.cron import to_scf_cron
 from scf_snova_core.errors import InvalidValueError
 from scf_snova_core.names import cos_bucket_domain
 from scf_snova_core.states import LATEST
@@ -70,6 +69,10 @@ def scf_cron(cron: str) -> str:
         :func:`scf_snova_core.cron.to_scf_cron`).
     """
     try:
+        # Imported here: the cron parser is not needed to import the hook (DAG files import
+        # operators and sensors, and they name their hook class).
+        from scf_snova_core.cron import to_scf_cron
+
         return to_scf_cron(cron)
     except InvalidValueError as err:
         raise InvalidInputError(f"invalid timer schedule: {err}") from err

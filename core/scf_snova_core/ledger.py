@@ -16,7 +16,6 @@ module. psycopg2 is imported inside functions only.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +52,8 @@ def table_lock_key(name: str) -> int:
     Computed client-side (not with the server's ``hashtext``) so that it is stable across server
     versions and reproducible by an operator who wants to block loads by hand.
     """
+    import hashlib  # here, not at import: importing the ledger's constants stays cheap
+
     digest = hashlib.sha256(_LOCK_NAMESPACE + name.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 

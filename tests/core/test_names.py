@@ -84,3 +84,14 @@ def test_valid_identifiers():
     assert validate_identifier("表_1") == "表_1"
     assert split_table_name("public.t1") == ("public", "t1")
     assert split_table_name("t1") == (None, "t1")
+
+
+@pytest.mark.parametrize("name", ["t1\n", "a\tb", "$a", "9a", "a-b", "a.b", "😀"])
+def test_identifier_characters_outside_the_accepted_set_are_refused(name):
+    with pytest.raises(InvalidValueError):
+        validate_identifier(name)
+
+
+def test_identifier_accepts_non_ascii_letters_and_dollar_inside():
+    assert validate_identifier("数据$1") == "数据$1"
+    assert validate_identifier("_x") == "_x"

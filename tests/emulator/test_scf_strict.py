@@ -9,8 +9,25 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from scf_snova_core.cron import SCF_CRON_TZ
-from scf_snova_devel.scf_api import call, create_function, error_code
+from scf_snova_core.limits import (
+    SCF_MAX_COS_TRIGGERS_PER_BUCKET,
+    SCF_MAX_FUNCTIONS_PER_NAMESPACE,
+    SCF_MAX_TRIGGERS_PER_TYPE,
+    SCF_MAX_VERSIONS,
+)
+from scf_snova_devel.scf_api import (
+    call,
+    create_function,
+    error_code,
+    wait_gone,
+    zip_b64,
+)
+from tencentcloud.common import credential
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.scf.v20180416.scf_client import ScfClient
 
 UTC = timezone.utc
 
@@ -49,3 +66,97 @@ def test_the_legacy_five_field_cron_is_accepted(scf_client, unique_name):
     assert json.loads(info["TriggerDesc"]) == {"cron": "*/5 * * * MON-FRI"}
     bad = {"FunctionName": name, "TriggerName": "l2", "Type": "timer", "TriggerDesc": "0 9 L * *"}
     assert error_code(scf_client, "CreateTrigger", bad) == "InvalidParameterValue.TriggerCronConfig"
+
+
+# -- limits -------------------------------------------------------------------------------------
+@pytest.fixture
+def own_emulator(tmp_path):
+    """An emulator of its own, so that filling a namespace leaves the session's alone."""
+    from scf_snova_emulator import EmulatorConfig, EmulatorServer
+
+    config = EmulatorConfig(port=0, data_dir=str(tmp_path / "emu"), status_delay=0, timers=False)
+    with EmulatorServer(config) as server:
+        yield server, client_of(server)
+
+
+def client_of(server) -> ScfClient:
+    config = server.config
+    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
+    return ScfClient(
+        credential.Credential(config.secret_id, config.secret_key),
+        config.region,
+        ClientProfile(httpProfile=http),
+    )
+
+
+def test_functions_per_namespace(own_emulator):
+    server, client = own_emulator
+    for i in range(SCF_MAX_FUNCTIONS_PER_NAMESPACE):
+        create_function(client, f"fn-{i}", wait=False)
+    assert SCF_MAX_FUNCTIONS_PER_NAMESPACE == 50
+    code = {"FunctionName": "one-too-many", "Runtime": "Python3.10", "Code": {"ZipFile": zip_b64()}}
+    assert error_code(client, "CreateFunction", code) == "LimitExceeded.Function"
+    call(client, "DeleteFunction", {"FunctionName": "fn-0"})
+    wait_gone(client, "fn-0")
+    create_function(client, "one-too-many")  # room again
+
+
+def test_triggers_of_one_type_per_function_and_cos_triggers_per_bucket(own_emulator):
+    server, client = own_emulator
+    bucket = f"b-{server.config.appid}"
+    server.cos.create_bucket(bucket)
+    domain = f"{bucket}.cos.{server.config.region}.myqcloud.com"
+    create_function(client, "fn")
+    for i in range(SCF_MAX_TRIGGERS_PER_TYPE):
+        timer(client, "fn", f"t{i}", "0 0 * * * * *")
+    assert SCF_MAX_TRIGGERS_PER_TYPE == 10
+    eleventh = {
+        "FunctionName": "fn",
+        "TriggerName": "t10",
+        "Type": "timer",
+        "TriggerDesc": "0 0 * * * * *",
+    }
+    assert error_code(client, "CreateTrigger", eleventh) == "LimitExceeded.Trigger"
+
+    def cos(function, prefix):
+        desc = json.dumps(
+            {"event": "cos:ObjectCreated:*", "filter": {"Prefix": prefix, "Suffix": ""}}
+        )
+        return {"FunctionName": function, "TriggerName": domain, "Type": "cos", "TriggerDesc": desc}
+
+    call(client, "CreateTrigger", cos("fn", "p0/"))  # another type: room for it
+    for i in range(1, SCF_MAX_COS_TRIGGERS_PER_BUCKET):
+        create_function(client, f"fn{i}")
+        call(client, "CreateTrigger", cos(f"fn{i}", f"p{i}/"))
+    create_function(client, "fn-last")
+    assert error_code(client, "CreateTrigger", cos("fn-last", "last/")) == "LimitExceeded.Trigger"
+
+
+def test_versions_per_function(tmp_path):
+    """999 versions are written into the saved state (publishing them one by one rewrites the
+    whole state each time), then the emulator is restarted on it and the SDK publishes."""
+    from scf_snova_emulator import EmulatorConfig, EmulatorServer
+    from scf_snova_emulator.scf.models import Function, Version
+    from scf_snova_emulator.scf.storage import ScfStorage
+
+    config = EmulatorConfig(port=0, data_dir=str(tmp_path), status_delay=0, timers=False)
+    with EmulatorServer(config) as server:
+        create_function(client_of(server), "fn")
+    storage = ScfStorage(tmp_path / "scf")
+    state = storage.load_state()
+    function = Function.from_dict(state["functions"][0])
+    for number in range(1, SCF_MAX_VERSIONS):
+        function.versions[str(number)] = Version(str(number), function.config, "", 0.0)
+    function.next_version = SCF_MAX_VERSIONS
+    storage.save_state({"functions": [function.to_dict()]})
+    with EmulatorServer(config) as server:
+        client = client_of(server)
+        assert call(client, "PublishVersion", {"FunctionName": "fn"})["FunctionVersion"] == "1000"
+        assert SCF_MAX_VERSIONS == 1000
+        refused = error_code(client, "PublishVersion", {"FunctionName": "fn"})
+        assert refused == "LimitExceeded.FunctionVersions"
+        publish = {"FunctionName": "fn", "Timeout": 5, "Publish": "TRUE"}
+        refused = error_code(client, "UpdateFunctionConfiguration", publish)
+        assert refused == "LimitExceeded.FunctionVersions"
+        call(client, "DeleteFunction", {"FunctionName": "fn", "Qualifier": "1"})
+        assert call(client, "PublishVersion", {"FunctionName": "fn"})["FunctionVersion"] == "1001"

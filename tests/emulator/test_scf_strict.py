@@ -22,6 +22,7 @@ from scf_snova_devel.scf_api import (
     create_function,
     error_code,
     wait_gone,
+    wait_status,
     zip_b64,
 )
 from tencentcloud.common import credential
@@ -160,3 +161,48 @@ def test_versions_per_function(tmp_path):
         assert refused == "LimitExceeded.FunctionVersions"
         call(client, "DeleteFunction", {"FunctionName": "fn", "Qualifier": "1"})
         assert call(client, "PublishVersion", {"FunctionName": "fn"})["FunctionVersion"] == "1001"
+
+
+# -- VpcConfig ----------------------------------------------------------------------------------
+def test_vpc_config_is_stored_returned_and_snapshotted(scf_client, unique_name):
+    name = unique_name("fn")
+    vpc = {"VpcId": "vpc-2ari9m7h", "SubnetId": "subnet-hhi88a58"}
+    create_function(scf_client, name, VpcConfig=vpc)
+    assert call(scf_client, "GetFunction", {"FunctionName": name})["VpcConfig"] == vpc
+    moved = {"VpcId": "vpc-2ari9m7h", "SubnetId": "subnet-0therone"}
+    call(scf_client, "UpdateFunctionConfiguration", {"FunctionName": name, "VpcConfig": moved})
+    wait_status(scf_client, name)
+    version = call(scf_client, "PublishVersion", {"FunctionName": name})["FunctionVersion"]
+    wait_status(scf_client, name)
+    call(scf_client, "UpdateFunctionConfiguration", {"FunctionName": name, "Timeout": 7})
+    wait_status(scf_client, name)
+    latest = call(scf_client, "GetFunction", {"FunctionName": name})
+    assert (latest["VpcConfig"], latest["Timeout"]) == (moved, 7)  # not sent: unchanged
+    snapshot = call(scf_client, "GetFunction", {"FunctionName": name, "Qualifier": version})
+    assert snapshot["VpcConfig"] == moved
+    plain = unique_name("fn")
+    create_function(scf_client, plain)
+    assert call(scf_client, "GetFunction", {"FunctionName": plain})["VpcConfig"] == {
+        "VpcId": "",
+        "SubnetId": "",
+    }
+
+
+def test_a_vpc_needs_both_ids_in_tencent_form(scf_client, unique_name):
+    name = unique_name("fn")
+    create_function(scf_client, name)
+    for bad in (
+        {"VpcId": "vpc-2ari9m7h"},
+        {"SubnetId": "subnet-hhi88a58"},
+        {"VpcId": "", "SubnetId": ""},
+        {"VpcId": "my-vpc", "SubnetId": "subnet-hhi88a58"},
+        {"VpcId": "vpc-2ari9m7h", "SubnetId": "vpc-2ari9m7h"},
+    ):
+        params = {"FunctionName": name, "VpcConfig": bad}
+        assert error_code(scf_client, "UpdateFunctionConfiguration", params) == (
+            "InvalidParameterValue.Vpc"
+        ), bad
+    other = unique_name("fn")
+    code = {"FunctionName": other, "Runtime": "Python3.10", "Code": {"ZipFile": zip_b64()}}
+    refused = error_code(scf_client, "CreateFunction", {**code, "VpcConfig": {"VpcId": "vpc-1"}})
+    assert refused == "InvalidParameterValue.Vpc"

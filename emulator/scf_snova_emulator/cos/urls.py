@@ -83,7 +83,7 @@ RESPONSE_HEADERS = (
 _LISTING = frozenset({"prefix", "delimiter", "encoding-type"})
 _UPLOAD = frozenset({"partNumber", "uploadId"})
 #: The query parameters each operation understands, besides signatures (COS API pages: GET
-#: Bucket 436/7734, List Object Versions 436/35521, multipart 436/7736..7742, GET Object 436/7753).
+#: Bucket 436/7734, List Object Versions 436/35521, multipart 436/7736-7750, GET Object 436/7753).
 #: Anything else is refused rather than ignored: an ignored parameter is an answer with another
 #: meaning.
 OPERATION_PARAMETERS: dict[str, frozenset[str]] = {

@@ -421,11 +421,9 @@ def parse_scf_cron(expression: str, tz: tzinfo = SCF_CRON_TZ) -> ScfCron:
 
 
 def numeric_weekdays(cron: ScfCron) -> bool:
-    """Whether the week field names a weekday by number (``1-5``, ``5#3``), which Tencent's pages
-    read differently (0 = Sunday on most, 0 = Monday on one)."""
-    return any(
-        re.match(r"^\d", part) for term in cron.fields[5].split(",") for part in term.split("-")
-    )
+    """Whether the week field picks weekdays by number (``1-5``, ``5#3``, ``*/2``), which
+    Tencent's pages read differently (0 = Sunday on most, 0 = Monday on one)."""
+    return re.search(r"\d", re.sub(r"#\d+", "", cron.fields[5])) is not None
 
 
 # -- conversion -----------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ def test_the_legacy_form_allows_only_its_own_wildcards(expression, why):
 def test_numeric_weekdays_are_noticed():
     assert numeric_weekdays(parse_scf_cron("0 0 9 * * 1-5 *"))
     assert numeric_weekdays(parse_scf_cron("0 0 9 ? * 5#3 *"))
+    assert numeric_weekdays(parse_scf_cron("0 0 9 ? * */2 *"))  # Sun, Tue... or Mon, Wed...?
+    assert not numeric_weekdays(parse_scf_cron("0 0 9 ? * FRI#3 *"))
     assert not numeric_weekdays(parse_scf_cron("0 0 9 * * MON-FRI *"))
     assert not numeric_weekdays(parse_scf_cron("0 0 9 * * * *"))
 

@@ -96,7 +96,7 @@ with DAG(
         task_id="create_timer_trigger",
         function_name=FUNCTION,
         trigger_name="nightly",
-        cron="30 1 * * *",  # crontab or 7-field SCF cron; here 01:30 every day
+        cron="30 1 * * *",  # 01:30 every day in the DAG's zone (UTC): SCF gets 0 30 9 * * * *
         custom_argument={"source": "nightly timer"},
     )
     # [END howto_operator_scf_timer_trigger]

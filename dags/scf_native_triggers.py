@@ -7,9 +7,9 @@ two SCF triggers to it:
 
 - a **COS trigger** on the bucket for ``cos:ObjectCreated:*`` with the seed's filter (prefix
   ``snova/``, suffix ``.log``): SCF invokes the function for every upload;
-- a **timer trigger** (crontab ``0 2 * * *``, converted to SCF's 7-field cron): a nightly sweep
-  that loads any ``snova/*.log`` object the ledger does not know yet (an upload no COS event
-  delivered), so nothing is missed and nothing is loaded twice.
+- a **timer trigger** (crontab ``0 2 * * *`` UTC, converted to SCF's 7-field cron at UTC+8): a
+  nightly sweep that loads any ``snova/*.log`` object the ledger does not know yet (an upload no
+  COS event delivered), so nothing is missed and nothing is loaded twice.
 
 From then on SCF runs the imports; Airflow only keeps the deployment declarative (re-running
 this DAG changes nothing unless the code or the settings changed).
@@ -44,7 +44,7 @@ FUNCTION = "{{ params.function_name }}"
 BUCKET = "{{ params.bucket }}"
 PREFIX = "{{ params.prefix }}"
 SUFFIX = "{{ params.suffix }}"
-SWEEP_CRON = "0 2 * * *"  # crontab (5 fields); SCF gets "0 0 2 * * * *"
+SWEEP_CRON = "0 2 * * *"  # crontab in the DAG's zone (UTC); SCF (UTC+8) gets "0 0 10 * * * *"
 
 with DAG(
     dag_id="scf_native_triggers",

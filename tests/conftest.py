@@ -128,6 +128,27 @@ def _clear_emulator_faults(request):
         request.getfixturevalue("emulator").faults.reset()
 
 
+@pytest.fixture(autouse=True)
+def _delete_leftover_functions(request):
+    """Functions a test leaves in the session emulator are deleted after it: SCF allows 50
+    functions per namespace, the emulator enforces that, and the suite creates more than 50."""
+    if "emulator" not in request.fixturenames:
+        yield
+        return
+    from scf_snova_core.states import TRANSIENT_STATES
+    from scf_snova_emulator.scf.exceptions import ScfError
+
+    backend = request.getfixturevalue("emulator").scf.backend
+    before = {function.name for function in backend.list("default")}
+    yield
+    for function in backend.list("default"):
+        if function.name not in before and function.status not in TRANSIENT_STATES:
+            try:
+                backend.delete("default", function.name, None)
+            except ScfError:  # deleted meanwhile
+                pass
+
+
 @pytest.fixture
 def scf_client(emulator):
     """A real ``ScfClient`` pointed at the emulator."""

@@ -36,6 +36,7 @@ from airflow_scf_snova.scf.environment import (
     environment_param,
     environment_variables,
 )
+from airflow_scf_snova.scf.network import deployed_vpc_config, vpc_config_param
 
 
 def status_reasons(function: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -154,12 +155,15 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         tags: dict[str, str] | None = None,
         function_type: str = "Event",
+        vpc_config: Mapping[str, str] | None = None,
     ) -> None:
         """``CreateFunction``; the function is ``Creating`` until SCF settles it (wait with
         :meth:`wait_for_function_status`).
 
         :param code: from :meth:`zip_code` or :meth:`cos_code`.
         :param environment: variables as a dict (sent as ``Variables`` Key/Value pairs).
+        :param vpc_config: ``{"VpcId", "SubnetId"}`` to deploy it in a VPC (see
+            :func:`~airflow_scf_snova.scf.network.vpc_config_param`).
         """
         self.call(
             "CreateFunction",
@@ -176,6 +180,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Description": description,
                 "Type": function_type,
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()] or None,
+                "VpcConfig": vpc_config_param(vpc_config),
             },
         )
 
@@ -209,6 +214,7 @@ class SCFFunctionsMixin(SCFClientHook):
         timeout: int | None = None,
         environment: dict[str, str] | None = None,
         publish: bool = False,
+        vpc_config: Mapping[str, str] | None = None,
     ) -> None:
         """``UpdateFunctionConfiguration``; ``None`` leaves a field unchanged, an empty
         ``environment`` dict clears every variable."""
@@ -222,6 +228,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Timeout": timeout,
                 "Environment": None if environment is None else environment_param(environment),
                 "Publish": "TRUE" if publish else None,
+                "VpcConfig": vpc_config_param(vpc_config),
             },
         )
 
@@ -267,6 +274,7 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         wait_timeout: float = 600,
         poll_interval: float = 1.0,
+        vpc_config: Mapping[str, str] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -280,10 +288,13 @@ class SCFFunctionsMixin(SCFClientHook):
         :param code: from :meth:`zip_code` or :meth:`cos_code`.
         :param code_sha256: the hash of that code.
         :param environment: the variables of the function (``None``: none).
+        :param vpc_config: the VPC and subnet to deploy it in, ``{"VpcId", "SubnetId"}``
+            (``None``: its network is left as it is; SCF documents no way to leave a VPC).
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
         :raises InvalidInputError: a different runtime (fixed at creation).
         """
         variables = {**(environment or {}), CODE_HASH_VARIABLE: code_sha256}
+        vpc = vpc_config_param(vpc_config)
 
         def wait_active() -> dict[str, Any]:
             return self.wait_for_function_status(
@@ -308,6 +319,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 environment=variables,
                 description=description,
                 namespace=namespace,
+                vpc_config=vpc,
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
@@ -332,15 +344,23 @@ class SCFFunctionsMixin(SCFClientHook):
                     function_name,
                     code_sha256,
                 )
-            configuration = (memory_size, timeout, description, variables)
+            deployed_vpc = deployed_vpc_config(current)
+            configuration = (memory_size, timeout, description, variables, vpc or deployed_vpc)
             if configuration != (
                 current.get("MemorySize"),
                 current.get("Timeout"),
                 current.get("Description") or "",
                 deployed,
+                deployed_vpc,
             ):
                 self.update_function_configuration(
-                    function_name, namespace, description, memory_size, timeout, variables
+                    function_name,
+                    namespace,
+                    description,
+                    memory_size,
+                    timeout,
+                    variables,
+                    vpc_config=vpc if vpc != deployed_vpc else None,
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)

@@ -7,8 +7,9 @@ or is no longer wanted, create what is missing, and return a :class:`TriggerChan
 they did. Running them again with the same definition changes nothing.
 
 - **Timer** triggers are named by the caller. Their ``TriggerDesc`` is a 7-field SCF cron
-  (``ListTriggers`` returns it as ``{"cron": ...}``); ``CustomArgument`` becomes the event's
-  ``Message``.
+  (``ListTriggers`` returns it as ``{"cron": ...}``), which SCF reads in its own zone
+  (:data:`scf_snova_core.cron.SCF_CRON_TZ`): a schedule written in another zone is converted
+  first. ``CustomArgument`` becomes the event's ``Message``.
 - **COS** triggers are named after their bucket's domain,
   ``<name>-<appid>.cos.<region>.myqcloud.com``, and described by
   ``{"event": ..., "filter": {"Prefix": ..., "Suffix": ...}}``. SCF takes one event per trigger:
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from scf_snova_core.errors import InvalidValueError
@@ -62,18 +64,20 @@ class TriggerChange:
         return bool(self.created or self.deleted)
 
 
-def scf_cron(cron: str) -> str:
-    """The 7-field SCF cron of a timer schedule (SCF cron, crontab or preset).
+def scf_cron(cron: str, timezone: str | tzinfo | None = "UTC") -> str:
+    """The 7-field SCF cron of a timer schedule (SCF cron, crontab or preset) written in
+    ``timezone``, converted to the zone SCF reads crons in.
 
-    :raises InvalidInputError: a schedule SCF cannot run (see
-        :func:`scf_snova_core.cron.to_scf_cron`).
+    :param timezone: the zone the schedule is written in (an IANA name or a ``tzinfo``).
+    :raises InvalidInputError: a schedule SCF cannot run, or that one cron in SCF's zone cannot
+        follow (see :func:`scf_snova_core.cron.to_scf_cron`).
     """
     try:
         # Imported here: the cron parser is not needed to import the hook (DAG files import
         # operators and sensors, and they name their hook class).
         from scf_snova_core.cron import to_scf_cron
 
-        return to_scf_cron(cron)
+        return to_scf_cron(cron, timezone)
     except InvalidValueError as err:
         raise InvalidInputError(f"invalid timer schedule: {err}") from err
 
@@ -210,11 +214,15 @@ class SCFTriggersMixin(SCFClientHook):
         qualifier: str = LATEST,
         description: str | None = None,
         namespace: str | None = None,
+        timezone: str | tzinfo | None = "UTC",
     ) -> TriggerChange:
         """Bind the timer trigger ``trigger_name`` to the function as defined, replacing a timer
         of that name defined otherwise.
 
         :param cron: a 7-field SCF cron, a 5-field crontab or a preset such as ``@daily``.
+        :param timezone: the zone ``cron`` is written in; it is converted to SCF's
+            (:data:`scf_snova_core.cron.SCF_CRON_TZ`; give that, or ``"Asia/Shanghai"``, for a
+            cron written for SCF).
         :param custom_argument: the event's ``Message`` (a dict or list is sent as JSON text).
         :param enabled: whether the trigger fires.
         :param qualifier: the version or alias the trigger invokes.
@@ -222,7 +230,7 @@ class SCFTriggersMixin(SCFClientHook):
         :raises InvalidInputError: an invalid schedule, or a trigger of another type with the
             same name.
         """
-        cron = scf_cron(cron)
+        cron = scf_cron(cron, timezone)
         custom = custom_argument_text(custom_argument)
         deleted: list[str] = []
         for trigger in self.list_triggers(function_name, namespace):

@@ -44,6 +44,7 @@ from airflow_scf_snova.scf.environment import (
     mask_environment,
     normalise_environment,
 )
+from airflow_scf_snova.scf.network import vpc_config_param
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -145,6 +146,8 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         as ``"{{ conn.snova_default.password }}"``). Values whose key looks secret (PASSWORD,
         SECRET, TOKEN, KEY...) and connection passwords are masked in logs. ``None`` means none.
     :param description: the function's description.
+    :param vpc_config: deploy it in a VPC: ``{"VpcId": "vpc-...", "SubnetId": "subnet-..."}``
+        (both together); ``None`` leaves the function's network as it is.
     :param namespace: the SCF namespace (the connection's when ``None``).
     :param publish: publish a version after a change.
     :param wait_for_completion: wait until the function is ``Active`` after the last change (the
@@ -166,8 +169,9 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         "runtime",
         "environment",
         "description",
+        "vpc_config",
     )
-    template_fields_renderers = {"environment": "json"}
+    template_fields_renderers = {"environment": "json", "vpc_config": "json"}
     operator_extra_links = (SCFFunctionLink(),)
 
     def __init__(
@@ -184,6 +188,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         timeout: int = 3,
         environment: dict[str, Any] | None = None,
         description: str | None = None,
+        vpc_config: dict[str, str] | None = None,
         publish: bool = False,
         wait_for_completion: bool = True,
         deferrable: bool = default_deferrable(),
@@ -218,6 +223,8 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         self.timeout = timeout
         self.environment = environment
         self.description = description
+        self.vpc_config = vpc_config
+        vpc_config_param(vpc_config)  # both ids or none, at DAG-parse time
         self.publish = publish
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -293,6 +300,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
             publish=self.publish,
             wait_timeout=self.wait_timeout,
             poll_interval=self.poll_interval,
+            vpc_config=self.vpc_config,
         )
         result: dict[str, Any] = {
             "function_name": self.function_name,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from scf_snova_core.states import LATEST
@@ -41,10 +42,17 @@ def _timer(trigger_name: str | None, cron: str | None) -> tuple[str, str]:
     return trigger_name, cron
 
 
-def _check_timer(trigger_name: str | None, cron: str | None) -> None:
+def _check_timer(trigger_name: str | None, cron: str | None, zone: str | tzinfo) -> None:
     _, cron = _timer(trigger_name, cron)
     if not is_templated(cron):
-        scf_cron(cron)  # reject at parse time what SCF cannot run
+        scf_cron(cron, zone)  # reject at parse time what SCF cannot run
+
+
+def _schedule_zone(operator: SCFBaseOperator, timezone: str | tzinfo | None) -> str | tzinfo:
+    """The zone a timer's ``cron`` is written in: ``timezone``, else the DAG's, else UTC."""
+    if timezone is not None:
+        return timezone
+    return operator.dag.timezone if operator.has_dag() else "UTC"
 
 
 def _bucket(bucket: str | None) -> str:
@@ -108,15 +116,19 @@ class SCFCreateTimerTriggerOperator(_SCFBindTriggerOperator):
     changed one replaces the trigger of that name (deleted, then created again).
 
     ``cron`` is a 7-field SCF cron (``second minute hour day month week year``), a 5-field
-    crontab or an Airflow preset such as ``@daily``, converted by
-    :func:`scf_snova_core.cron.to_scf_cron`; what SCF cannot run is rejected when the DAG is
-    parsed (or, for a templated ``cron``, when the task runs).
+    crontab or an Airflow preset such as ``@daily``, written in ``timezone`` (by default the
+    DAG's, as Airflow reads its schedules) and converted by
+    :func:`scf_snova_core.cron.to_scf_cron` into the zone SCF reads crons in (UTC+8), weekdays
+    named; what SCF cannot run, and what one cron cannot follow there (daylight saving), is
+    rejected when the DAG is parsed (or, for a templated ``cron``, when the task runs).
 
     .. seealso:: ``docs/scf.md`` ("Timer and COS triggers")
 
     :param function_name: the function.
     :param trigger_name: the timer's name (letters, digits, ``-``, ``_``; starts with a letter).
     :param cron: the timer's schedule.
+    :param timezone: the zone ``cron`` is written in (an IANA name such as ``"UTC"`` or
+        ``"Asia/Shanghai"``, or a ``tzinfo``); ``None``: the DAG's time zone, UTC without a DAG.
     :param custom_argument: the event's ``Message`` (a dict is sent as JSON text).
     :param enabled: whether the trigger fires.
     :param qualifier: the version or alias the trigger invokes.
@@ -135,13 +147,15 @@ class SCFCreateTimerTriggerOperator(_SCFBindTriggerOperator):
         *,
         trigger_name: str,
         cron: str,
+        timezone: str | tzinfo | None = None,
         custom_argument: str | Mapping | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_timer(trigger_name, cron)
+        _check_timer(trigger_name, cron, _schedule_zone(self, timezone))
         self.trigger_name = trigger_name
         self.cron = cron
+        self.timezone = timezone
         self.custom_argument = custom_argument
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -151,6 +165,7 @@ class SCFCreateTimerTriggerOperator(_SCFBindTriggerOperator):
             self.trigger_name,
             self.cron,
             custom_argument=self.custom_argument,
+            timezone=_schedule_zone(self, self.timezone),
             **self._binding(),
         )
         return self._result(change)
@@ -240,6 +255,7 @@ class SCFCreateTriggerOperator(_SCFBindTriggerOperator):
         trigger_name: str | None = None,
         trigger_type: str = TIMER,
         cron: str | None = None,
+        timezone: str | tzinfo | None = None,
         custom_argument: str | Mapping | None = None,
         bucket: str | None = None,
         events: Sequence[str] = DEFAULT_COS_EVENTS,
@@ -257,12 +273,13 @@ class SCFCreateTriggerOperator(_SCFBindTriggerOperator):
         if trigger_type not in TRIGGER_TYPES:
             raise InvalidInputError(f"trigger_type must be 'timer' or 'cos', got {trigger_type!r}")
         if trigger_type == TIMER:
-            _check_timer(trigger_name, cron)
+            _check_timer(trigger_name, cron, _schedule_zone(self, timezone))
         else:
             events = _cos_events(bucket, events)
         self.trigger_name = trigger_name
         self.trigger_type = trigger_type
         self.cron = cron
+        self.timezone = timezone
         self.custom_argument = custom_argument
         self.bucket = bucket
         self.events = tuple(events)
@@ -279,6 +296,7 @@ class SCFCreateTriggerOperator(_SCFBindTriggerOperator):
                 trigger_name,
                 cron,
                 custom_argument=self.custom_argument,
+                timezone=_schedule_zone(self, self.timezone),
                 **self._binding(),
             )
             return self._result(change)

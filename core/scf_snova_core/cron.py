@@ -1,6 +1,7 @@
 """SCF timer cron expressions: parse, validate, compute the next firing, convert from crontab.
 
-SCF timers use seven space-separated fields, ``second minute hour day month week year``::
+SCF documents two forms (https://cloud.tencent.com/document/product/583/9708): the recommended
+seven space-separated fields, ``second minute hour day month week year``::
 
     second  0-59                 , - * /
     minute  0-59                 , - * /
@@ -10,9 +11,17 @@ SCF timers use seven space-separated fields, ``second minute hour day month week
     week    0-6 or SUN-SAT       , - * /  ?  L  nL  n#k      (0 = Sunday)
     year    1970-2099            , - * /
 
+and the legacy five fields, ``minute hour day month week``, with only ``, - * /`` and names
+(read as second ``0`` and year ``*``).
+
 ``a/n`` means "from a, every n". Names are case-insensitive. When both day and week are
 restricted they are ORed (a date matches if either matches), the rule Airflow's croniter follows
 too; a field is restricted unless it covers its whole range (``*``, ``?``, ``*/1``, ``1-31``).
+Tencent's pages disagree on whether weekday ``0`` is Sunday or Monday; it is read as Sunday (the
+majority), and what :func:`to_scf_cron` emits names weekdays (``MON-FRI``) instead.
+
+SCF reads the fields in :data:`SCF_CRON_TZ`. :func:`to_scf_cron` converts a schedule written in
+another zone (a DAG's) into that zone (:mod:`.cron_shift`).
 
 Pure Python (no Airflow import): the provider and the emulator share it.
 """
@@ -27,7 +36,20 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from .errors import InvalidValueError
 
-__all__ = ["CronError", "ScfCron", "parse_scf_cron", "to_scf_cron", "AIRFLOW_PRESETS"]
+__all__ = [
+    "AIRFLOW_PRESETS",
+    "SCF_CRON_TZ",
+    "CronError",
+    "ScfCron",
+    "parse_scf_cron",
+    "to_scf_cron",
+]
+
+#: The zone SCF reads timer crons in. No Tencent page names it (the runtime's clock and the timer
+#: event's ``Time`` are documented as UTC; the cron examples are written for Beijing users), so it
+#: is modelled as China Standard Time, UTC+8 without daylight saving (an assumption recorded in
+#: ``docs/emulator.md``). The emulator evaluates timers in it.
+SCF_CRON_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 
 FIELD_NAMES = ("second", "minute", "hour", "day", "month", "week", "year")
 _BOUNDS = {
@@ -55,7 +77,7 @@ AIRFLOW_PRESETS = {
     "@annually": "0 0 0 1 1 * *",
     "@quarterly": "0 0 0 1 */3 * *",
     "@monthly": "0 0 0 1 * * *",
-    "@weekly": "0 0 0 * * 0 *",
+    "@weekly": "0 0 0 * * SUN *",
     "@daily": "0 0 0 * * * *",
     "@midnight": "0 0 0 * * * *",
     "@hourly": "0 0 * * * * *",
@@ -126,10 +148,13 @@ class ScfCron:
 
     :ivar expression: the expression as given (whitespace normalised).
     :ivar tz: the zone the fields are read in.
+    :ivar fields: the seven field texts (a legacy 5-field expression gets second ``0`` and
+        year ``*``).
     """
 
     expression: str
     tz: tzinfo
+    fields: tuple[str, ...]
     seconds: tuple[int, ...]
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
@@ -218,6 +243,8 @@ class ScfCron:
 # -- parsing --------------------------------------------------------------------------------------
 _RANGE = re.compile(r"^(?P<start>[A-Za-z0-9]+)(?:-(?P<end>[A-Za-z0-9]+))?(?:/(?P<step>\d+))?$")
 _STAR = re.compile(r"^\*(?:/(?P<step>\d+))?$")
+#: What a field of the legacy 5-field form may hold: numbers, names and ``, - * /``.
+_LEGACY_FIELD = re.compile(r"^[A-Za-z0-9,*/-]+$")
 
 
 class _FieldError(Exception):
@@ -276,7 +303,11 @@ def _parse_plain(field: str, text: str) -> frozenset[int]:
     return frozenset(values)
 
 
-def _parse_day(text: str) -> tuple[_DaySpec, bool]:
+def _parse_day(text: str, legacy: bool = False) -> tuple[_DaySpec, bool]:
+    if legacy:  # no ``?``, ``L`` or ``W`` in the 5-field form
+        values = _parse_plain("day", text)
+        spec = _DaySpec(values, frozenset(), False, frozenset())
+        return spec, values != set(range(1, 32))
     if text == "?":
         return _DaySpec(frozenset(range(1, 32)), frozenset(), False, frozenset()), False
     values: set[int] = set()
@@ -305,7 +336,10 @@ def _parse_day(text: str) -> tuple[_DaySpec, bool]:
     return spec, restricted
 
 
-def _parse_week(text: str) -> tuple[_WeekSpec, bool]:
+def _parse_week(text: str, legacy: bool = False) -> tuple[_WeekSpec, bool]:
+    if legacy:  # no ``?``, ``L`` or ``#`` in the 5-field form
+        values = _parse_plain("week", text)
+        return _WeekSpec(values, frozenset(), frozenset()), values != set(range(7))
     if text == "?":
         return _WeekSpec(frozenset(range(7)), frozenset(), frozenset()), False
     values: set[int] = set()
@@ -331,29 +365,39 @@ def _parse_week(text: str) -> tuple[_WeekSpec, bool]:
     return spec, restricted
 
 
-def parse_scf_cron(expression: str, tz: tzinfo = timezone.utc) -> ScfCron:
-    """Parse and validate a 7-field SCF cron expression.
+def parse_scf_cron(expression: str, tz: tzinfo = SCF_CRON_TZ) -> ScfCron:
+    """Parse and validate an SCF cron expression, in either documented form.
 
-    :param expression: e.g. ``"0 */5 * * * * *"`` or ``"0 15 10 ? * MON-FRI *"``.
-    :param tz: the zone the fields are read in. Real SCF timers are documented in UTC+8 (China
-        Standard Time) on some pages; the emulator uses UTC.
+    :param expression: 7 fields, e.g. ``"0 */5 * * * * *"`` or ``"0 15 10 ? * MON-FRI *"``, or
+        the legacy 5 fields, e.g. ``"*/5 * * * *"`` (only ``, - * /`` and names).
+    :param tz: the zone the fields are read in: SCF's (:data:`SCF_CRON_TZ`) unless told.
     :raises CronError: naming the field and what is wrong with it.
     """
     if not isinstance(expression, str):
         raise CronError(f"cron expression must be a string, got {type(expression).__name__}")
     fields = expression.split()
-    if len(fields) != 7:
+    if len(fields) == 5:
+        for name, text in zip(FIELD_NAMES[1:6], fields):
+            if not _LEGACY_FIELD.match(text):
+                raise CronError(
+                    f"cron {expression!r}: {name} field {text!r}: the 5-field form allows only "
+                    "numbers, names and , - * /"
+                )
+        seven = ["0", *fields, "*"]
+    elif len(fields) == 7:
+        seven = fields
+    else:
         raise CronError(
-            f"cron {expression!r}: expected 7 fields (second minute hour day month week year), "
-            f"got {len(fields)}"
+            f"cron {expression!r}: expected 7 fields (second minute hour day month week year) "
+            f"or the legacy 5 (minute hour day month week), got {len(fields)}"
         )
     parsed: dict[str, object] = {}
-    for name, text in zip(FIELD_NAMES, fields):  # both have 7 items (checked above)
+    for name, text in zip(FIELD_NAMES, seven):  # both have 7 items
         try:
             if name == "day":
-                parsed[name] = _parse_day(text)
+                parsed[name] = _parse_day(text, legacy=len(fields) == 5)
             elif name == "week":
-                parsed[name] = _parse_week(text)
+                parsed[name] = _parse_week(text, legacy=len(fields) == 5)
             else:
                 parsed[name] = _parse_plain(name, text)
         except (_FieldError, ValueError) as exc:
@@ -363,6 +407,7 @@ def parse_scf_cron(expression: str, tz: tzinfo = timezone.utc) -> ScfCron:
     return ScfCron(
         expression=" ".join(fields),
         tz=tz,
+        fields=tuple(seven),
         seconds=tuple(sorted(parsed["second"])),  # type: ignore[arg-type]
         minutes=tuple(sorted(parsed["minute"])),  # type: ignore[arg-type]
         hours=tuple(sorted(parsed["hour"])),  # type: ignore[arg-type]
@@ -373,6 +418,12 @@ def parse_scf_cron(expression: str, tz: tzinfo = timezone.utc) -> ScfCron:
         day_restricted=day_restricted,
         week_restricted=week_restricted,
     )
+
+
+def numeric_weekdays(cron: ScfCron) -> bool:
+    """Whether the week field picks weekdays by number (``1-5``, ``5#3``, ``*/2``), which
+    Tencent's pages read differently (0 = Sunday on most, 0 = Monday on one)."""
+    return re.search(r"\d", re.sub(r"#\d+", "", cron.fields[5])) is not None
 
 
 # -- conversion -----------------------------------------------------------------------------------
@@ -398,53 +449,84 @@ def _crontab_weekdays(text: str) -> str:
     return ",".join(terms)
 
 
-def to_scf_cron(expression: str) -> str:
-    """Convert a schedule to the 7-field SCF timer syntax.
+def to_scf_cron(expression: str, timezone: str | tzinfo | None = "UTC") -> str:
+    """Convert a schedule written in ``timezone`` into the 7-field SCF cron that fires at the same
+    instants when SCF reads it in :data:`SCF_CRON_TZ`, with weekdays named (``MON-FRI``).
 
     Accepts an Airflow cron preset (``@daily``, ``@hourly``, ...), a 5-field crontab
     (``minute hour day month weekday``; seconds become ``0`` and year ``*``; a weekday of ``7``
-    becomes ``0``), or a 7-field SCF cron (validated, returned with whitespace normalised).
+    is Sunday), or a 7-field SCF cron, each read in ``timezone``.
 
+    :param expression: the schedule.
+    :param timezone: the zone the schedule is written in (a DAG's): an IANA name such as
+        ``"Europe/Berlin"``, a ``tzinfo``, or ``None`` for UTC. Give :data:`SCF_CRON_TZ` (or
+        ``"Asia/Shanghai"``) for a cron already written for SCF.
     :raises CronError: for what SCF cannot express: ``@once``/``@continuous``/``None``, 6-field
-        (Quartz or croniter-with-seconds) expressions, or any field SCF's grammar rejects.
+        (Quartz or croniter-with-seconds) expressions, fields SCF's grammar rejects, crons that
+        never fire, and schedules one cron in SCF's zone cannot follow (see
+        :mod:`.cron_shift`: times crossing midnight on restricted days, daylight saving).
     """
+    from .cron_shift import shift_to_scf
+
     if expression is None or not isinstance(expression, str):
         raise CronError(f"schedule {expression!r} is not a cron expression")
+    zone, zone_name = _zone(timezone)
     text = expression.strip()
     lowered = text.lower()
-    if lowered in AIRFLOW_PRESETS:
-        return AIRFLOW_PRESETS[lowered]
     if lowered in _UNSCHEDULED:
         raise CronError(f"schedule {text!r} has no cron equivalent; SCF timers fire on a cron")
-    if text.startswith("@"):
+    if text.startswith("@") and lowered not in AIRFLOW_PRESETS:
         raise CronError(
             f"unknown preset {text!r}; known presets: {', '.join(sorted(AIRFLOW_PRESETS))}"
         )
-    fields = text.split()
+    fields = AIRFLOW_PRESETS.get(lowered, text).split()
     if len(fields) == 7:
-        return _ensure_fires(parse_scf_cron(text), text)
-    if len(fields) == 6:
+        parsed = parse_scf_cron(" ".join(fields), tz=zone)
+    elif len(fields) == 6:
         raise CronError(
             f"cron {text!r} has 6 fields: Quartz (seconds first) and croniter (seconds last) "
             "disagree on what they mean; give a 5-field crontab or a 7-field SCF cron"
         )
-    if len(fields) != 5:
+    elif len(fields) != 5:
         raise CronError(
             f"cron {text!r}: expected 5 fields (crontab) or 7 fields (SCF), got {len(fields)}"
         )
-    minute, hour, day, month, week = fields
-    converted = f"0 {minute} {hour} {day} {month} {_crontab_weekdays(week)} *"
+    else:
+        minute, hour, day, month, week = fields
+        converted = f"0 {minute} {hour} {day} {month} {_crontab_weekdays(week)} *"
+        try:
+            parsed = parse_scf_cron(converted, tz=zone)
+        except CronError as exc:
+            raise CronError(f"crontab {text!r} cannot be converted: {exc}") from exc
+    _ensure_fires(parsed, text)
+    label = f"schedule {text!r} in {zone_name}"
+    return _ensure_fires(parse_scf_cron(shift_to_scf(parsed, zone, label, _now())), text)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _zone(value: str | tzinfo | None) -> tuple[tzinfo, str]:
+    """``(zone, name)`` of a zone given by IANA name, as a ``tzinfo``, or ``None`` (UTC)."""
+    if value is None or (isinstance(value, str) and value.upper() in ("UTC", "ETC/UTC", "Z")):
+        return timezone.utc, "UTC"
+    if isinstance(value, tzinfo):
+        return value, str(getattr(value, "key", None) or getattr(value, "name", None) or value)
+    if not isinstance(value, str):
+        raise CronError(f"time zone {value!r} is neither a zone name nor a tzinfo")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
-        parsed = parse_scf_cron(converted)
-    except CronError as exc:
-        raise CronError(f"crontab {text!r} cannot be converted: {exc}") from exc
-    return _ensure_fires(parsed, text)
+        return ZoneInfo(value), value
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CronError(f"unknown time zone {value!r}") from exc
 
 
 def _ensure_fires(cron: ScfCron, given: str) -> str:
     """``cron``'s expression, unless no instant from now on matches it (``0 0 30 2 *``, a past
     year): such a timer would be created and silently never fire."""
-    if cron.next_after(datetime.now(timezone.utc)) is None:
+    if cron.next_after(_now()) is None:
         raise CronError(
             f"cron {given!r} never fires: no date from now until 2099 matches its day, month, "
             "week and year fields together"

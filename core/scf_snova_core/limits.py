@@ -2,7 +2,9 @@
 
 Sources: the ``Invoke`` model docstring of ``tencentcloud-sdk-python-scf`` (``ClientContext``:
 6 MB sync, 128 KB async; the sync call ends after 300 s) and the ``LogType`` docstring (``Tail``
-returns the last 4 KB); COS multipart rules (https://cloud.tencent.com/document/product/436/14112).
+returns the last 4 KB); SCF's quota page (https://cloud.tencent.com/document/product/583/11637:
+functions per namespace, triggers, versions); COS multipart rules
+(https://cloud.tencent.com/document/product/436/14112).
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ ASYNC_PAYLOAD_LIMIT = 128 * 1024
 SYNC_INVOKE_MAX_SECONDS = 300
 #: ``LogType=Tail`` returns at most the last 4 KB of an execution log.
 LOG_TAIL_BYTES = 4096
+#: SCF quotas: functions in one namespace (``LimitExceeded.Function``), triggers of one type on
+#: one function and COS triggers on one bucket (``LimitExceeded.Trigger``), published versions of
+#: one function (``LimitExceeded.FunctionVersions``).
+SCF_MAX_FUNCTIONS_PER_NAMESPACE = 50
+SCF_MAX_TRIGGERS_PER_TYPE = 10
+SCF_MAX_COS_TRIGGERS_PER_BUCKET = 10
+SCF_MAX_VERSIONS = 1000
 
 #: COS allows at most 1,000 keys per list page and per multi-delete request.
 COS_MAX_KEYS = 1000

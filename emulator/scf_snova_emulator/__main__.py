@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, UnsafeExposureError
 from .server import EmulatorServer
+
+#: Environment variables that give the keys without putting them on the command line.
+SECRET_ID_VARIABLE = "SCF_SNOVA_EMULATOR_SECRET_ID"
+SECRET_KEY_VARIABLE = "SCF_SNOVA_EMULATOR_SECRET_KEY"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,13 +26,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m scf_snova_emulator",
         description="Offline emulator of Tencent Cloud SCF (API 3.0) and COS (XML API).",
     )
-    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    parser.add_argument(
+        "--host",
+        default=defaults.host,
+        help="address to listen on; beyond loopback it needs keys of its own",
+    )
     parser.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
     parser.add_argument(
         "--data-dir", default=defaults.data_dir, help="keep state here (default: a temp dir)"
     )
-    parser.add_argument("--secret-id", default=defaults.secret_id)
-    parser.add_argument("--secret-key", default=defaults.secret_key)
+    parser.add_argument(
+        "--secret-id",
+        default=os.environ.get(SECRET_ID_VARIABLE) or defaults.secret_id,
+        help=f"the only SecretId accepted (or ${SECRET_ID_VARIABLE})",
+    )
+    parser.add_argument(
+        "--secret-key",
+        default=os.environ.get(SECRET_KEY_VARIABLE) or defaults.secret_key,
+        help=f"the SecretKey signatures are checked with (or ${SECRET_KEY_VARIABLE})",
+    )
     parser.add_argument("--appid", default=defaults.appid)
     parser.add_argument("--region", default=defaults.region)
     parser.add_argument("--token", default=defaults.token, help="require this X-TC-Token")
@@ -79,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    server = EmulatorServer(config).start()
+    try:
+        server = EmulatorServer(config).start()
+    except UnsafeExposureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.reject_replays:
             server.control.reject_replays(True)

@@ -1,7 +1,9 @@
-"""Settings of one emulator instance (what the CLI flags and the in-process fixture set)."""
+"""Settings of one emulator instance (what the CLI flags and the in-process fixture set), and the
+rule for exposing it beyond loopback."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
@@ -10,13 +12,20 @@ DEFAULT_SECRET_ID = "AKIDEMULATOR0000000000000000000000"
 DEFAULT_SECRET_KEY = "emulator-secret-key-0000000000000"
 DEFAULT_APPID = "1250000000"
 DEFAULT_REGION = "ap-guangzhou"
+#: The shortest SecretKey an emulator listening beyond loopback accepts.
+MIN_EXPOSED_KEY_LENGTH = 16
+
+
+class UnsafeExposureError(RuntimeError):
+    """The emulator was asked to listen beyond loopback with keys anyone can know."""
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Configuration of an emulator.
 
-    :param host: address to listen on; keep it on loopback.
+    :param host: address to listen on. Anything but loopback needs keys of its own (see
+        :func:`check_exposure`).
     :param port: TCP port; ``0`` picks a free one (see ``EmulatorServer.port``).
     :param data_dir: where functions, code, triggers, buckets and objects live. ``None`` keeps
         them in a temporary directory that is removed on stop (nothing survives a restart).
@@ -40,3 +49,41 @@ class EmulatorConfig:
     token: str | None = None
     status_delay: float = 0.2
     timers: bool = True
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``127.0.0.0/8``, ``::1``) or ``localhost``.
+    Names other than ``localhost`` count as exposed: they are not resolved."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(config: EmulatorConfig) -> None:
+    """Refuse to listen beyond loopback with the public default keys (or a short SecretKey).
+
+    The emulator runs the code it is sent, so whoever can sign a request can run programs as the
+    emulator's user: on a reachable address that must take keys only its owner knows.
+
+    :raises UnsafeExposureError: a non-loopback ``host`` with the default SecretId or SecretKey,
+        or a SecretKey shorter than :data:`MIN_EXPOSED_KEY_LENGTH`.
+    """
+    if is_loopback(config.host):
+        return
+    problems = []
+    if config.secret_id == DEFAULT_SECRET_ID:
+        problems.append("the default SecretId")
+    if config.secret_key == DEFAULT_SECRET_KEY:
+        problems.append("the default SecretKey")
+    elif len(config.secret_key) < MIN_EXPOSED_KEY_LENGTH:
+        problems.append(f"a SecretKey shorter than {MIN_EXPOSED_KEY_LENGTH} characters")
+    if problems:
+        raise UnsafeExposureError(
+            f"refusing to listen on {config.host!r} with {' and '.join(problems)}: the emulator "
+            "runs uploaded code, so anyone who can reach it and sign a request could run "
+            "programs here. Listen on 127.0.0.1, or give it keys of its own (--secret-id and "
+            "--secret-key, or SCF_SNOVA_EMULATOR_SECRET_ID/_KEY)."
+        )

@@ -52,6 +52,20 @@ class _ChunkedReader(io.RawIOBase):
         return n
 
 
+def _origin_form(target: str) -> str:
+    """The path and query of a request target: an absolute-form target
+    (``http://host/path?query``, what a client sends to a proxy) loses its scheme and authority,
+    as RFC 7230 section 5.3.2 asks servers to accept; the Host header still routes it."""
+    for scheme in ("http://", "https://"):
+        if target[: len(scheme)].lower() == scheme:
+            rest = target[len(scheme) :]
+            slash = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+            if slash < 0:
+                return "/"
+            return rest[slash:] if rest[slash] == "/" else "/" + rest[slash:]
+    return target
+
+
 class Exchange:
     """A request received by the emulator, with the means to answer it exactly once.
 
@@ -68,7 +82,7 @@ class Exchange:
     def __init__(self, handler: BaseHTTPRequestHandler) -> None:
         self._handler = handler
         self.method: str = handler.command
-        self.raw_path, _, self.raw_query = handler.path.partition("?")
+        self.raw_path, _, self.raw_query = _origin_form(handler.path).partition("?")
         self.path: str = unquote(self.raw_path)
         self.query: dict[str, str] = dict(parse_qsl(self.raw_query, keep_blank_values=True))
         self.headers = handler.headers

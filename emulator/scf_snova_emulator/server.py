@@ -17,7 +17,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .config import EmulatorConfig
+from .config import EmulatorConfig, check_exposure
 from .cos.service import CosService
 from .faults import Faults
 from .http import Exchange
@@ -109,10 +109,12 @@ class EmulatorServer:
         server.stop()
 
     :param config: the settings; ``port=0`` picks a free port.
+    :raises ~.config.UnsafeExposureError: a host beyond loopback with the default keys.
     """
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
+        check_exposure(self.config)
         self._tmp: str | None = None
         if self.config.data_dir is None:
             self._tmp = tempfile.mkdtemp(prefix="scf-snova-emulator-")

@@ -1,4 +1,8 @@
-"""The SCF cron grammar: parsing, next firing, and conversion from crontab and Airflow presets."""
+"""The SCF cron grammar: parsing, next firing, and conversion from crontab and Airflow presets.
+
+The grammar tests read crons in UTC (``tz=UTC``); the zone SCF reads them in, and the conversion
+between zones, are tested in ``test_cron_zones.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
-from scf_snova_core.cron import CronError, parse_scf_cron, to_scf_cron
+from scf_snova_core.cron import SCF_CRON_TZ, CronError, parse_scf_cron, to_scf_cron
 
 UTC = timezone.utc
 
 
-def firings(expression: str, start: datetime, count: int) -> list[datetime]:
-    cron = parse_scf_cron(expression)
+def firings(expression: str, start: datetime, count: int, tz=UTC) -> list[datetime]:
+    cron = parse_scf_cron(expression, tz=tz)
     found, when = [], start
     for _ in range(count):
         when = cron.next_after(when)
@@ -116,9 +120,10 @@ def test_next_after(expression, start, expected):
     ["*/7 3-9 * * *", "15 2 1,15 * *", "0 0 */2 * 1", "0 0 1 * MON", "5 4 * 2-11/3 SUN-WED"],
 )
 def test_converted_crontab_fires_like_airflows_croniter(crontab):
+    """Converted from UTC and read in SCF's zone, the cron fires at croniter's instants."""
     start = datetime(2024, 1, 1, tzinfo=UTC)
     expected = croniter(crontab, start).all_next(datetime)
-    got = firings(to_scf_cron(crontab), start, 40)
+    got = firings(to_scf_cron(crontab, "UTC"), start, 40, tz=SCF_CRON_TZ)
     assert got == [next(expected) for _ in range(40)]
 
 
@@ -134,12 +139,12 @@ def test_zone_and_naive_datetimes():
     nxt = cron.next_after(datetime(2024, 1, 1, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai
     assert nxt == datetime(2024, 1, 1, 9, 0, tzinfo=shanghai)
     assert nxt.astimezone(UTC) == datetime(2024, 1, 1, 1, 0, tzinfo=UTC)
-    naive = parse_scf_cron("0 0 9 * * * *").next_after(datetime(2024, 1, 1, 9, 0))
+    naive = parse_scf_cron("0 0 9 * * * *", tz=UTC).next_after(datetime(2024, 1, 1, 9, 0))
     assert naive == datetime(2024, 1, 2, 9, 0, tzinfo=UTC)
 
 
 def test_matches():
-    cron = parse_scf_cron("0 15 10 * * MON-FRI *")
+    cron = parse_scf_cron("0 15 10 * * MON-FRI *", tz=UTC)
     assert cron.matches(datetime(2024, 1, 8, 10, 15, tzinfo=UTC))
     assert not cron.matches(datetime(2024, 1, 7, 10, 15, tzinfo=UTC))  # Sunday
     assert not cron.matches(datetime(2024, 1, 8, 10, 15, 1, tzinfo=UTC))
@@ -148,7 +153,7 @@ def test_matches():
 @pytest.mark.parametrize(
     ("expression", "field", "why"),
     [
-        ("0 */5 * * *", None, "expected 7 fields"),
+        ("0 */5 * * * *", None, "expected 7 fields"),
         ("60 * * * * * *", "second", "outside 0-59"),
         ("0 0 24 * * * *", "hour", "outside 0-23"),
         ("0 0 0 32 * * *", "day", "outside 1-31"),
@@ -180,19 +185,22 @@ def test_invalid_expressions_name_the_field(expression, field, why):
     [
         ("@daily", "0 0 0 * * * *"),
         ("@hourly", "0 0 * * * * *"),
-        ("@weekly", "0 0 0 * * 0 *"),
+        ("@weekly", "0 0 0 * * SUN *"),
         ("@monthly", "0 0 0 1 * * *"),
         ("@yearly", "0 0 0 1 1 * *"),
         ("@quarterly", "0 0 0 1 */3 * *"),
-        ("30 2 * * 1-5", "0 30 2 * * 1-5 *"),
-        ("0 0 * * 7", "0 0 0 * * 0 *"),
-        ("0 0 * * 5-7", "0 0 0 * * 5-6,0 *"),
+        ("30 2 * * 1-5", "0 30 2 * * MON-FRI *"),
+        ("0 0 * * 7", "0 0 0 * * SUN *"),
+        ("0 0 * * 5-7", "0 0 0 * * SUN,FRI,SAT *"),
         ("  0  */5 * * * * *  ", "0 */5 * * * * *"),
         ("0 15 10 ? * MON-FRI *", "0 15 10 ? * MON-FRI *"),
+        ("0 0 12 ? * 6#3 *", "0 0 12 ? * SAT#3 *"),
+        ("0 0 12 ? * 5L *", "0 0 12 ? * FRIL *"),
     ],
 )
-def test_to_scf_cron(schedule, expected):
-    assert to_scf_cron(schedule) == expected
+def test_to_scf_cron_syntax(schedule, expected):
+    """Written in SCF's own zone, a schedule is only rewritten: 7 fields, weekdays named."""
+    assert to_scf_cron(schedule, SCF_CRON_TZ) == expected
 
 
 @pytest.mark.parametrize(

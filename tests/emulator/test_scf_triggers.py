@@ -68,7 +68,7 @@ def test_timer_trigger_errors(scf_client, unique_name):
     assert error_code(scf_client, "CreateTrigger", {**base, "TriggerName": "1bad"}) == (
         "InvalidParameterValue.TriggerName"
     )
-    bad = {**base, "TriggerName": "t2", "TriggerDesc": "0 */5 * * *"}
+    bad = {**base, "TriggerName": "t2", "TriggerDesc": "0 */5 * * * *"}  # 6 fields: neither form
     assert error_code(scf_client, "CreateTrigger", bad) == "InvalidParameterValue.TriggerCronConfig"
     bad["TriggerDesc"] = "0 0 25 * * * *"
     try:

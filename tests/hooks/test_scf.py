@@ -284,20 +284,25 @@ def test_timer_trigger_round_trip(hook, echo):
 
 
 def test_ensure_timer_trigger_reports_what_it_changed(hook, echo):
+    """Schedules are written in UTC unless told; SCF reads crons at UTC+8."""
     first = hook.ensure_timer_trigger(echo, "nightly", "0 2 * * *", custom_argument={"a": 1})
     assert (first.trigger_name, first.trigger_type) == ("nightly", "timer")
-    assert (first.triggers, first.created, first.deleted) == (("0 0 2 * * * *",),) * 2 + ((),)
+    assert (first.triggers, first.created, first.deleted) == (("0 0 10 * * * *",),) * 2 + ((),)
     assert first.changed is True
-    again = hook.ensure_timer_trigger(echo, "nightly", "0 0 2 * * * *", custom_argument={"a": 1})
+    again = hook.ensure_timer_trigger(
+        echo, "nightly", "0 0 10 * * * *", custom_argument={"a": 1}, timezone="Asia/Shanghai"
+    )
     assert (again.created, again.deleted, again.changed) == ((), (), False)
     moved = hook.ensure_timer_trigger(echo, "nightly", "0 3 * * *", custom_argument={"a": 1})
-    assert moved.created == ("0 0 3 * * * *",)
-    assert [json.loads(desc) for desc in moved.deleted] == [{"cron": "0 0 2 * * * *"}]
+    assert moved.created == ("0 0 11 * * * *",)
+    assert [json.loads(desc) for desc in moved.deleted] == [{"cron": "0 0 10 * * * *"}]
     (listed,) = hook.list_triggers(echo)
     assert (listed["CustomArgument"], json.loads(listed["TriggerDesc"])) == (
         '{"a": 1}',
-        {"cron": "0 0 3 * * * *"},
+        {"cron": "0 0 11 * * * *"},
     )
+    with pytest.raises(InvalidInputError, match="daylight saving"):
+        hook.ensure_timer_trigger(echo, "other", "0 2 * * *", timezone="Europe/Berlin")
     with pytest.raises(InvalidInputError, match="invalid timer schedule"):
         hook.ensure_timer_trigger(echo, "other", "@once")
 

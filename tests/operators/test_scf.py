@@ -383,7 +383,7 @@ def cos_op(function_name, bucket, **kwargs):
 
 def test_timer_trigger_is_idempotent_and_fires(hook, emulator, echo):
     first = timer_op(echo, custom_argument={"source": "timer"}).execute(CONTEXT)
-    assert (first["triggers"], first["changed"]) == (["0 30 1 * * * *"], True)
+    assert (first["triggers"], first["changed"]) == (["0 30 9 * * * *"], True)  # 01:30 UTC
     again = timer_op(echo, custom_argument={"source": "timer"}).execute(CONTEXT)
     assert again["changed"] is False
     changed = timer_op(echo, cron="@hourly", custom_argument={"source": "timer"}).execute(CONTEXT)
@@ -531,7 +531,7 @@ def test_the_deprecated_create_trigger_operator_still_binds_both_kinds(hook, buc
         "trigger_name": "nightly",
         "trigger_type": "timer",
         "qualifier": "$LATEST",
-        "triggers": ["0 0 0 * * * *"],
+        "triggers": ["0 0 8 * * * *"],  # midnight UTC at UTC+8
         "changed": True,
     }
     result = cos.execute(CONTEXT)

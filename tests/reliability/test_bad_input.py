@@ -340,13 +340,13 @@ def test_invalid_trigger_names(emulator, unique_name):
 
 
 # -- cron ----------------------------------------------------------------------------------------
-VALID_CRONS = {
-    "@daily": "0 0 0 * * * *",
+VALID_CRONS = {  # written in UTC (no DAG), converted to SCF's UTC+8 with weekdays named
+    "@daily": "0 0 8 * * * *",
     "*/15 * * * *": "0 */15 * * * * *",
-    "0 0 29 2 *": "0 0 0 29 2 * *",
-    "0 0 * * 7": "0 0 0 * * 0 *",
-    "0 0 12 ? * 6#3 *": "0 0 12 ? * 6#3 *",
-    "0 0 0 LW * ? *": "0 0 0 LW * ? *",
+    "0 0 29 2 *": "0 0 8 29 2 * *",
+    "0 0 * * 7": "0 0 8 * * SUN *",
+    "0 0 12 ? * 6#3 *": "0 0 20 ? * SAT#3 *",
+    "0 0 0 LW * ? *": "0 0 8 LW * ? *",
 }
 INVALID_CRONS = {
     "* * * *": "expected 5 fields (crontab) or 7 fields (SCF), got 4",
@@ -381,7 +381,7 @@ def test_cron_edge_cases():
         messages[given] = str(caught.value)
     record(
         "input.cron-edge-cases",
-        f"{len(VALID_CRONS)} valid converted (e.g. `0 0 * * 7` -> `0 0 0 * * 0 *`); "
+        f"{len(VALID_CRONS)} valid converted (e.g. `0 0 * * 7` (UTC) -> `0 0 8 * * SUN *`); "
         f"{len(INVALID_CRONS)} rejected at DAG parse, e.g. `{messages['0 0 30 2 *']}`, "
         f"`{messages['60 * * * *']}`",
     )

@@ -317,7 +317,7 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     deployed = values[("deploy_import_function", "return_value")]
     with_core = package_directory(FUNCTIONS / "cos_import", ["scf_snova_core"])
     assert deployed["code_sha256"] == with_core.sha256
-    assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 2 * * * *"]
+    assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 10 * * * *"]
     [cos_desc] = values[("create_cos_trigger", "return_value")]["triggers"]
     assert json.loads(cos_desc) == {
         "event": "cos:ObjectCreated:*",

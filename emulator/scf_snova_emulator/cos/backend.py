@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from bisect import bisect_left, insort
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import BinaryIO
 
@@ -198,14 +199,20 @@ class CosBackend:
         *,
         replace: tuple[str, dict[str, str], dict[str, str]] | None = None,
         region: str | None = None,
+        source_region: str | None = None,
+        check: Callable[[ObjectRecord], None] | None = None,
     ) -> ObjectRecord:
         """Copy an object (same account, same emulator).
 
         :param replace: ``(content_type, meta, headers)`` for ``x-cos-metadata-directive:
             Replaced``; ``None`` keeps the source's.
+        :param source_region: the source bucket's region, when the request names it.
+        :param check: called with the source's record before copying; may raise to refuse.
         """
         with self._lock:
-            source = self.head_object(src_bucket, src_key)
+            source = self.head_object(src_bucket, src_key, source_region)
+            if check is not None:
+                check(source)
             bucket = self.bucket(dst_bucket, region)
             content_type, meta, headers = replace or (
                 source.content_type,

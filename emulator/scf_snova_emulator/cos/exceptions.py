@@ -91,6 +91,14 @@ class InvalidPartOrder(CosError):
     )
 
 
+class BucketVersionNotOpen(CosError):
+    """A ``versionId`` on a bucket without versioning; the emulator's buckets never have it
+    (code from the COS error list, 436/7730: "存储桶未启用版本控制")."""
+
+    code, status = "BucketVersionNotOpen", 400
+    default_message = "The bucket has not enabled versioning; versionId is not accepted."
+
+
 class NotImplementedByEmulator(CosError):
     """An operation or sub-resource the emulator does not implement.
 
@@ -127,7 +135,7 @@ class RequestTimeTooSkewed(CosError):
     default_message = "The difference between the request time and the server's time is too large."
 
 
-# -- 404 / 405 / 409 / 416 ------------------------------------------------------------------------
+# -- 404 / 405 / 409 / 412 / 416 ------------------------------------------------------------------
 class NoSuchBucket(CosError):
     code, status, default_message = "NoSuchBucket", 404, "The specified bucket does not exist."
 
@@ -157,6 +165,13 @@ class BucketAlreadyExists(CosError):
 class BucketNotEmpty(CosError):
     code, status = "BucketNotEmpty", 409
     default_message = "The bucket you tried to delete is not empty."
+
+
+class PreconditionFailed(CosError):
+    """A condition (``If-Match``, ``If-Unmodified-Since``, or a copy source's) does not hold."""
+
+    code, status = "PreconditionFailed", 412
+    default_message = "At least one of the preconditions you specified did not hold."
 
 
 class InvalidRange(CosError):

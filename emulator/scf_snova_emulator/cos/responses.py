@@ -18,12 +18,14 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from scf_snova_core.limits import COS_MAX_KEYS
+from scf_snova_core.limits import COS_MAX_KEYS, COS_MAX_PART_SIZE
 from scf_snova_core.names import FULL_BUCKET
 
 from . import wire
 from .backend import CosBackend
+from .conditions import check_copy_source, not_modified
 from .exceptions import (
+    BucketVersionNotOpen,
     EntityTooLarge,
     InvalidArgument,
     InvalidRange,
@@ -31,7 +33,7 @@ from .exceptions import (
 )
 from .models import ObjectRecord
 from .storage import check_content_md5, read_range
-from .urls import Target, bucket_domain
+from .urls import RESPONSE_HEADERS, Target, bucket_domain
 
 if TYPE_CHECKING:
     from ..config import EmulatorConfig
@@ -48,9 +50,16 @@ STORED_HEADERS = (
     "Expires",
 )
 #: ``response-*`` query parameters of GET Object and the header each overrides.
-RESPONSE_OVERRIDES = {f"response-{h.lower()}": h for h in ("Content-Type", *STORED_HEADERS)}
+RESPONSE_OVERRIDES = {f"response-{h.lower()}": h for h in RESPONSE_HEADERS}
 MAX_XML_BODY = 4 << 20  # a 10000-part CompleteMultipartUpload is well under 1 MB
 _RANGE_RE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
+#: ``x-cos-copy-source-range``: ``bytes=first-last``, both given (Upload Part - Copy, 436/8287).
+_COPY_RANGE_RE = re.compile(r"bytes=(\d+)-(\d+)")
+#: The copy-source domains: ``<bucket>.cos.<region>.myqcloud.com`` or COS's newer
+#: ``<bucket>.cos.<region>.tencentcos.cn`` (the SDK's ``EnableOldDomain=False``).
+_NEW_DOMAIN = re.compile(
+    r"^(?P<bucket>[^.]+)\.cos\.(?P<region>[a-z0-9-]+)\.tencentcos\.cn(?::\d+)?$"
+)
 
 
 @dataclass
@@ -193,16 +202,28 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-def _copy_source(value: str) -> tuple[str, str]:
-    """``(bucket, key)`` from ``x-cos-copy-source: <bucket>.cos.<region>.myqcloud.com/<key>``
-    (``<bucket>/<key>`` is accepted too); the key is URL-decoded, ``?versionId=`` ignored."""
-    location, _, key = value.strip().lstrip("/").partition("/")
-    key = unquote(key.partition("?")[0])
-    found = bucket_domain(location)
-    bucket = found[0] if found else location
+def _copy_source(value: str) -> tuple[str, str, str | None]:
+    """``(bucket, key, region)`` from ``x-cos-copy-source:
+    <bucket>.cos.<region>.myqcloud.com/<key>`` (or ``.tencentcos.cn``; ``<bucket>/<key>`` is
+    accepted too, with no region); the key is URL-decoded.
+
+    :raises BucketVersionNotOpen: a ``?versionId=`` (the emulator's buckets are unversioned).
+    """
+    location, _, path = value.strip().lstrip("/").partition("/")
+    path, _, query = path.partition("?")
+    if "versionId=" in query:
+        raise BucketVersionNotOpen("x-cos-copy-source names a versionId: versioning is not open.")
+    key = unquote(path)
+    found = bucket_domain(location) or _new_domain(location)
+    bucket, region = found if found else (location, None)
     if not FULL_BUCKET.match(bucket) or not key:
         raise InvalidArgument("x-cos-copy-source must be <bucket>.cos.<region>.myqcloud.com/<key>.")
-    return bucket, key
+    return bucket, key, region
+
+
+def _new_domain(location: str) -> tuple[str, str] | None:
+    match = _NEW_DOMAIN.match(location.lower())
+    return (match["bucket"], match["region"]) if match else None
 
 
 # -- buckets ------------------------------------------------------------------------------------
@@ -248,7 +269,10 @@ def list_objects(call: Call) -> None:
 
 
 def list_object_versions(call: Call) -> None:
-    """List Object Versions: the bucket is unversioned, one ``null`` version per object."""
+    """List Object Versions: the bucket is unversioned, one ``null`` version per object, so the
+    only version-id marker there is (the one the previous page gave) is ``null``."""
+    if call.query.get("version-id-marker", "") not in ("", "null"):
+        raise BucketVersionNotOpen("version-id-marker: the only version in the bucket is null.")
     _respond_listing(call, "key-marker", wire.list_versions)
 
 
@@ -294,8 +318,17 @@ def put_object(call: Call) -> None:
     call.respond(200, headers)
 
 
+def _respond_not_modified(call: Call, record: ObjectRecord) -> None:
+    """304 with no body (``Content-Length: 0``, as the SDK's stream needs) and the validators."""
+    validators = object_headers(record)
+    call.respond(304, {name: validators[name] for name in ("ETag", "Last-Modified")})
+
+
 def head_object(call: Call) -> None:
     record = call.backend.head_object(call.target.bucket, call.target.key, call.target.region)
+    if not_modified(call.headers, record):
+        _respond_not_modified(call, record)
+        return
     # A HEAD answer announces the object's length but sends no body.
     call.respond(200, object_headers(record), iter(()), content_length=record.size)
 
@@ -304,6 +337,9 @@ def get_object(call: Call) -> None:
     target = call.target
     record, file = call.backend.open_object(target.bucket, target.key, target.region)
     with file:
+        if not_modified(call.headers, record):
+            _respond_not_modified(call, record)
+            return
         headers = object_headers(record)
         for param, header in RESPONSE_OVERRIDES.items():
             if param in call.query:
@@ -332,7 +368,7 @@ def delete_object(call: Call) -> None:
 
 
 def copy_object(call: Call) -> None:
-    source_bucket, source_key = _copy_source(call.headers["x-cos-copy-source"])
+    source_bucket, source_key, source_region = _copy_source(call.headers["x-cos-copy-source"])
     directive = (call.headers.get("x-cos-metadata-directive") or "Copy").strip()
     if directive not in ("Copy", "Replaced"):
         raise InvalidArgument("x-cos-metadata-directive must be Copy or Replaced.")
@@ -344,6 +380,8 @@ def copy_object(call: Call) -> None:
         call.target.key,
         replace=replace,
         region=call.target.region,
+        source_region=source_region,
+        check=lambda source: check_copy_source(call.headers, source),
     )
     call.notify("cos:ObjectCreated:Copy", record)
     call.respond_xml(wire.copy_result(record))
@@ -375,6 +413,46 @@ def upload_part(call: Call) -> None:
         target.bucket, target.key, upload_id, number, staged, target.region
     )
     call.respond(200, {"ETag": part.etag})
+
+
+def upload_part_copy(call: Call) -> None:
+    """Upload Part - Copy (436/8287): part ``partNumber`` of an upload is a byte range of an
+    existing object, given by ``x-cos-copy-source`` and ``x-cos-copy-source-range``."""
+    target = call.target
+    upload_id = call.query["uploadId"]
+    number = call.backend.part_number(call.query["partNumber"])
+    source_bucket, source_key, source_region = _copy_source(call.headers["x-cos-copy-source"])
+    call.backend.upload(target.bucket, target.key, upload_id, target.region)
+    record, file = call.backend.open_object(source_bucket, source_key, source_region)
+    with file:
+        check_copy_source(call.headers, record)
+        start, length = _copy_range(call.headers.get("x-cos-copy-source-range"), record.size)
+        if length > COS_MAX_PART_SIZE:
+            raise EntityTooLarge(f"A part may hold at most {COS_MAX_PART_SIZE} bytes.")
+        staged = call.backend.storage.receive(read_range(file, start, length))
+    part = call.backend.upload_part(
+        target.bucket, target.key, upload_id, number, staged, target.region
+    )
+    call.respond_xml(wire.copy_part_result(part))
+
+
+def _copy_range(value: str | None, size: int) -> tuple[int, int]:
+    """``(start, length)`` of ``x-cos-copy-source-range``; the whole object when empty or absent
+    (the SDK sends it empty by default).
+
+    :raises InvalidArgument: not ``bytes=first-last``, or not within the object.
+    """
+    if not value or not value.strip():
+        return 0, size
+    match = _COPY_RANGE_RE.fullmatch(value.strip())
+    if not match:
+        raise InvalidArgument("x-cos-copy-source-range must be bytes=first-last.")
+    first, last = int(match[1]), int(match[2])
+    if first > last or last >= size:
+        raise InvalidArgument(
+            f"x-cos-copy-source-range {value.strip()} is not within the source's {size} bytes."
+        )
+    return first, last - first + 1
 
 
 def complete_multipart_upload(call: Call) -> None:

@@ -66,10 +66,11 @@ class CosService:
 
     Faithful to what ``cos-python-sdk-v5`` relies on: virtual-host addressing through the Host
     header (path-style ``/<bucket>/<key>`` too), the ``q-sign-algorithm=sha1`` signature, error
-    XML, ETags, listing semantics with ``encoding-type=url``, multipart uploads, copies and
-    DELETE Multiple. Not emulated: ACLs and policies (any valid signature of the configured key
-    may do anything in buckets of the configured APPID), versioning, storage classes other than
-    STANDARD, lifecycle, CORS, tagging, conditional GET headers and server-side encryption.
+    XML, ETags, listing semantics with ``encoding-type=url``, conditional GET/HEAD, multipart
+    uploads, copies (Upload Part - Copy too) and DELETE Multiple. Not emulated, and refused
+    when asked for (:func:`.urls.check_request`): ACLs and policies (any valid signature of the
+    configured key may do anything in buckets of the configured APPID), versioning, storage
+    classes other than STANDARD, lifecycle, CORS, tagging and server-side encryption.
 
     :param config: the emulator settings (credentials, APPID, region).
     :param faults: injected faults, consulted on every request.
@@ -98,6 +99,7 @@ class CosService:
         try:
             self.faults.delay("cos")
             op = urls.operation(exchange.method, target.key, exchange.query, exchange.headers)
+            urls.check_request(op, exchange.method, exchange.query, exchange.headers)
             status = self.faults.take_cos_error(urls.fault_name(exchange.method, op))
             if status is not None:
                 raise InjectedError(status)

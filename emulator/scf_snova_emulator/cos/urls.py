@@ -22,7 +22,12 @@ from email.message import Message
 
 from scf_snova_core.names import COS_TRIGGER_NAME, FULL_BUCKET
 
-from .exceptions import MethodNotAllowed, NotImplementedByEmulator
+from .exceptions import (
+    BucketVersionNotOpen,
+    InvalidArgument,
+    MethodNotAllowed,
+    NotImplementedByEmulator,
+)
 
 #: Sub-resources of buckets and objects the emulator does not implement: answering them with the
 #: bucket listing or the object body would silently be wrong.
@@ -52,6 +57,53 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
         "website",
     }
 )
+
+#: Query parameters that sign a presigned URL; any operation may carry them.
+SIGNATURE_PARAMETERS = frozenset(
+    {
+        "q-sign-algorithm",
+        "q-ak",
+        "q-sign-time",
+        "q-key-time",
+        "q-header-list",
+        "q-url-param-list",
+        "q-signature",
+        "x-cos-security-token",
+    }
+)
+#: The headers GET Object's ``response-<header>`` parameters override.
+RESPONSE_HEADERS = (
+    "Content-Type",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+)
+_LISTING = frozenset({"prefix", "delimiter", "encoding-type"})
+_UPLOAD = frozenset({"partNumber", "uploadId"})
+#: The query parameters each operation understands, besides signatures (COS API pages: GET
+#: Bucket 436/7734, List Object Versions 436/35521, multipart 436/7736-7750, GET Object 436/7753).
+#: Anything else is refused rather than ignored: an ignored parameter is an answer with another
+#: meaning.
+OPERATION_PARAMETERS: dict[str, frozenset[str]] = {
+    "list_objects": _LISTING | {"marker", "max-keys"},
+    "list_object_versions": _LISTING | {"versions", "key-marker", "version-id-marker", "max-keys"},
+    "list_multipart_uploads": _LISTING
+    | {"uploads", "key-marker", "upload-id-marker", "max-uploads"},
+    "delete_objects": frozenset({"delete"}),
+    "get_object": frozenset(f"response-{name.lower()}" for name in RESPONSE_HEADERS),
+    "initiate_multipart_upload": frozenset({"uploads"}),
+    "upload_part": _UPLOAD,
+    "upload_part_copy": _UPLOAD,
+    "complete_multipart_upload": frozenset({"uploadId"}),
+    "abort_multipart_upload": frozenset({"uploadId"}),
+    "list_parts": frozenset({"uploadId", "part-number-marker", "max-parts", "encoding-type"}),
+}
+#: ListObjectsV2's parameters: COS serves only GET Bucket v1 (436/7734).
+LIST_V2_PARAMETERS = ("list-type", "continuation-token", "start-after", "fetch-owner")
+#: Operations that create an object or a bucket, whose settings headers the emulator checks.
+_WRITES = frozenset({"put_object", "copy_object", "initiate_multipart_upload", "put_bucket"})
 
 #: Operations that answer the ``LIST`` fault budget rather than ``GET``.
 LIST_OPERATIONS = frozenset(
@@ -148,11 +200,7 @@ def operation(method: str, key: str, query: dict[str, str], headers: Message) ->
         raise MethodNotAllowed()
     if method == "PUT":
         if "partNumber" in query and "uploadId" in query:
-            if copy_source:
-                raise NotImplementedByEmulator(
-                    "The COS emulator does not implement Upload Part - Copy."
-                )
-            return "upload_part"
+            return "upload_part_copy" if copy_source else "upload_part"
         return "copy_object" if copy_source else "put_object"
     if method == "GET":
         return "list_parts" if "uploadId" in query else "get_object"
@@ -167,6 +215,57 @@ def operation(method: str, key: str, query: dict[str, str], headers: Message) ->
             return "complete_multipart_upload"
         raise NotImplementedByEmulator("The COS emulator does not implement this POST request.")
     raise MethodNotAllowed()
+
+
+def check_request(op: str, method: str, query: dict[str, str], headers: Message) -> None:
+    """Refuse what the operation would otherwise ignore: parameters and settings headers the
+    emulator does not implement.
+
+    :raises BucketVersionNotOpen: a ``versionId`` (the emulator's buckets are unversioned).
+    :raises InvalidArgument: a ListObjectsV2 parameter, or any query parameter ``op`` does not
+        understand.
+    :raises NotImplementedByEmulator: a conditional write, or a header asking for ACLs, tags,
+        encryption, a storage class other than STANDARD or no overwriting.
+    """
+    if "versionId" in query:
+        raise BucketVersionNotOpen(
+            "versionId: the bucket has not enabled versioning (the emulator does not implement "
+            "versioning)."
+        )
+    if op == "list_objects":
+        for name in LIST_V2_PARAMETERS:
+            if name in query:
+                raise InvalidArgument(
+                    f"{name} is a ListObjectsV2 parameter; COS serves GET Bucket (List Objects) "
+                    "v1 only: page with marker and NextMarker."
+                )
+    known = OPERATION_PARAMETERS.get(op, frozenset()) | SIGNATURE_PARAMETERS
+    unknown = sorted(name for name in query if name not in known)
+    if unknown:
+        raise InvalidArgument(f"The query parameter {unknown[0]!r} is not supported here ({op}).")
+    if method not in ("GET", "HEAD"):
+        conditional = sorted(name for name in headers if name.lower().startswith("if-"))
+        if conditional:
+            raise NotImplementedByEmulator(
+                f"The COS emulator does not implement conditional writes ({conditional[0]})."
+            )
+    if op in _WRITES:
+        _check_settings(headers)
+
+
+def _check_settings(headers: Message) -> None:
+    for name, value in headers.items():
+        lower = name.lower()
+        refused = (
+            lower.startswith(("x-cos-grant-", "x-cos-server-side-encryption", "x-cos-tagging"))
+            or (lower == "x-cos-acl" and value.strip().lower() != "private")
+            or (lower == "x-cos-storage-class" and value.strip().upper() != "STANDARD")
+            or (lower == "x-cos-forbid-overwrite" and value.strip().lower() == "true")
+        )
+        if refused:
+            raise NotImplementedByEmulator(
+                f"The COS emulator does not implement {name}: {value} (it would be ignored)."
+            )
 
 
 def fault_name(method: str, op: str) -> str:

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 from scf_snova_core.limits import COS_MAX_KEYS
 
-from .exceptions import MalformedXML
+from .exceptions import BucketVersionNotOpen, MalformedXML
 from .listing import ListPage
 from .models import ObjectRecord, PartRecord, UploadRecord
 
@@ -178,6 +178,14 @@ def copy_result(record: ObjectRecord) -> bytes:
     return _doc("CopyObjectResult", parts)
 
 
+def copy_part_result(part: PartRecord) -> bytes:
+    """``<CopyPartResult>`` (Upload Part - Copy); the SDK's ``copy()`` reads its ETag."""
+    return _doc(
+        "CopyPartResult",
+        [_el("ETag", part.etag), _el("LastModified", iso_time(part.last_modified))],
+    )
+
+
 def delete_result(deleted: Iterable[str], errors: Iterable[tuple[str, str, str]]) -> bytes:
     """``<DeleteResult>`` with ``Deleted{Key}`` and ``Error{Key, Code, Message}`` entries."""
     parts = [f"<Deleted>{_el('Key', key)}</Deleted>" for key in deleted]
@@ -308,6 +316,8 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
         key = obj.findtext("Key")
         if key is None:
             raise MalformedXML("Each Object needs a Key.")
+        if obj.find("VersionId") is not None:
+            raise BucketVersionNotOpen(f"Object {key!r} names a VersionId: versioning is not open.")
         keys.append(key)
     if not keys or len(keys) > COS_MAX_KEYS:
         raise MalformedXML(f"Delete needs between 1 and {COS_MAX_KEYS} Objects.")

@@ -16,9 +16,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from scf_snova_core.limits import (
+    SCF_MAX_COS_TRIGGERS_PER_BUCKET,
+    SCF_MAX_FUNCTIONS_PER_NAMESPACE,
+    SCF_MAX_TRIGGERS_PER_TYPE,
+    SCF_MAX_VERSIONS,
+)
 from scf_snova_core.states import ACTIVE, LATEST, READY_STATES, TRANSIENT_STATES
 
-from .exceptions import FailedOperation, ResourceInUse, ResourceNotFound
+from .exceptions import FailedOperation, LimitExceeded, ResourceInUse, ResourceNotFound
 from .models import Function, FunctionConfig, Pending, Trigger, Version
 from .storage import ScfStorage
 
@@ -112,6 +118,15 @@ class ScfBackend:
                 f"{function.status}; retry when it is Active",
             )
 
+    def _check_version_room(self, function: Function) -> None:
+        """Refuse a publication that would exceed SCF's versions per function."""
+        if len(function.versions) >= SCF_MAX_VERSIONS:
+            raise LimitExceeded(
+                "FunctionVersions",
+                f"function {function.name!r} already has {len(function.versions)} versions, "
+                f"SCF's limit ({SCF_MAX_VERSIONS}); delete old versions first",
+            )
+
     def _snapshot(self, function: Function, description: str) -> Version:
         version = Version(str(function.next_version), function.config, description, self._clock())
         function.versions[version.number] = version
@@ -133,6 +148,13 @@ class ScfBackend:
             self._settle()
             if (namespace, name) in self._functions:
                 raise ResourceInUse("Function", f"function {name!r} already exists")
+            count = sum(1 for key in self._functions if key[0] == namespace)
+            if count >= SCF_MAX_FUNCTIONS_PER_NAMESPACE:
+                raise LimitExceeded(
+                    "Function",
+                    f"namespace {namespace!r} already has {count} functions, SCF's limit "
+                    f"({SCF_MAX_FUNCTIONS_PER_NAMESPACE}); delete functions first",
+                )
             now = self._clock()
             function = Function(
                 namespace=namespace,
@@ -174,6 +196,8 @@ class ScfBackend:
         with self._lock:
             function = self._get(namespace, name)
             self._require_ready(function, "UpdateFunctionCode", "update the code of")
+            if publish:
+                self._check_version_room(function)
             if problem:
                 reasons = [{"ErrorCode": "UpdateFailed", "ErrorMessage": problem}]
                 self._begin(function, "Updating", "UpdateFailed", reasons)
@@ -190,6 +214,8 @@ class ScfBackend:
         with self._lock:
             function = self._get(namespace, name)
             self._require_ready(function, "UpdateFunctionConfiguration", "update")
+            if publish:
+                self._check_version_room(function)
             function.config = _replace(function.config, **changes)
             function.mod_time = self._clock()
             self._begin(function, "Updating", ACTIVE, publish="" if publish else None)
@@ -222,6 +248,7 @@ class ScfBackend:
         with self._lock:
             function = self._get(namespace, name)
             self._require_ready(function, "PublishVersion", "publish a version of")
+            self._check_version_room(function)
             version = self._snapshot(function, description)
             self._begin(function, "Publishing", ACTIVE)
             self._save()
@@ -273,12 +300,37 @@ class ScfBackend:
                 raise ResourceInUse(
                     "Trigger", f"trigger {trigger.name!r} already exists on function {name!r}"
                 )
+            self._check_trigger_room(function, trigger)
             if check is not None:
                 check(function, list(self._functions.values()))
             function.triggers.append(trigger)
             self._save()
         self.on_triggers_changed()
         return trigger
+
+    def _check_trigger_room(self, function: Function, trigger: Trigger) -> None:
+        """Refuse a trigger beyond SCF's quotas: triggers of one type per function, and COS
+        triggers per bucket (all functions of the region)."""
+        same_type = sum(1 for t in function.triggers if t.type == trigger.type)
+        if same_type >= SCF_MAX_TRIGGERS_PER_TYPE:
+            raise LimitExceeded(
+                "Trigger",
+                f"function {function.name!r} already has {same_type} {trigger.type} triggers, "
+                f"SCF's limit per type ({SCF_MAX_TRIGGERS_PER_TYPE})",
+            )
+        if trigger.type == "cos":
+            on_bucket = sum(
+                1
+                for f in self._functions.values()
+                for t in f.triggers
+                if t.type == "cos" and t.name == trigger.name
+            )
+            if on_bucket >= SCF_MAX_COS_TRIGGERS_PER_BUCKET:
+                raise LimitExceeded(
+                    "Trigger",
+                    f"bucket {trigger.name} already has {on_bucket} COS triggers, SCF's limit "
+                    f"per bucket ({SCF_MAX_COS_TRIGGERS_PER_BUCKET})",
+                )
 
     def remove_trigger(
         self, namespace: str, name: str, trigger_name: str, type_: str, event: str | None

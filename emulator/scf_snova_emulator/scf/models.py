@@ -25,6 +25,8 @@ class FunctionConfig:
 
     :param code_sha256: the package in the storage (hex SHA-256 of the zip).
     :param environment: ``[{"Key", "Value"}]`` exactly as configured.
+    :param vpc_id: ``VpcConfig.VpcId`` (empty: no VPC).
+    :param subnet_id: ``VpcConfig.SubnetId`` (empty: no VPC).
     """
 
     handler: str
@@ -37,6 +39,8 @@ class FunctionConfig:
     code_size: int
     type: str = "Event"
     init_timeout: int = 65
+    vpc_id: str = ""
+    subnet_id: str = ""
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -129,6 +129,7 @@ class ScfResponses:
         handler = v.handler(p.get("Handler", "index.main_handler"))
         runtime = v.runtime(p.get("Runtime", "Python2.7"))
         problem = v.runtime_problem(runtime) or handler_problem(data, handler)
+        vpc_id, subnet_id = v.vpc_config(p) or ("", "")
         config = FunctionConfig(
             handler=handler,
             runtime=runtime,
@@ -140,6 +141,8 @@ class ScfResponses:
             code_size=len(data),
             type=v.function_type(p),
             init_timeout=v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout"),
+            vpc_id=vpc_id,
+            subnet_id=subnet_id,
         )
         self._backend.create(namespace, name, config, v.tags(p), problem)
         return {}
@@ -185,6 +188,9 @@ class ScfResponses:
         environment = v.environment(p)
         if environment is not None:
             changes["environment"] = environment
+        vpc = v.vpc_config(p)
+        if vpc is not None:
+            changes["vpc_id"], changes["subnet_id"] = vpc
         self._backend.update_configuration(namespace, name, changes, v.flag(p, "Publish"))
         return {}
 

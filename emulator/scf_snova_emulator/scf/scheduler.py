@@ -1,5 +1,5 @@
-"""SCF extra ``scheduler``: a background thread that fires each enabled timer trigger on its cron
-(UTC).
+"""SCF extra ``scheduler``: a background thread that fires each enabled timer trigger on its cron,
+read in SCF's zone (:data:`scf_snova_core.cron.SCF_CRON_TZ`, UTC+8); the event's ``Time`` is UTC.
 
 It sleeps on a condition until the earliest next firing, and is woken early when triggers
 change (:meth:`TimerScheduler.poke`). Firings missed while the emulator was down, or while a
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from scf_snova_core.cron import ScfCron, parse_scf_cron
+from scf_snova_core.cron import SCF_CRON_TZ, ScfCron, parse_scf_cron
 
 from .models import Trigger
 
@@ -70,7 +70,7 @@ class TimerScheduler:
 
     def _cron(self, expression: str) -> ScfCron:
         if expression not in self._crons:
-            self._crons[expression] = parse_scf_cron(expression)
+            self._crons[expression] = parse_scf_cron(expression, tz=SCF_CRON_TZ)
         return self._crons[expression]
 
     def _run(self) -> None:

@@ -7,8 +7,9 @@ Trigger names follow :mod:`scf_snova_core.names`, timer crons :mod:`scf_snova_co
 from __future__ import annotations
 
 import json
+import logging
 
-from scf_snova_core.cron import CronError, parse_scf_cron
+from scf_snova_core.cron import CronError, numeric_weekdays, parse_scf_cron
 from scf_snova_core.names import COS_TRIGGER_NAME, TIMER_TRIGGER_NAME
 
 from ..types import ObjectEvent
@@ -33,6 +34,8 @@ COS_EVENTS = frozenset(
 )
 MAX_CUSTOM_ARGUMENT = 4096
 
+log = logging.getLogger(__name__)
+
 
 def timer_name(name: str) -> str:
     if not TIMER_TRIGGER_NAME.match(name):
@@ -46,7 +49,7 @@ def timer_name(name: str) -> str:
 
 def timer_cron(desc: str | None) -> str:
     """The validated cron of a timer TriggerDesc (the raw expression; ``{"cron": ...}`` is
-    accepted too)."""
+    accepted too), in either documented form: 7 fields, or the legacy 5."""
     if not desc:
         raise MissingParameter(None, "TriggerDesc (the cron expression) is required for timers")
     text = desc.strip()
@@ -58,9 +61,16 @@ def timer_cron(desc: str | None) -> str:
                 "TriggerCronConfig", f"TriggerDesc {desc!r} is neither a cron nor {{'cron': ...}}"
             ) from exc
     try:
-        return parse_scf_cron(text).expression
+        cron = parse_scf_cron(text)
     except CronError as exc:
         raise InvalidParameterValue("TriggerCronConfig", str(exc)) from exc
+    if numeric_weekdays(cron):
+        log.warning(
+            "timer cron %r numbers its weekdays: read with 0 = Sunday, as most of Tencent's "
+            "pages say (one says 0 = Monday); names such as MON-FRI cannot be misread",
+            cron.expression,
+        )
+    return cron.expression
 
 
 def cos_bucket(name: str, appid: str, region: str) -> str:

@@ -61,6 +61,9 @@ SYSTEM_VARIABLES = frozenset(
     }
 )
 MAX_ENVIRONMENT_BYTES = 4096
+#: The shape of Tencent Cloud VPC and subnet ids (``vpc-2ari9m7h``, ``subnet-hhi88a58``).
+VPC_ID = re.compile(r"^vpc-[0-9a-z]+$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-z]+$")
 
 
 def _is_int(value: object) -> bool:
@@ -260,3 +263,33 @@ def order(params: dict, name: str = "Order", default: str = "DESC") -> bool:
     if value.upper() not in ("ASC", "DESC"):
         raise InvalidParameterValue("Order", f"{name} must be ASC or DESC")
     return value.upper() == "DESC"
+
+
+def vpc_config(params: dict) -> tuple[str, str] | None:
+    """``(VpcId, SubnetId)`` of ``VpcConfig``, or ``None`` when it is not sent.
+
+    Both ids are required together and must look like Tencent ids (stricter than the API's
+    text, which only says "VPC id" and "subnet id"). An empty pair is refused: no Tencent page
+    says whether it removes the VPC.
+    """
+    value = params.get("VpcConfig")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("Vpc", 'VpcConfig must be {"VpcId": ..., "SubnetId": ...}')
+    vpc_id, subnet_id = value.get("VpcId") or "", value.get("SubnetId") or ""
+    if not isinstance(vpc_id, str) or not isinstance(subnet_id, str):
+        raise InvalidParameterValue("Vpc", "VpcId and SubnetId must be strings")
+    if not vpc_id and not subnet_id:
+        raise InvalidParameterValue(
+            "Vpc",
+            "an empty VpcConfig is refused: what it does is not documented (the emulator does "
+            "not guess that it removes the VPC)",
+        )
+    if not (VPC_ID.match(vpc_id) and SUBNET_ID.match(subnet_id)):
+        raise InvalidParameterValue(
+            "Vpc",
+            f"VpcConfig needs both a VpcId like vpc-xxxxxxxx and a SubnetId like "
+            f"subnet-xxxxxxxx, got VpcId={vpc_id!r}, SubnetId={subnet_id!r}",
+        )
+    return vpc_id, subnet_id

@@ -89,7 +89,7 @@ def function_view(function: Function, config: FunctionConfig, qualifier: str) ->
         "MemorySize": config.memory_size,
         "Runtime": config.runtime,
         "FunctionName": function.name,
-        "VpcConfig": {"VpcId": "", "SubnetId": ""},
+        "VpcConfig": {"VpcId": config.vpc_id, "SubnetId": config.subnet_id},
         "UseGpu": "FALSE",
         "Environment": {"Variables": [dict(v) for v in config.environment]},
         "CodeResult": "success",

@@ -100,3 +100,4 @@ def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
     assert json.loads(loaded.err_msg)["requestId"] == "rid-1"
     (saved,) = store.load_invocations()
     assert saved["status"] == "failed"
+    store.close()

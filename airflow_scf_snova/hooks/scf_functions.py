@@ -31,6 +31,7 @@ from airflow_scf_snova.exceptions import (
     invalid_input,
 )
 from airflow_scf_snova.hooks.scf_client import SCFClientHook
+from airflow_scf_snova.hooks.scf_layers import UNBIND_ALL
 from airflow_scf_snova.scf.environment import (
     CODE_HASH_VARIABLE,
     environment_param,
@@ -154,12 +155,15 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         tags: dict[str, str] | None = None,
         function_type: str = "Event",
+        layers: list[dict[str, Any]] | None = None,
     ) -> None:
         """``CreateFunction``; the function is ``Creating`` until SCF settles it (wait with
         :meth:`wait_for_function_status`).
 
         :param code: from :meth:`zip_code` or :meth:`cos_code`.
         :param environment: variables as a dict (sent as ``Variables`` Key/Value pairs).
+        :param layers: ``[{"LayerName", "LayerVersion"}]`` to bind, in order
+            (:func:`~airflow_scf_snova.hooks.scf_layers.layer_refs`).
         """
         self.call(
             "CreateFunction",
@@ -176,6 +180,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Description": description,
                 "Type": function_type,
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()] or None,
+                "Layers": layers or None,
             },
         )
 
@@ -209,9 +214,10 @@ class SCFFunctionsMixin(SCFClientHook):
         timeout: int | None = None,
         environment: dict[str, str] | None = None,
         publish: bool = False,
+        layers: list[dict[str, Any]] | None = None,
     ) -> None:
         """``UpdateFunctionConfiguration``; ``None`` leaves a field unchanged, an empty
-        ``environment`` dict clears every variable."""
+        ``environment`` dict clears every variable, empty ``layers`` unbinds every layer."""
         self.call(
             "UpdateFunctionConfiguration",
             {
@@ -222,6 +228,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Timeout": timeout,
                 "Environment": None if environment is None else environment_param(environment),
                 "Publish": "TRUE" if publish else None,
+                "Layers": None if layers is None else (layers or UNBIND_ALL),
             },
         )
 
@@ -254,7 +261,7 @@ class SCFFunctionsMixin(SCFClientHook):
     def ensure_function(
         self,
         function_name: str,
-        code: dict[str, str],
+        code: dict[str, str] | Callable[[], dict[str, str]],
         code_sha256: str,
         *,
         handler: str,
@@ -267,6 +274,7 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         wait_timeout: float = 600,
         poll_interval: float = 1.0,
+        layers: list[dict[str, Any]] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -277,9 +285,11 @@ class SCFFunctionsMixin(SCFClientHook):
         then set to exactly these values, only when it differs, once the code update is done.
         A function that is still changing is waited for first.
 
-        :param code: from :meth:`zip_code` or :meth:`cos_code`.
+        :param code: from :meth:`zip_code` or :meth:`cos_code`, or a callable returning it (called
+            only when the code is sent, e.g. to stage a large package in COS first).
         :param code_sha256: the hash of that code.
         :param environment: the variables of the function (``None``: none).
+        :param layers: the layers to bind, in order (``None``: leave them as they are).
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
         :raises InvalidInputError: a different runtime (fixed at creation).
         """
@@ -300,7 +310,7 @@ class SCFFunctionsMixin(SCFClientHook):
         if current is None:
             self.create_function(
                 function_name,
-                code,
+                code() if callable(code) else code,
                 handler,
                 runtime,
                 memory_size=memory_size,
@@ -308,6 +318,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 environment=variables,
                 description=description,
                 namespace=namespace,
+                layers=layers,
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
@@ -318,7 +329,8 @@ class SCFFunctionsMixin(SCFClientHook):
             deployed = environment_variables(current)
             change = FunctionChange(status=current.get("Status"))
             if deployed.get(CODE_HASH_VARIABLE) != code_sha256 or current.get("Handler") != handler:
-                self.update_function_code(function_name, code, handler, namespace)
+                sent = code() if callable(code) else code
+                self.update_function_code(function_name, sent, handler, namespace)
                 self.log.info(
                     "Updated the code of SCF function %s (deployed sha256: %s)",
                     function_name,
@@ -332,15 +344,26 @@ class SCFFunctionsMixin(SCFClientHook):
                     function_name,
                     code_sha256,
                 )
+            bound = [
+                {"LayerName": x.get("LayerName"), "LayerVersion": x.get("LayerVersion")}
+                for x in current.get("Layers") or []
+            ]
             configuration = (memory_size, timeout, description, variables)
-            if configuration != (
+            layers_differ = layers is not None and layers != bound
+            if layers_differ or configuration != (
                 current.get("MemorySize"),
                 current.get("Timeout"),
                 current.get("Description") or "",
                 deployed,
             ):
                 self.update_function_configuration(
-                    function_name, namespace, description, memory_size, timeout, variables
+                    function_name,
+                    namespace,
+                    description,
+                    memory_size,
+                    timeout,
+                    variables,
+                    layers=layers if layers_differ else None,
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)

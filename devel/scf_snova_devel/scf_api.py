@@ -65,6 +65,22 @@ def zip_b64(
     return base64.b64encode(make_zip(files)).decode()
 
 
+def client_for(server):
+    """A real ``ScfClient`` pointed at an :class:`~scf_snova_emulator.EmulatorServer`."""
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.scf.v20180416.scf_client import ScfClient
+
+    cfg = server.config
+    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
+    return ScfClient(
+        credential.Credential(cfg.secret_id, cfg.secret_key),
+        cfg.region,
+        ClientProfile(httpProfile=http),
+    )
+
+
 def call(client, action: str, params: dict | None = None) -> dict:
     """Call ``action`` through the SDK's typed request/response models; returns the response
     as a dict (what the SDK deserialised, so missing fields show up as ``None``)."""

@@ -118,7 +118,8 @@ class NativeCheck:
         self.checked = {}
 
     def _ours(self, path):
-        return any(os.path.realpath(path).startswith(root) for root in self.roots)
+        real = os.path.join(os.path.realpath(path), "")
+        return any(real.startswith(root) for root in self.roots)
 
     def _name(self, path):
         real = os.path.realpath(path)

@@ -57,6 +57,7 @@ PLATFORM = "manylinux2014_x86_64"
 NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _MAX_ROUNDS = 8
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 _PIP_TIMEOUT = 1800
 
 
@@ -166,10 +167,15 @@ def _pip(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
+def redact(text: str) -> str:
+    """``text`` with the credentials of URLs (``https://user:token@host``) replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 def _tail(completed: subprocess.CompletedProcess, lines: int = 15) -> str:
     text = (completed.stderr or "") + (completed.stdout or "")
     kept = [line for line in text.splitlines() if "WARNING: Location" not in line]
-    return "\n".join(kept[-lines:])
+    return redact("\n".join(kept[-lines:]))
 
 
 def _retag_pure(wheel: Path, dest: Path) -> Path:
@@ -227,7 +233,7 @@ def _build_pure_wheel(requirement: str, work: Path, local: Path) -> None:
     wheels = list(built.glob("*.whl")) if built.is_dir() else []
     if completed.returncode != 0 or len(wheels) != 1:
         raise DependencyBuildError(
-            f"{requirement} has no wheel for SCF's platform ({PLATFORM}) and its source "
+            f"{redact(requirement)} has no wheel for SCF's platform ({PLATFORM}) and its source "
             f"distribution does not build without a C compiler:\n{_tail(completed)}"
         )
     log.info("Built %s from its sdist without a C compiler (pure Python)", wheels[0].name)
@@ -324,7 +330,7 @@ def _install(requirements: Sequence[str], target: Target, work: Path, local: Pat
         match = _NOT_FOUND.search(completed.stderr or "")
         if match is None or match.group(1) in tried:
             raise DependencyBuildError(
-                f"pip cannot install {', '.join(requirements)} for SCF's {target.runtime} "
+                f"pip cannot install {redact(', '.join(requirements))} for SCF's {target.runtime} "
                 f"({PLATFORM}, {target.abi}):\n{_tail(completed)}"
             )
         tried.add(match.group(1))
@@ -353,7 +359,7 @@ def build_dependencies(
         log.info("Dependencies for %s from the cache: %s", runtime, final)
         return final / "site"
     final.parent.mkdir(parents=True, exist_ok=True)
-    log.info("Building %s for SCF's %s (%s)", ", ".join(requirements), runtime, PLATFORM)
+    log.info("Building %s for SCF's %s (%s)", redact(", ".join(requirements)), runtime, PLATFORM)
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=".build-") as tmp:
         work = Path(tmp)
         local = work / "pure-wheels"
@@ -369,10 +375,12 @@ def build_dependencies(
             missing = missing_for_target(site, wanted, target)
             if not missing:
                 break
-            log.info("Adding what %s's markers require: %s", runtime, ", ".join(missing))
+            log.info("Adding what %s's markers require: %s", runtime, redact(", ".join(missing)))
             wanted += missing
         else:
-            raise DependencyBuildError(f"the requirements of {runtime} did not settle: {wanted}")
+            raise DependencyBuildError(
+                f"the requirements of {runtime} did not settle: {redact(str(wanted))}"
+            )
         shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts for the worker's Python
         installed = {name: version for name, (version, _) in _installed(site).items()}
         out = work / "out"

@@ -15,6 +15,7 @@ from airflow_scf_snova.scf.dependencies import (
     build_dependencies,
     missing_for_target,
     read_requirements,
+    redact,
     target_for,
 )
 
@@ -87,3 +88,12 @@ def test_runtimes_and_requirement_files(tmp_path):
     path.write_text("-r other.txt\n")
     with pytest.raises(ValueError, match="pip options are not supported"):
         read_requirements(path)
+
+
+def test_url_credentials_never_reach_messages(cache, monkeypatch):
+    monkeypatch.setenv("PIP_RETRIES", "0")  # the host does not exist: fail at once
+    secret = "pkg @ https://builder:s3cr3t-token@example.invalid/pkg-1.0.tar.gz"
+    assert redact(secret) == "pkg @ https://***@example.invalid/pkg-1.0.tar.gz"
+    with pytest.raises(DependencyBuildError) as failure:
+        build_dependencies([secret], "Python3.9", cache)
+    assert "s3cr3t-token" not in str(failure.value)

@@ -7,7 +7,7 @@ COMPAT_VENV := .venv-compat
 COMPAT_AIRFLOW := 3.2.2
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-compat demo demo-ui bench soak test-ui clean
+.PHONY: install runtimes lint format test test-compat demo demo-ui bench soak test-ui clean
 
 # The repository holds several distributions: the provider (.), its pure core (core/), the offline
 # SCF + COS emulator (emulator/) and the development helpers shared by the tests, benchmarks and
@@ -22,7 +22,13 @@ $(STAMP): $(PROJECT_FILES)
 	$(BIN)/python -m pip install -q $(DISTRIBUTIONS)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The emulator runs each SCF function on an interpreter of its runtime's Python version (SCF has
+# no Python 3.11): CPython 3.9 is unpacked from Debian bullseye's packages into a shared cache
+# outside the repository, once (later runs only check it).
+runtimes: $(STAMP)
+	$(BIN)/python -m scf_snova_emulator.provision
+
+install: $(STAMP) runtimes
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The declared minimum (apache-airflow>=3.2) is a tested one: the suite again on Airflow 3.2.x.
@@ -45,29 +51,29 @@ $(COMPAT_VENV)/.installed-stamp: $(PROJECT_FILES)
 # tests/system runs whole DAGs with dag.test(), which on Airflow 3.2.2 fails inside Airflow's own
 # execution-API models with the pydantic it resolves today ("TITerminalStatePayload needs a
 # discriminator field"); every other test runs on 3.2.
-test-compat: $(COMPAT_VENV)/.installed-stamp
+test-compat: $(COMPAT_VENV)/.installed-stamp runtimes
 	$(COMPAT_VENV)/bin/python -c "import airflow, sys; v = airflow.__version__; print('Airflow', v); sys.exit(not v.startswith('3.2.'))"
 	$(COMPAT_VENV)/bin/pytest -m "not slow" --ignore=tests/system $(PYTEST_ARGS)
 
 # The seed's workflows end to end on the embedded default (PostgreSQL + emulator), then a report.
-demo: $(STAMP)
+demo: install
 	$(BIN)/python scripts/demo.py
 
 # The same setup under `airflow standalone`, to watch the runs in the Airflow UI.
-demo-ui: $(STAMP)
+demo-ui: install
 	$(BIN)/python scripts/demo.py --ui
 
 # Benchmarks (not tests): figures and charts into docs/benchmarks.md.
-bench: $(STAMP)
+bench: install
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run_all.py
 
 # Long reliability runs (the short ones are part of `make test`).
-soak: $(STAMP)
+soak: install
 	SOAK=1 $(BIN)/pytest -m soak tests/reliability $(PYTEST_ARGS)
 
 # The Airflow UI in a real browser (Debian chromium driven by Playwright).
-test-ui: $(STAMP)
+test-ui: install
 	bash tests/ui/run.sh
 
 clean:

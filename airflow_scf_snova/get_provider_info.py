@@ -41,6 +41,14 @@ TENCENTCLOUD_FIELDS = {
         ),
         "schema": {"type": ["string", "null"]},
     },
+    "code_bucket": {
+        "label": "Code bucket",
+        "description": (
+            "Bucket (same region) where deploys stage SCF code packages too large to send in one "
+            "API request (about 7.4 MB of zip)."
+        ),
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 
@@ -83,6 +91,7 @@ def get_provider_info() -> dict:
                     "hooks.scf",
                     "hooks.scf_client",
                     "hooks.scf_functions",
+                    "hooks.scf_layers",
                     "hooks.scf_triggers",
                 ),
             },
@@ -92,7 +101,12 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": INTEGRATION_SCF,
-                "python-modules": _modules("operators.scf", "operators.scf_triggers"),
+                "python-modules": _modules(
+                    "operators.scf",
+                    "operators.scf_code",
+                    "operators.scf_layers",
+                    "operators.scf_triggers",
+                ),
             },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("operators.snova")},

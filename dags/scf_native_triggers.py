@@ -2,8 +2,10 @@
 
 Deploys ``functions/cos_import`` (the seed's section-5 function, rewritten: it loads only the
 objects named in each COS event, exactly once, through the same ledger as the Airflow operators;
-the deploy copies the provider's pure core, ``scf_snova_core``, into its code package) and binds
-two SCF triggers to it:
+the deploy copies the provider's pure core, ``scf_snova_core``, into its code package, with
+psycopg2 and the COS SDK from its ``requirements.txt`` built for SCF's Python 3.9 on Linux
+x86_64; the package is larger than one API request carries, so it travels through the bucket,
+under ``scf-code/``) and binds two SCF triggers to it:
 
 - a **COS trigger** on the bucket for ``cos:ObjectCreated:*`` with the seed's filter (prefix
   ``snova/``, suffix ``.log``): SCF invokes the function for every upload;
@@ -66,6 +68,9 @@ with DAG(
         # The function imports the provider's pure core (the ledger protocol, names, events):
         # the deploy copies it from this environment into the code package.
         include_packages=("scf_snova_core",),
+        # psycopg2 and the COS SDK, installed for SCF's platform (SCF provides neither).
+        requirements_file="requirements.txt",
+        code_bucket=BUCKET,  # staging for a package above SCF's inline limit
         handler="index.main_handler",
         runtime="Python3.9",
         memory_size=256,

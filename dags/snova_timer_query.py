@@ -45,6 +45,7 @@ with DAG(
         task_id="deploy_query_function",
         function_name=FUNCTION,
         code_dir=SNOVA_QUERY_CODE_DIR,
+        requirements_file="requirements.txt",  # psycopg2, built for SCF's Python 3.9 on Linux
         handler="index.main_handler",
         runtime="Python3.9",
         memory_size=128,

@@ -152,18 +152,9 @@ def _delete_leftover_functions(request):
 @pytest.fixture
 def scf_client(emulator):
     """A real ``ScfClient`` pointed at the emulator."""
-    from tencentcloud.common import credential
-    from tencentcloud.common.profile.client_profile import ClientProfile
-    from tencentcloud.common.profile.http_profile import HttpProfile
-    from tencentcloud.scf.v20180416.scf_client import ScfClient
+    from scf_snova_devel.scf_api import client_for
 
-    cfg = emulator.config
-    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{emulator.port}")
-    return ScfClient(
-        credential.Credential(cfg.secret_id, cfg.secret_key),
-        cfg.region,
-        ClientProfile(httpProfile=http),
-    )
+    return client_for(emulator)
 
 
 @pytest.fixture

@@ -73,6 +73,8 @@ class TencentCloudConfig(NamedTuple):
     appid: str | None
     namespace: str
     endpoint: Endpoint | None
+    #: The ``code_bucket`` extra: where deploys stage code packages too large to send inline.
+    code_bucket: str | None = None
 
 
 def parse_connection(
@@ -113,6 +115,7 @@ def parse_connection(
         appid=appid,
         namespace=namespace or extra.get("namespace") or DEFAULT_NAMESPACE,
         endpoint=endpoint,
+        code_bucket=extra.get("code_bucket") or None,
     )
 
 

@@ -18,10 +18,10 @@
 
 The hook is assembled from parts named after what they handle, each in a module beside this
 one: :mod:`.scf_client` (the client, the calls and their retries), :mod:`.scf_functions`
-(functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update) and
-:mod:`.scf_triggers` (timer and COS triggers, and :meth:`~SCFHook.ensure_timer_trigger` /
-:meth:`~SCFHook.ensure_cos_triggers`, which reconcile them with a wanted definition). This module
-adds the invocations.
+(functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update),
+:mod:`.scf_layers` (layers) and :mod:`.scf_triggers` (timer and COS triggers, and
+:meth:`~SCFHook.ensure_timer_trigger` / :meth:`~SCFHook.ensure_cos_triggers`, which reconcile
+them with a wanted definition). This module adds the invocations.
 
 Responses are returned as plain dicts with the API's field names (``Status``, ``Result``...). The
 SDK is imported inside methods only.
@@ -38,6 +38,7 @@ from scf_snova_core.states import LATEST, RET_CODE_RUNNING, SYNC
 from airflow_scf_snova.exceptions import TencentCloudError
 from airflow_scf_snova.hooks.base import DEFAULT_SCF_REQUEST_TIMEOUT
 from airflow_scf_snova.hooks.scf_functions import SCFFunctionsMixin
+from airflow_scf_snova.hooks.scf_layers import SCFLayersMixin
 from airflow_scf_snova.hooks.scf_triggers import SCFTriggersMixin
 from airflow_scf_snova.scf.payloads import encode_payload, is_log_truncated
 
@@ -45,7 +46,7 @@ from airflow_scf_snova.scf.payloads import encode_payload, is_log_truncated
 INVOKE_TIMEOUT_MARGIN = 30
 
 
-class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
+class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin):
     """Interact with SCF through a ``tencentcloud`` connection.
 
     One SDK client is built per hook, on first use, pointed at the connection's ``endpoint``

@@ -31,6 +31,7 @@ from airflow_scf_snova.exceptions import (
     invalid_input,
 )
 from airflow_scf_snova.hooks.scf_client import SCFClientHook
+from airflow_scf_snova.hooks.scf_layers import UNBIND_ALL
 from airflow_scf_snova.scf.environment import (
     CODE_HASH_VARIABLE,
     environment_param,
@@ -156,6 +157,7 @@ class SCFFunctionsMixin(SCFClientHook):
         tags: dict[str, str] | None = None,
         function_type: str = "Event",
         vpc_config: Mapping[str, str] | None = None,
+        layers: list[dict[str, Any]] | None = None,
     ) -> None:
         """``CreateFunction``; the function is ``Creating`` until SCF settles it (wait with
         :meth:`wait_for_function_status`).
@@ -164,6 +166,8 @@ class SCFFunctionsMixin(SCFClientHook):
         :param environment: variables as a dict (sent as ``Variables`` Key/Value pairs).
         :param vpc_config: ``{"VpcId", "SubnetId"}`` to deploy it in a VPC (see
             :func:`~airflow_scf_snova.scf.network.vpc_config_param`).
+        :param layers: ``[{"LayerName", "LayerVersion"}]`` to bind, in order
+            (:func:`~airflow_scf_snova.hooks.scf_layers.layer_refs`).
         """
         self.call(
             "CreateFunction",
@@ -181,6 +185,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Type": function_type,
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()] or None,
                 "VpcConfig": vpc_config_param(vpc_config),
+                "Layers": layers or None,
             },
         )
 
@@ -215,9 +220,10 @@ class SCFFunctionsMixin(SCFClientHook):
         environment: dict[str, str] | None = None,
         publish: bool = False,
         vpc_config: Mapping[str, str] | None = None,
+        layers: list[dict[str, Any]] | None = None,
     ) -> None:
         """``UpdateFunctionConfiguration``; ``None`` leaves a field unchanged, an empty
-        ``environment`` dict clears every variable."""
+        ``environment`` dict clears every variable, empty ``layers`` unbinds every layer."""
         self.call(
             "UpdateFunctionConfiguration",
             {
@@ -229,6 +235,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Environment": None if environment is None else environment_param(environment),
                 "Publish": "TRUE" if publish else None,
                 "VpcConfig": vpc_config_param(vpc_config),
+                "Layers": None if layers is None else (layers or UNBIND_ALL),
             },
         )
 
@@ -261,7 +268,7 @@ class SCFFunctionsMixin(SCFClientHook):
     def ensure_function(
         self,
         function_name: str,
-        code: dict[str, str],
+        code: dict[str, str] | Callable[[], dict[str, str]],
         code_sha256: str,
         *,
         handler: str,
@@ -275,6 +282,7 @@ class SCFFunctionsMixin(SCFClientHook):
         wait_timeout: float = 600,
         poll_interval: float = 1.0,
         vpc_config: Mapping[str, str] | None = None,
+        layers: list[dict[str, Any]] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -285,11 +293,13 @@ class SCFFunctionsMixin(SCFClientHook):
         then set to exactly these values, only when it differs, once the code update is done.
         A function that is still changing is waited for first.
 
-        :param code: from :meth:`zip_code` or :meth:`cos_code`.
+        :param code: from :meth:`zip_code` or :meth:`cos_code`, or a callable returning it (called
+            only when the code is sent, e.g. to stage a large package in COS first).
         :param code_sha256: the hash of that code.
         :param environment: the variables of the function (``None``: none).
         :param vpc_config: the VPC and subnet to deploy it in, ``{"VpcId", "SubnetId"}``
             (``None``: its network is left as it is; SCF documents no way to leave a VPC).
+        :param layers: the layers to bind, in order (``None``: leave them as they are).
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
         :raises InvalidInputError: a different runtime (fixed at creation).
         """
@@ -311,7 +321,7 @@ class SCFFunctionsMixin(SCFClientHook):
         if current is None:
             self.create_function(
                 function_name,
-                code,
+                code() if callable(code) else code,
                 handler,
                 runtime,
                 memory_size=memory_size,
@@ -320,6 +330,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 description=description,
                 namespace=namespace,
                 vpc_config=vpc,
+                layers=layers,
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
@@ -330,7 +341,8 @@ class SCFFunctionsMixin(SCFClientHook):
             deployed = environment_variables(current)
             change = FunctionChange(status=current.get("Status"))
             if deployed.get(CODE_HASH_VARIABLE) != code_sha256 or current.get("Handler") != handler:
-                self.update_function_code(function_name, code, handler, namespace)
+                sent = code() if callable(code) else code
+                self.update_function_code(function_name, sent, handler, namespace)
                 self.log.info(
                     "Updated the code of SCF function %s (deployed sha256: %s)",
                     function_name,
@@ -345,8 +357,13 @@ class SCFFunctionsMixin(SCFClientHook):
                     code_sha256,
                 )
             deployed_vpc = deployed_vpc_config(current)
+            bound = [
+                {"LayerName": x.get("LayerName"), "LayerVersion": x.get("LayerVersion")}
+                for x in current.get("Layers") or []
+            ]
             configuration = (memory_size, timeout, description, variables, vpc or deployed_vpc)
-            if configuration != (
+            layers_differ = layers is not None and layers != bound
+            if layers_differ or configuration != (
                 current.get("MemorySize"),
                 current.get("Timeout"),
                 current.get("Description") or "",
@@ -361,6 +378,7 @@ class SCFFunctionsMixin(SCFClientHook):
                     timeout,
                     variables,
                     vpc_config=vpc if vpc != deployed_vpc else None,
+                    layers=layers if layers_differ else None,
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -33,6 +32,7 @@ from airflow_scf_snova.exceptions import (
     TencentCloudError,
 )
 from airflow_scf_snova.hooks.scf import SCFHook
+from airflow_scf_snova.hooks.scf_layers import layer_refs
 from airflow_scf_snova.links.scf import SCFFunctionLink, SCFFunctionLogsLink
 from airflow_scf_snova.operators.base import (
     TencentCloudBaseOperator,
@@ -40,6 +40,7 @@ from airflow_scf_snova.operators.base import (
     is_templated,
     tencentcloud_template_fields,
 )
+from airflow_scf_snova.operators.scf_code import SCFCodeSourceMixin
 from airflow_scf_snova.scf.environment import (
     mask_environment,
     normalise_environment,
@@ -48,9 +49,6 @@ from airflow_scf_snova.scf.network import vpc_config_param
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_scf_snova.hooks.cos import COSHook
-    from airflow_scf_snova.scf.packaging import CodePackage
 
 #: The colour of every SCF task in the UI (Tencent Cloud blue).
 SCF_UI_COLOR = "#0052d9"
@@ -111,18 +109,24 @@ class SCFBaseOperator(TencentCloudBaseOperator[SCFHook]):
         return self.hook
 
 
-class SCFDeployFunctionOperator(SCFBaseOperator):
+class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
     """Create an SCF function, or update it to match this definition.
 
     The code comes from exactly one of ``code_dir`` (zipped deterministically: sorted entries,
     fixed timestamps and permissions, no ``__pycache__``/``*.pyc``; ``include_packages`` adds
     pure-Python packages of the worker's environment), ``zip_file``, or ``cos_bucket`` +
-    ``cos_key``. Its SHA-256 (for COS: of the bucket, key and ETag) is kept in the function's
+    ``cos_key``. With ``code_dir``, ``requirements`` or ``requirements_file`` name third-party
+    packages: they are installed for SCF's platform and the runtime's Python (manylinux2014
+    x86_64 wheels for ``cp39`` on ``Python3.9``, not the worker's), cached, and added to the
+    root of the package. A package too large for one API request (about 7.4 MB of zip) goes
+    through COS (``code_bucket``). See :mod:`airflow_scf_snova.operators.scf_code`.
+
+    The package's SHA-256 (for COS: of the bucket, key and ETag) is kept in the function's
     environment as ``AIRFLOW_SCF_CODE_SHA256``; when it equals the package's and the handler is
     unchanged, ``UpdateFunctionCode`` is skipped. The configuration (memory, timeout,
-    description, environment) is then set to exactly these values, updated only when it
-    differs, after waiting for the function to be ``Active`` again. Runtime cannot change after
-    creation (delete the function first).
+    description, environment, and ``layers`` when given) is then set to exactly these values,
+    updated only when it differs, after waiting for the function to be ``Active`` again. Runtime
+    cannot change after creation (delete the function first).
 
     Returns ``{"function_name", "namespace", "status", "code_sha256", "created",
     "code_updated", "configuration_updated", "version"}``; ``version`` is the published version
@@ -138,6 +142,18 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
     :param zip_file: a ready-made zip.
     :param cos_bucket: the bucket of a zip in COS (``name-appid`` or ``name``); with ``cos_key``.
     :param cos_key: the key of that zip.
+    :param requirements: with ``code_dir``: requirement specifiers, e.g.
+        ``["psycopg2-binary==2.9.10"]``, built for SCF's platform and ``runtime`` into the package.
+    :param requirements_file: instead of ``requirements``: a requirements file (relative paths
+        are inside ``code_dir``).
+    :param layers: layer versions to bind, in order: ``("name", 3)`` pairs, ``"name:3"`` or
+        ``{"LayerName", "LayerVersion"}`` (templated); ``None`` leaves the bound layers alone,
+        ``[]`` unbinds them.
+    :param code_bucket: where a package too large to send inline is staged (``name-appid`` or
+        ``name``; same region); default: the connection's ``code_bucket`` extra.
+    :param code_prefix: the key prefix of staged packages.
+    :param dependency_cache: where built requirements and packages are cached (default:
+        ``$AIRFLOW_SCF_SNOVA_CACHE_DIR`` or ``~/.cache/airflow-scf-snova``).
     :param handler: ``<file>.<function>``, e.g. ``index.main_handler``.
     :param runtime: e.g. ``Python3.9`` (fixed at creation).
     :param memory_size: MB: 64, or 128-3072 in steps of 128.
@@ -165,6 +181,10 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         "zip_file",
         "cos_bucket",
         "cos_key",
+        "requirements",
+        "requirements_file",
+        "layers",
+        "code_bucket",
         "handler",
         "runtime",
         "environment",
@@ -177,11 +197,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
     def __init__(
         self,
         *,
-        code_dir: str | None = None,
-        include_packages: Sequence[str] = (),
-        zip_file: str | None = None,
-        cos_bucket: str | None = None,
-        cos_key: str | None = None,
+        layers: Sequence[Any] | None = None,
         handler: str = "index.main_handler",
         runtime: str = "Python3.9",
         memory_size: int = 128,
@@ -197,26 +213,11 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         wait_for_active: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        sources = [code_dir is not None, zip_file is not None, cos_bucket is not None]
-        if sum(sources) != 1:
-            raise InvalidInputError(
-                "give exactly one code source: code_dir, zip_file, or cos_bucket with cos_key"
-            )
-        if (cos_bucket is None) != (cos_key is None):
-            raise InvalidInputError("cos_bucket and cos_key go together")
-        if isinstance(include_packages, str):
-            include_packages = (include_packages,)
-        if include_packages and code_dir is None:
-            raise InvalidInputError("include_packages needs code_dir (it adds to a built package)")
+        super().__init__(**kwargs)  # the code arguments: SCFCodeSourceMixin
         if wait_for_active is not None:
             warn_renamed(type(self).__name__, "wait_for_active", "wait_for_completion")
             wait_for_completion = wait_for_active
-        self.code_dir = code_dir
-        self.include_packages = tuple(include_packages)
-        self.zip_file = zip_file
-        self.cos_bucket = cos_bucket
-        self.cos_key = cos_key
+        self.layers = layers
         self.handler = handler
         self.runtime = runtime
         self.memory_size = memory_size
@@ -231,50 +232,17 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
 
-    @cached_property
-    def cos_hook(self) -> COSHook:
-        """The COS hook that reads the ETag of code kept in COS (same connection and region)."""
-        from airflow_scf_snova.hooks.cos import COSHook
-
-        return COSHook(tencentcloud_conn_id=self.tencentcloud_conn_id, region=self.region)
-
     def render_template_fields(self, context: Context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
         # Before the rendered fields are stored or anything is logged.
         mask_environment(self.environment)
 
-    # -- steps -----------------------------------------------------------------------------------
-    def _cos_source(self) -> tuple[str, str]:
-        if self.cos_bucket is None or self.cos_key is None:
-            raise InvalidInputError("cos_bucket and cos_key go together")
-        return self.cos_bucket, self.cos_key
-
-    def _package(self) -> CodePackage:
-        from airflow_scf_snova.scf import packaging
-
-        try:
-            if self.code_dir is not None:
-                return packaging.package_directory(self.code_dir, self.include_packages)
-            if self.zip_file is not None:
-                return packaging.package_zip_file(self.zip_file)
-        except (OSError, ValueError) as err:
-            raise InvalidInputError(f"cannot package the function code: {err}") from err
-        bucket, key = self._cos_source()
-        etag = self.cos_hook.head_object(bucket, key).etag
-        source = f"cos://{bucket}/{key}"
-        digest = packaging.sha256_hex(f"{source}#{etag}".encode())
-        return packaging.CodePackage(data=None, sha256=digest, source=source)
-
-    def _code(self, package: CodePackage) -> dict[str, str]:
-        if package.data is not None:
-            return self.scf_hook.zip_code(package.data)
-        return self.scf_hook.cos_code(*self._cos_source())
-
     def execute(self, context: Context) -> dict[str, Any]:
         hook = self.scf_hook
         mask_environment(self.environment)
         environment = normalise_environment(self.environment)
-        package = self._package()
+        layers = None if self.layers is None else layer_refs(self.layers)
+        package = self.build_package(self.runtime)
         namespace = hook.namespace
         SCFFunctionLink.persist(context, self, hook.region, namespace, self.function_name)
         self.log.info(
@@ -289,7 +257,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
         )
         change = hook.ensure_function(
             self.function_name,
-            self._code(package),
+            lambda: self.code_param(package, self.function_name),
             package.sha256,
             handler=self.handler,
             runtime=self.runtime,
@@ -301,6 +269,7 @@ class SCFDeployFunctionOperator(SCFBaseOperator):
             wait_timeout=self.wait_timeout,
             poll_interval=self.poll_interval,
             vpc_config=self.vpc_config,
+            layers=layers,
         )
         result: dict[str, Any] = {
             "function_name": self.function_name,

@@ -16,6 +16,12 @@ environment imports them, under the package's name at the root of the zip, so th
 imports them as it imports its own modules. They are part of the zip, hence of its hash: a new
 version of an included package is a new package.
 
+Third-party dependencies built for SCF's platform (:mod:`.dependencies`) join the root of the
+zip too (``dependencies_dir``). Such a zip is large and slow to compress, so the finished zip is
+kept in a cache under a key made of every code and included file (name and content) and of the
+dependency tree's directory (itself named by its requirements and runtime): an unchanged package
+is read back, not rebuilt.
+
 Pure Python: no Airflow and no SDK imports.
 """
 
@@ -107,13 +113,19 @@ def iter_included_files(name: str) -> list[tuple[str, Path]]:
     return files
 
 
+def _top(name: str) -> str:
+    return name.split("/", 1)[0].removesuffix(".py")
+
+
 def _archive_files(
-    code_dir: str | os.PathLike[str], include_packages: Iterable[str]
+    code_dir: str | os.PathLike[str],
+    include_packages: Iterable[str],
+    dependencies_dir: str | os.PathLike[str] | None = None,
 ) -> list[tuple[str, Path]]:
     files = iter_package_files(code_dir)
     if not files:
         raise ValueError(f"code directory {str(code_dir)!r} has no files to package")
-    tops = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files}
+    tops = {_top(name) for name, _ in files}
     for package in dict.fromkeys(include_packages):
         if package in tops:
             raise ValueError(
@@ -121,19 +133,37 @@ def _archive_files(
                 "there or with include_packages, not both"
             )
         files.extend(iter_included_files(package))
+    if dependencies_dir is not None:
+        tops = {_top(name) for name, _ in files}
+        dependencies = iter_package_files(dependencies_dir)
+        clash = sorted({_top(name) for name, _ in dependencies} & tops)
+        if clash:
+            raise ValueError(
+                f"{clash[0]!r} is both in the code (or include_packages) and in the "
+                "requirements: keep one"
+            )
+        files.extend(dependencies)
     files.sort(key=lambda item: item[0])
     return files
 
 
-def zip_directory(code_dir: str | os.PathLike[str], include_packages: Iterable[str] = ()) -> bytes:
+def zip_directory(
+    code_dir: str | os.PathLike[str],
+    include_packages: Iterable[str] = (),
+    dependencies_dir: str | os.PathLike[str] | None = None,
+) -> bytes:
     """The deterministic zip of a directory's contents (see the module docstring).
 
     :param code_dir: the directory; ``index.py`` in it ends up at the root of the zip.
     :param include_packages: pure-Python packages of this environment to add at the root.
+    :param dependencies_dir: a directory of installed dependencies to add at the root.
     :raises NotADirectoryError: when ``code_dir`` is not a directory.
     :raises ValueError: when it holds no file to package, or a package cannot be included.
     """
-    files = _archive_files(code_dir, include_packages)
+    return _zip_files(_archive_files(code_dir, include_packages, dependencies_dir))
+
+
+def _zip_files(files: list[tuple[str, Path]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, path in files:
@@ -152,12 +182,38 @@ def sha256_hex(data: bytes) -> str:
 
 
 def package_directory(
-    code_dir: str | os.PathLike[str], include_packages: Iterable[str] = ()
+    code_dir: str | os.PathLike[str],
+    include_packages: Iterable[str] = (),
+    dependencies_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> CodePackage:
-    """Zip ``code_dir`` (with ``include_packages``) deterministically and hash the result."""
+    """Zip ``code_dir`` (with ``include_packages`` and the installed ``dependencies_dir``)
+    deterministically and hash the result.
+
+    :param cache_dir: with ``dependencies_dir``: keep the zip under ``packages/`` there and read
+        it back when nothing changed.
+    """
     included = list(dict.fromkeys(include_packages))
-    data = zip_directory(code_dir, included)
+    files = _archive_files(code_dir, included, dependencies_dir)
     source = " + ".join([str(code_dir), *included])
+    if dependencies_dir is None or cache_dir is None:
+        data = _zip_files(files)
+        return CodePackage(data=data, sha256=sha256_hex(data), source=source)
+    source += " + dependencies"
+    deps = Path(dependencies_dir).resolve()
+    key = hashlib.sha256(f"{deps}\n".encode())
+    for name, path in files:
+        if deps not in path.resolve().parents:
+            key.update(f"{name}\n{sha256_hex(path.read_bytes())}\n".encode())
+    cached = Path(cache_dir) / "packages" / f"{key.hexdigest()}.zip"
+    if cached.is_file():
+        data = cached.read_bytes()
+    else:
+        data = _zip_files(files)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)
     return CodePackage(data=data, sha256=sha256_hex(data), source=source)
 
 

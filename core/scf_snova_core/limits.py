@@ -1,6 +1,8 @@
 """SCF and COS limits a client must respect before sending a request.
 
-Sources: the ``Invoke`` model docstring of ``tencentcloud-sdk-python-scf`` (``ClientContext``:
+Sources: the API 3.0 request structure (a POST signed with TC3-HMAC-SHA256 carries at most
+10 MB, e.g. https://cloud.tencent.com/document/api/213/15693), the ``Invoke`` model docstring
+of ``tencentcloud-sdk-python-scf`` (``ClientContext``:
 6 MB sync, 128 KB async; the sync call ends after 300 s) and the ``LogType`` docstring (``Tail``
 returns the last 4 KB); SCF's quota page (https://cloud.tencent.com/document/product/583/11637:
 functions per namespace, triggers, versions); COS multipart rules
@@ -23,6 +25,9 @@ SCF_MAX_FUNCTIONS_PER_NAMESPACE = 50
 SCF_MAX_TRIGGERS_PER_TYPE = 10
 SCF_MAX_COS_TRIGGERS_PER_BUCKET = 10
 SCF_MAX_VERSIONS = 1000
+#: The largest body of an API 3.0 request (``RequestSizeLimitExceeded`` above it): 10 MB, read
+#: as 10,000,000 bytes. A base64 ``ZipFile`` of more than about 7.4 MB cannot be sent inline.
+API_REQUEST_BODY_LIMIT = 10_000_000
 
 #: COS allows at most 1,000 keys per list page and per multi-delete request.
 COS_MAX_KEYS = 1000

@@ -1,5 +1,10 @@
 """SCF API 3.0 calls through the real ``ScfClient``, and code packages to deploy: what the
-emulator tests use to drive functions the way a client does."""
+emulator tests use to drive functions the way a client does.
+
+A function runs isolated, as on SCF: what it imports beyond the standard library must be in its
+package. :func:`zip_b64` adds pure packages of this environment (``include``) and third-party
+requirements built for SCF's platform (``requirements``, cached by
+:func:`airflow_scf_snova.scf.dependencies.build_dependencies`)."""
 
 from __future__ import annotations
 
@@ -9,10 +14,15 @@ import json
 import textwrap
 import time
 import zipfile
+from collections.abc import Sequence
+from pathlib import Path
 
 from scf_snova_core.states import FAILED_STATES
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.scf.v20180416 import models
+
+from airflow_scf_snova.scf.dependencies import build_dependencies
+from airflow_scf_snova.scf.packaging import iter_included_files, iter_package_files
 
 ECHO = """
 import json, os
@@ -23,21 +33,52 @@ def main_handler(event, context):
 """
 
 
-def make_zip(files: dict[str, str | bytes]) -> bytes:
+def make_zip(files: dict[str, str | bytes | Path]) -> bytes:
+    """A zip of ``{name: text, bytes or a file}`` (text is dedented)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            if isinstance(content, str):
+            if isinstance(content, Path):
+                content = content.read_bytes()
+            elif isinstance(content, str):
                 content = textwrap.dedent(content)
             archive.writestr(name, content)
     return buffer.getvalue()
 
 
-def zip_b64(source: str = ECHO, module: str = "index", extra: dict | None = None) -> str:
-    """A base64 zip with ``<module>.py`` holding ``source`` (plus ``extra`` files)."""
-    files: dict[str, str | bytes] = {f"{module}.py": source}
+def zip_b64(
+    source: str = ECHO,
+    module: str = "index",
+    extra: dict | None = None,
+    include: Sequence[str] = (),
+    requirements: Sequence[str] = (),
+    runtime: str = "Python3.9",
+) -> str:
+    """A base64 zip with ``<module>.py`` holding ``source`` (plus ``extra`` files, the pure
+    packages ``include`` of this environment, and ``requirements`` built for ``runtime``)."""
+    files: dict[str, str | bytes | Path] = {f"{module}.py": source}
     files.update(extra or {})
+    for package in include:
+        files.update(iter_included_files(package))
+    if requirements:
+        files.update(iter_package_files(build_dependencies(list(requirements), runtime)))
     return base64.b64encode(make_zip(files)).decode()
+
+
+def client_for(server):
+    """A real ``ScfClient`` pointed at an :class:`~scf_snova_emulator.EmulatorServer`."""
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.scf.v20180416.scf_client import ScfClient
+
+    cfg = server.config
+    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
+    return ScfClient(
+        credential.Credential(cfg.secret_id, cfg.secret_key),
+        cfg.region,
+        ClientProfile(httpProfile=http),
+    )
 
 
 def call(client, action: str, params: dict | None = None) -> dict:
@@ -82,15 +123,39 @@ def wait_gone(client, name: str, timeout: float = 10.0) -> str:
     raise AssertionError(f"{name} still exists after {timeout} s")
 
 
+#: The COS SDK a function running in the emulator needs in its package (pinned: builds are
+#: cached by their requirements).
+COS_SDK = "cos-python-sdk-v5==1.9.44"
+
+
 def create_function(
-    client, name: str, source: str = ECHO, wait: bool = True, code: dict | None = None, **params
+    client,
+    name: str,
+    source: str = ECHO,
+    wait: bool = True,
+    code: dict | None = None,
+    include: Sequence[str] = (),
+    requirements: Sequence[str] = (),
+    extra_files: dict | None = None,
+    **params,
 ) -> dict:
-    """CreateFunction (Python3.10, ``index.main_handler``) and, by default, wait for Active."""
+    """CreateFunction (Python3.9, ``index.main_handler``) and, by default, wait for Active.
+
+    :param include: pure packages of this environment to put in the package.
+    :param requirements: third-party packages to build into it for SCF's platform.
+    :param extra_files: more files of the package, ``{name: content}``.
+    """
+    if code is None:
+        code = {
+            "ZipFile": zip_b64(
+                source, extra=extra_files, include=include, requirements=requirements
+            )
+        }
     request = {
         "FunctionName": name,
-        "Runtime": "Python3.10",
+        "Runtime": "Python3.9",
         "Handler": "index.main_handler",
-        "Code": code or {"ZipFile": zip_b64(source)},
+        "Code": code,
         **params,
     }
     call(client, "CreateFunction", request)

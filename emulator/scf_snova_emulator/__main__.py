@@ -66,8 +66,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="refuse an API 3.0 signature already seen within 300 s",
     )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="RUNTIME=PATH",
+        help="the interpreter of an SCF runtime, e.g. Python3.10=/usr/bin/python3.10 (repeatable)",
+    )
+    parser.add_argument(
+        "--runtimes-dir", default=None, help="where `python -m scf_snova_emulator.provision` puts"
+    )
     parser.add_argument("--log-level", default="WARNING", help="e.g. INFO, DEBUG")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    interpreters = {}
+    for item in args.python:
+        runtime, sep, path = item.partition("=")
+        if not sep or not runtime or not path:
+            parser.error(f"--python takes RUNTIME=PATH (Python3.9=/usr/bin/python3.9): {item!r}")
+        interpreters[runtime] = path
+    args.interpreters = interpreters
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         status_delay=args.status_delay,
         timers=args.timers,
+        interpreters=args.interpreters,
+        runtimes_dir=args.runtimes_dir,
     )
     stop = threading.Event()
 

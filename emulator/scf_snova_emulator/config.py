@@ -4,7 +4,8 @@ rule for exposing it beyond loopback."""
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9100
@@ -37,6 +38,11 @@ class EmulatorConfig:
     :param status_delay: seconds a function stays ``Creating``/``Updating``/``Publishing``/
         ``Deleting`` before it settles, so clients really have to wait for Active.
     :param timers: run timer triggers on their cron schedule (tests usually fire them by hand).
+    :param interpreters: the interpreter of an SCF Python runtime, e.g.
+        ``{"Python3.9": "/usr/bin/python3.9"}``; runtimes not named here use the provisioned or
+        discovered one (:mod:`scf_snova_emulator.scf.interpreters`).
+    :param runtimes_dir: where ``python -m scf_snova_emulator.provision`` installed runtimes
+        (default: its cache directory).
     """
 
     host: str = DEFAULT_HOST
@@ -49,6 +55,8 @@ class EmulatorConfig:
     token: str | None = None
     status_delay: float = 0.2
     timers: bool = True
+    interpreters: Mapping[str, str] = field(default_factory=dict, hash=False)
+    runtimes_dir: str | None = None
 
 
 def is_loopback(host: str) -> bool:

@@ -41,11 +41,11 @@ is the object (``bucket``, ``key``, ``size``, ``etag``, ``last_modified``) with 
 skipped by the retry.
 
 Dependencies: ``scf_snova_core`` (pure Python, the rules this function shares with the Airflow
-provider), ``psycopg2`` and ``cos-python-sdk-v5``. ``SCFDeployFunctionOperator`` copies
-``scf_snova_core`` into the code package when asked to (``include_packages``); the emulator runs
-functions on its own Python, where all three are installed. On Tencent Cloud, package what the
-runtime does not provide (for instance ``pip install psycopg2-binary -t .`` for Linux x86_64 and
-the runtime's Python version, next to ``index.py``) or attach a layer.
+provider), and ``psycopg2`` and ``cos-python-sdk-v5`` (``requirements.txt``). SCF's Python 3
+runtimes provide none of them, and neither does the emulator, which runs functions isolated on
+the runtime's CPython: ``SCFDeployFunctionOperator`` copies ``scf_snova_core`` into the code
+package (``include_packages``) and installs the requirements for SCF's platform next to
+``index.py`` (``requirements_file``); a layer would do too.
 """
 
 import json

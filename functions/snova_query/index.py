@@ -18,9 +18,9 @@ never held in memory, and with a ``statement_timeout`` just under the function's
 so the server cancels it before SCF kills the function. Like the article's function it prints
 each row (``a1 = 17``); it returns ``{"columns", "rows", "row_count", "truncated"}``.
 
-Dependency: ``psycopg2``. The emulator runs functions on its own Python, where it is installed;
-on Tencent Cloud package it with the function (``pip install psycopg2-binary -t .`` for Linux
-x86_64 and the runtime's Python version) or attach a layer.
+Dependency: ``psycopg2`` (``requirements.txt``). SCF's Python 3 runtimes do not provide it, and
+neither does the emulator: ``SCFDeployFunctionOperator(requirements_file=...)`` installs it for
+SCF's platform (Linux x86_64, the runtime's CPython) into the code package; a layer would do too.
 """
 
 import datetime

@@ -117,3 +117,15 @@ def test_cli_help_lists_the_flags():
     for flag in ("--data-dir", "--secret-id", "--status-delay", "--no-timers", "--token"):
         assert flag in result.stdout
     assert time.monotonic() - started < 30
+
+
+def test_python_interpreters_are_given_per_runtime(capsys):
+    from scf_snova_emulator.__main__ import parse_args
+
+    args = parse_args(
+        ["--python", "Python3.10=/opt/py310/bin/python3.10", "--python", "Python3.7=/p"]
+    )
+    assert args.interpreters == {"Python3.10": "/opt/py310/bin/python3.10", "Python3.7": "/p"}
+    with pytest.raises(SystemExit):
+        parse_args(["--python", "/usr/bin/python3.10"])
+    assert "--python takes RUNTIME=PATH" in capsys.readouterr().err

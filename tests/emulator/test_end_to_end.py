@@ -1,14 +1,15 @@
 """COS uploads through the real COS SDK fire SCF functions through COS triggers.
 
-The function itself reads the object back through the COS SDK (installed in the emulator's
-environment), using the bucket and key from its event, as a real COS-triggered function does.
+The function itself reads the object back through the COS SDK, using the bucket and key from
+its event, as a real COS-triggered function does. Functions run isolated, as on SCF: the SDK
+(built for SCF's platform) and the provider's core are in the function's package.
 """
 
 from __future__ import annotations
 
 import json
 
-from scf_snova_devel.scf_api import call, create_function
+from scf_snova_devel.scf_api import COS_SDK, call, create_function
 
 READS_THE_OBJECT = """
 import os
@@ -31,6 +32,9 @@ def main_handler(event, context):
     print("handled", key)
     return result
 """
+
+
+PACKAGE = {"include": ("scf_snova_core",), "requirements": (COS_SDK,)}
 
 
 def cos_environment(emulator) -> dict:
@@ -63,7 +67,12 @@ def test_sdk_upload_fires_the_trigger_with_the_right_event(
 ):
     name = unique_name("fn")
     create_function(
-        scf_client, name, source=READS_THE_OBJECT, Environment=cos_environment(emulator), Timeout=30
+        scf_client,
+        name,
+        source=READS_THE_OBJECT,
+        Environment=cos_environment(emulator),
+        Timeout=30,
+        **PACKAGE,
     )
     bind(scf_client, emulator, name, bucket, "cos:ObjectCreated:*", "snova/", ".log")
     for decoy in ("snova/a.txt", "other/a.log", "snova.log", "xsnova/a.log", "snova/a.log.gz"):
@@ -107,7 +116,12 @@ def test_sdk_delete_fires_a_removal_trigger(emulator, scf_client, cos_client, un
     created, removed = unique_name("fn"), unique_name("fn")
     for function in (created, removed):
         create_function(
-            scf_client, function, source=READS_THE_OBJECT, Environment=cos_environment(emulator)
+            scf_client,
+            function,
+            source=READS_THE_OBJECT,
+            Environment=cos_environment(emulator),
+            Timeout=30,
+            **PACKAGE,
         )
     bind(scf_client, emulator, created, bucket, "cos:ObjectCreated:*", "in/")
     bind(scf_client, emulator, removed, bucket, "cos:ObjectRemove:*", "in/")

@@ -37,7 +37,7 @@ def test_create_goes_creating_then_active(emulator, scf_client, unique_name, slo
         "CreateFunction",
         {
             "FunctionName": name,
-            "Runtime": "Python3.10",
+            "Runtime": "Python3.9",
             "Handler": "index.main_handler",
             "Code": {"ZipFile": zip_b64()},
             "Description": "echo",
@@ -52,7 +52,7 @@ def test_create_goes_creating_then_active(emulator, scf_client, unique_name, slo
     assert function["FunctionName"] == name
     assert function["Namespace"] == "default"
     assert function["Handler"] == "index.main_handler"
-    assert function["Runtime"] == "Python3.10"
+    assert function["Runtime"] == "Python3.9"
     assert (function["MemorySize"], function["Timeout"]) == (128, 3)
     assert function["Description"] == "echo"
     assert function["CodeSize"] == len(base64.b64decode(zip_b64()))
@@ -68,13 +68,13 @@ def test_create_goes_creating_then_active(emulator, scf_client, unique_name, slo
 def test_duplicate_create_is_resource_in_use(scf_client, unique_name):
     name = unique_name("fn")
     create_function(scf_client, name)
-    params = {"FunctionName": name, "Runtime": "Python3.10", "Code": {"ZipFile": zip_b64()}}
+    params = {"FunctionName": name, "Runtime": "Python3.9", "Code": {"ZipFile": zip_b64()}}
     assert error_code(scf_client, "CreateFunction", params) == "ResourceInUse.Function"
 
 
 @pytest.mark.parametrize("name", ["a", "1abc", "abc-", "abc_", "has space", "x" * 61])
 def test_invalid_function_names(scf_client, name):
-    params = {"FunctionName": name, "Runtime": "Python3.10", "Code": {"ZipFile": zip_b64()}}
+    params = {"FunctionName": name, "Runtime": "Python3.9", "Code": {"ZipFile": zip_b64()}}
     assert error_code(scf_client, "CreateFunction", params) == "InvalidParameter.FunctionName"
 
 
@@ -89,7 +89,7 @@ def test_invalid_function_names(scf_client, name):
     ],
 )
 def test_invalid_code(scf_client, unique_name, code, expected):
-    params = {"FunctionName": unique_name("fn"), "Runtime": "Python3.10", "Code": code}
+    params = {"FunctionName": unique_name("fn"), "Runtime": "Python3.9", "Code": code}
     got = error_code(scf_client, "CreateFunction", params)
     assert got == (f"InvalidParameterValue.{expected}" if expected else "MissingParameter.Code")
 
@@ -118,7 +118,7 @@ def test_invalid_code(scf_client, unique_name, code, expected):
 def test_invalid_configuration(scf_client, unique_name, params, expected):
     request = {
         "FunctionName": unique_name("fn"),
-        "Runtime": "Python3.10",
+        "Runtime": "Python3.9",
         "Code": {"ZipFile": zip_b64()},
         **params,
     }
@@ -222,7 +222,7 @@ def test_update_configuration(emulator, scf_client, unique_name, slow_status):
 def test_runtime_cannot_be_changed(scf_client, unique_name):
     name = unique_name("fn")
     create_function(scf_client, name)
-    params = {"FunctionName": name, "Runtime": "Python3.9"}
+    params = {"FunctionName": name, "Runtime": "Python3.10"}
     assert error_code(scf_client, "UpdateFunctionConfiguration", params) == (
         "InvalidParameterValue.Runtime"
     )
@@ -308,7 +308,7 @@ def test_delete_goes_deleting_then_not_found(scf_client, unique_name, emulator, 
     emulator.control.set_status_delay(0.3)
     call(scf_client, "DeleteFunction", {"FunctionName": name})
     assert call(scf_client, "GetFunction", {"FunctionName": name})["Status"] == "Deleting"
-    params = {"FunctionName": name, "Code": {"ZipFile": zip_b64()}, "Runtime": "Python3.10"}
+    params = {"FunctionName": name, "Code": {"ZipFile": zip_b64()}, "Runtime": "Python3.9"}
     assert error_code(scf_client, "CreateFunction", params) == "ResourceInUse.Function"
     assert wait_gone(scf_client, name) == "ResourceNotFound.Function"
     create_function(scf_client, name)  # the name is free again
@@ -350,7 +350,7 @@ def test_list_functions_paging_search_and_filters(scf_client, unique_name):
     )
     assert failed["TotalCount"] == 0
     item = first["Functions"][0]
-    assert item["Status"] == "Active" and item["Runtime"] == "Python3.10"
+    assert item["Status"] == "Active" and item["Runtime"] == "Python3.9"
     assert item["Tags"] == [{"Key": "team", "Value": "t0"}]
 
 
@@ -368,7 +368,7 @@ def test_code_from_cos(emulator, scf_client, unique_name, bucket):
     assert function["CodeSize"] == len(data)
     assert invoke(scf_client, name)["RetMsg"] == '"from cos"'
     missing_key = {**code, "CosObjectName": "/packages/missing.zip"}
-    params = {"FunctionName": unique_name("fn"), "Runtime": "Python3.10", "Code": missing_key}
+    params = {"FunctionName": unique_name("fn"), "Runtime": "Python3.9", "Code": missing_key}
     assert error_code(scf_client, "CreateFunction", params) == "ResourceNotFound.CosObject"
     params["Code"] = {**code, "CosBucketName": "no-such-bucket"}
     assert error_code(scf_client, "CreateFunction", params) == "ResourceNotFound.Cos"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shutil
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from scf_snova_core.limits import LOG_TAIL_BYTES
@@ -96,7 +102,7 @@ def test_sync_invoke_runs_the_handler(scf_client, unique_name, emulator):
         "SCF_FUNCTIONVERSION": "$LATEST",
         "TENCENTCLOUD_REGION": emulator.config.region,
         "TENCENTCLOUD_APPID": emulator.config.appid,
-        "SCF_RUNTIME": "Python3.10",
+        "SCF_RUNTIME": "Python3.9",
         "SCF_MEMORYSIZE": "256",
     }
     log = result["Log"].splitlines()
@@ -117,20 +123,53 @@ def test_log_type_none_returns_no_log(scf_client, unique_name):
     assert json.loads(result["RetMsg"]) == {"event": {}, "function": name}
 
 
-def test_a_function_imports_its_package_and_the_environment(scf_client, unique_name):
-    source = """
-    import helper, psycopg2, tencentcloud
+ISOLATED = """
+import os, site, sys
+import helper
 
-    def main_handler(event, context):
-        return [helper.VALUE, psycopg2.__name__, tencentcloud.__name__]
-    """
+def main_handler(event, context):
+    try:
+        import psycopg2
+        found = psycopg2.__file__
+    except ImportError as exc:
+        found = repr(exc)
+    return {"helper": helper.VALUE, "psycopg2": found, "version": list(sys.version_info[:2]),
+            "path": sys.path, "cwd": os.getcwd(), "isolated": sys.flags.isolated,
+            "no_site": sys.flags.no_site, "uid": os.getuid(), "executable": sys.executable}
+"""
+
+
+def test_a_function_imports_only_the_standard_library_and_its_package(
+    emulator, scf_client, unique_name
+):
+    name = unique_name("fn")
+    create_function(
+        scf_client, name, code={"ZipFile": zip_b64(ISOLATED, extra={"helper.py": "VALUE = 42\n"})}
+    )
+    ret = json.loads(invoke(scf_client, name)["RetMsg"])
+    assert ret["helper"] == 42
+    # psycopg2 is installed where the emulator runs, but a function sees none of it.
+    assert ret["psycopg2"] == "ModuleNotFoundError(\"No module named 'psycopg2'\")"
+    assert ret["version"] == [3, 9]  # the runtime's CPython, not the emulator's 3.11
+    assert (ret["isolated"], ret["no_site"]) == (1, 1)
+    assert ret["path"][0] == ret["cwd"]  # the code package first, like /var/user
+    assert not [p for p in ret["path"] if "site-packages" in p or "dist-packages" in p]
+    assert not [p for p in ret["path"] if p.startswith(sys.prefix)]
+    if os.geteuid() == 0:
+        assert ret["uid"] == pwd.getpwnam("nobody").pw_uid
+
+
+def test_packaged_requirements_built_for_the_runtime_import(scf_client, unique_name):
     name = unique_name("fn")
     create_function(
         scf_client,
         name,
-        code={"ZipFile": zip_b64(source, extra={"helper.py": "VALUE = 42\n"})},
+        source=ISOLATED,
+        extra_files={"helper.py": "VALUE = 1\n"},
+        requirements=("psycopg2-binary==2.9.12",),
     )
-    assert json.loads(invoke(scf_client, name)["RetMsg"]) == [42, "psycopg2", "tencentcloud"]
+    ret = json.loads(invoke(scf_client, name)["RetMsg"])
+    assert ret["psycopg2"] == os.path.join(ret["cwd"], "psycopg2", "__init__.py")
 
 
 def test_an_exception_gives_the_430_shape(scf_client, unique_name):
@@ -214,10 +253,20 @@ def test_tail_is_4kb_and_get_function_logs_has_everything(scf_client, unique_nam
     assert full.startswith(f"START RequestId: {result['FunctionRequestId']}")
 
 
-def test_async_invoke_and_request_status(scf_client, unique_name, tmp_path):
+@pytest.fixture
+def shared_dir():
+    """A directory functions can see: they run as an unprivileged user when the emulator runs
+    as root, and pytest's own temporary directories are private to their owner."""
+    path = Path(tempfile.mkdtemp(prefix="scf-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_async_invoke_and_request_status(scf_client, unique_name, shared_dir):
     name = unique_name("fn")
     create_function(scf_client, name, source=WAITS_FOR_FILE, Timeout=30)
-    release = tmp_path / "release"
+    release = shared_dir / "release"
     result = call(
         scf_client,
         "Invoke",
@@ -337,7 +386,7 @@ def test_publish_version_and_invoke_it(scf_client, unique_name):
     create_function(scf_client, name, source="def main_handler(e, c):\n    return 'one'\n")
     published = call(scf_client, "PublishVersion", {"FunctionName": name, "Description": "v1"})
     assert published["FunctionVersion"] == "1"
-    assert (published["Handler"], published["Runtime"]) == ("index.main_handler", "Python3.10")
+    assert (published["Handler"], published["Runtime"]) == ("index.main_handler", "Python3.9")
     assert published["Description"] == "v1"
     wait_status(scf_client, name)
     call(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 
-from scf_snova_devel.scf_api import call, create_function, invoke, wait_status, zip_b64
+from scf_snova_devel.scf_api import (
+    call,
+    client_for,
+    create_function,
+    invoke,
+    wait_status,
+    zip_b64,
+)
 from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from scf_snova_emulator.scf.invocations import InvocationHistory
 from scf_snova_emulator.scf.models import Invocation
 from scf_snova_emulator.scf.storage import ScfStorage
-from tencentcloud.common import credential
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.scf.v20180416.scf_client import ScfClient
 
 HANGS = """
 import time
@@ -21,16 +24,6 @@ def main_handler(event, context):
     print("started", flush=True)
     time.sleep(60)
 """
-
-
-def client_for(server: EmulatorServer) -> ScfClient:
-    cfg = server.config
-    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
-    return ScfClient(
-        credential.Credential(cfg.secret_id, cfg.secret_key),
-        cfg.region,
-        ClientProfile(httpProfile=http),
-    )
 
 
 def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
@@ -100,3 +93,4 @@ def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
     assert json.loads(loaded.err_msg)["requestId"] == "rid-1"
     (saved,) = store.load_invocations()
     assert saved["status"] == "failed"
+    store.close()

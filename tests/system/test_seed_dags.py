@@ -302,6 +302,11 @@ def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported
 def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     seed, imported, unique_name, capfd
 ):
+    from airflow_scf_snova.scf.dependencies import (
+        build_dependencies,
+        default_cache_dir,
+        read_requirements,
+    )
     from airflow_scf_snova.scf.packaging import package_directory
 
     control = seed.emulator.control
@@ -313,10 +318,17 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     out, err = capfd.readouterr()
     assert run.state == "success", out[-4000:]
     values = xcoms(run.run_id, dag.dag_id)
-    # The deployed package is functions/cos_import with the provider's core copied in.
+    # The deployed package is functions/cos_import with the provider's core copied in and its
+    # requirements built for SCF's Python 3.9; too large to send inline, it went through COS.
     deployed = values[("deploy_import_function", "return_value")]
-    with_core = package_directory(FUNCTIONS / "cos_import", ["scf_snova_core"])
-    assert deployed["code_sha256"] == with_core.sha256
+    code_dir = FUNCTIONS / "cos_import"
+    site = build_dependencies(read_requirements(code_dir / "requirements.txt"), "Python3.9")
+    expected = package_directory(code_dir, ["scf_snova_core"], site, default_cache_dir())
+    assert deployed["code_sha256"] == expected.sha256
+    staged = seed.emulator.cos.head_object(
+        seed.bucket, f"scf-code/{function}/{expected.sha256}.zip"
+    )
+    assert staged.size == expected.size > 7_400_000
     assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 10 * * * *"]
     [cos_desc] = values[("create_cos_trigger", "return_value")]["triggers"]
     assert json.loads(cos_desc) == {

@@ -176,6 +176,12 @@ class ScfBackend:
         with self._lock:
             return copy.deepcopy(self._get(namespace, name))
 
+    def list_all(self) -> list[Function]:
+        """Copies of the functions of every namespace."""
+        with self._lock:
+            self._settle()
+            return [copy.deepcopy(f) for f in self._functions.values()]
+
     def list(self, namespace: str) -> list[Function]:
         with self._lock:
             self._settle()

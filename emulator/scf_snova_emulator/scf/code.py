@@ -2,7 +2,8 @@
 can be imported.
 
 The check inspects the zip without running anything: the handler's module file must be at the
-root of the package and must define (or import) the handler function at module level.
+root of the package, must parse with the grammar of the function's Python version, and must
+define (or import) the handler function at module level.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import ast
 import base64
 import binascii
 import io
+import re
 import zipfile
 
 from .exceptions import InvalidParameterValue
@@ -54,11 +56,13 @@ def check_zip(data: bytes) -> bytes:
     return data
 
 
-def handler_problem(data: bytes, handler: str) -> str | None:
+def handler_problem(data: bytes, handler: str, runtime: str = "") -> str | None:
     """Why ``handler`` (``module.function``) cannot be imported from the zip, or ``None``.
 
     Looks for ``module.py`` (or ``module/__init__.py``) at the zip root and parses it for a
-    top-level ``def function``, an assignment to ``function``, or an import binding it.
+    top-level ``def function``, an assignment to ``function``, or an import binding it. For a
+    ``Python3.N`` runtime the module is parsed with that version's grammar (a ``match``
+    statement is a SyntaxError for ``Python3.9``), as far as this interpreter's parser can tell.
     """
     module, _, function = handler.rpartition(".")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -72,8 +76,10 @@ def handler_problem(data: bytes, handler: str) -> str | None:
                 f"the handler module {module!r} was not found: the code package has no "
                 f"{module}.py at its root"
             )
+    match = re.match(r"^Python3\.(\d+)$", runtime)
+    feature = (3, int(match.group(1))) if match else None
     try:
-        tree = ast.parse(source, filename=candidate)
+        tree = ast.parse(source, filename=candidate, feature_version=feature)
     except SyntaxError as exc:
         return f"{candidate} cannot be imported: SyntaxError: {exc.msg} (line {exc.lineno})"
     if function not in _top_level_names(tree):

@@ -105,6 +105,12 @@ class UnsupportedRegion(ScfError):
     family = "UnsupportedRegion"
 
 
+class RequestSizeLimitExceeded(ScfError):
+    """The request body is larger than API 3.0 accepts."""
+
+    family = "RequestSizeLimitExceeded"
+
+
 class UnsupportedOperation(ScfError):
     """A request form or feature the emulator (or SCF) does not support."""
 

@@ -79,6 +79,10 @@ class Invoker:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scf-async")
         self._closed = False
 
+    def runtime_problem(self, runtime: str) -> str | None:
+        """Why functions of this Python runtime cannot run (no interpreter), or ``None``."""
+        return self._runtime.interpreters.problem(runtime)
+
     def invoke(
         self,
         function: Function,
@@ -139,7 +143,9 @@ class Invoker:
         try:
             request = RunRequest(
                 request_id=record.request_id,
+                runtime=config.runtime,
                 code_dir=self._storage.code_dir(config.code_sha256),
+                opt_dir=self._storage.layers_dir(config.layer_digests),
                 run_dir=run_dir,
                 handler=config.handler,
                 event=record.event,

@@ -27,6 +27,8 @@ class FunctionConfig:
     :param environment: ``[{"Key", "Value"}]`` exactly as configured.
     :param vpc_id: ``VpcConfig.VpcId`` (empty: no VPC).
     :param subnet_id: ``VpcConfig.SubnetId`` (empty: no VPC).
+    :param layers: the bound layer versions in binding order, ``{"LayerName", "LayerVersion",
+        "CodeSha256"}`` (the digest of the layer's content in the storage).
     """
 
     handler: str
@@ -41,16 +43,22 @@ class FunctionConfig:
     init_timeout: int = 65
     vpc_id: str = ""
     subnet_id: str = ""
+    layers: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["environment"] = list(self.environment)
+        data["layers"] = list(self.layers)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> FunctionConfig:
         config = _from_dict(cls, data)
-        return replace(config, environment=tuple(config.environment))
+        return replace(config, environment=tuple(config.environment), layers=tuple(config.layers))
+
+    @property
+    def layer_digests(self) -> list[str]:
+        return [layer["CodeSha256"] for layer in self.layers]
 
     @property
     def variables(self) -> dict[str, str]:
@@ -72,6 +80,36 @@ class Version:
     @classmethod
     def from_dict(cls, data: dict) -> Version:
         return cls(**{**data, "config": FunctionConfig.from_dict(data["config"])})
+
+
+@dataclass
+class LayerVersion:
+    """One version of a layer: an immutable zip unpacked into a function's ``/opt``.
+
+    :param code_sha256: the content in the storage (hex SHA-256 of the zip).
+    :param settle_at: when a ``Publishing`` version becomes ``Active`` (epoch seconds).
+    """
+
+    name: str
+    version: int
+    code_sha256: str
+    code_size: int
+    compatible_runtimes: list[str]
+    description: str
+    license_info: str
+    tags: list[dict[str, str]]
+    add_time: float
+    settle_at: float = 0.0
+
+    def status(self, now: float) -> str:
+        return "Active" if now >= self.settle_at else "Publishing"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LayerVersion:
+        return _from_dict(cls, data)
 
 
 @dataclass

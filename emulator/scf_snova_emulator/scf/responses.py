@@ -32,6 +32,7 @@ from .exceptions import (
 )
 from .invocations import InvocationHistory
 from .invoker import Invoker, log_tail
+from .layers import LayerActionsMixin, LayerRegistry
 from .models import FunctionConfig, Invocation, Trigger
 from .storage import ScfStorage
 from .wire import (
@@ -63,8 +64,8 @@ _LOG_ORDER_KEYS: dict[str, Callable[[Invocation], object]] = {
 }
 
 
-class ScfResponses:
-    """The SCF actions.
+class ScfResponses(LayerActionsMixin):
+    """The SCF actions (the layer actions are :class:`~.layers.LayerActionsMixin`'s).
 
     :param config: the emulator's settings.
     :param backend: functions, versions and triggers.
@@ -72,6 +73,7 @@ class ScfResponses:
     :param invoker: runs functions.
     :param history: recorded invocations.
     :param cos: the COS emulator (code from COS, COS triggers).
+    :param layers: the layer versions.
     """
 
     def __init__(
@@ -82,7 +84,9 @@ class ScfResponses:
         invoker: Invoker,
         history: InvocationHistory,
         cos: CosService,
+        layers: LayerRegistry,
     ) -> None:
+        self._layers = layers
         self._config = config
         self._backend = backend
         self._storage = storage
@@ -120,6 +124,9 @@ class ScfResponses:
             raise ResourceNotFound("CosObject", f"object {key} does not exist in {full}") from exc
         return check_zip(data)
 
+    def _runtime_problem(self, runtime: str) -> str | None:
+        return v.runtime_problem(runtime) or self._invoker.runtime_problem(runtime)
+
     # -- functions ------------------------------------------------------------------------------
     def create_function(self, p: dict) -> dict:
         namespace, name = v.namespace(p), v.function_name(p)
@@ -128,7 +135,8 @@ class ScfResponses:
         data = self._code_bytes(p["Code"])
         handler = v.handler(p.get("Handler", "index.main_handler"))
         runtime = v.runtime(p.get("Runtime", "Python2.7"))
-        problem = v.runtime_problem(runtime) or handler_problem(data, handler)
+        layers = self._bind_layers(p, runtime) or ()
+        problem = self._runtime_problem(runtime) or handler_problem(data, handler, runtime)
         vpc_id, subnet_id = v.vpc_config(p) or ("", "")
         config = FunctionConfig(
             handler=handler,
@@ -143,6 +151,7 @@ class ScfResponses:
             init_timeout=v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout"),
             vpc_id=vpc_id,
             subnet_id=subnet_id,
+            layers=layers,
         )
         self._backend.create(namespace, name, config, v.tags(p), problem)
         return {}
@@ -156,7 +165,8 @@ class ScfResponses:
             raise ResourceNotFound(
                 "Version", f"version {qualifier!r} of function {name!r} does not exist"
             )
-        return function_view(function, config, qualifier)
+        view = function_view(function, config, qualifier)
+        return {**view, "Layers": self._layer_views(config.layers)}
 
     def update_function_code(self, p: dict) -> dict:
         namespace, name = v.namespace(p), v.function_name(p)
@@ -164,7 +174,8 @@ class ScfResponses:
         data = self._code_bytes(code)
         function = self._backend.get(namespace, name)
         handler = v.handler(p["Handler"]) if p.get("Handler") else function.config.handler
-        problem = v.runtime_problem(function.config.runtime) or handler_problem(data, handler)
+        runtime = function.config.runtime
+        problem = self._runtime_problem(runtime) or handler_problem(data, handler, runtime)
         sha = self._storage.put_code(data)
         publish = v.flag(p, "Publish")
         self._backend.update_code(namespace, name, handler, sha, len(data), problem, publish)
@@ -191,6 +202,9 @@ class ScfResponses:
         vpc = v.vpc_config(p)
         if vpc is not None:
             changes["vpc_id"], changes["subnet_id"] = vpc
+        layers = self._bind_layers(p, current.runtime)
+        if layers is not None:
+            changes["layers"] = layers
         self._backend.update_configuration(namespace, name, changes, v.flag(p, "Publish"))
         return {}
 

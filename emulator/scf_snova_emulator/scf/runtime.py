@@ -1,28 +1,37 @@
-"""SCF extra ``runtime``: run a Python function in a child process, as SCF's Python 3 runtime does.
+"""SCF extra ``runtime``: run a Python function in a child process, as SCF's Python runtimes do.
 
-The child is the emulator's own interpreter (``sys.executable``) running :mod:`.bootstrap` in the
-extracted code package, so a function imports the standard library, its own package, and whatever
-is installed in the emulator's environment (e.g. psycopg2). Its environment is minimal: a few
-variables passed through (``PATH``, locale, proxies, CA bundles), the SCF system variables and
-the function's own Environment. stdout and stderr go to a file, never a pipe, so a chatty
-function cannot block. The Timeout clock starts when the handler is called (module import is the
-init phase, limited by InitTimeout); on expiry the whole process group is killed.
+The child is an interpreter of the function's own runtime (:mod:`.interpreters`: CPython 3.9
+for ``Python3.9``, never the emulator's own Python unless its version is the runtime's) running
+:mod:`.bootstrap` isolated (``-I -S``) in the extracted code package: a function imports the
+standard library, its own package and its layers, nothing else. When the emulator runs as root,
+the child runs as ``nobody``, so the code package (read-only files) and the rest of the machine
+cannot be written; ``/tmp`` can. Its environment is minimal: a few variables passed through
+(``PATH``, locale, proxies, CA bundles), the SCF system variables and the function's own
+Environment. The request and the result travel through inherited file descriptors; stdout and
+stderr go to a file, never a pipe, so a chatty function cannot block. The Timeout clock starts
+when the handler is called (module import is the init phase, limited by InitTimeout); on expiry
+the whole process group is killed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import select
+import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .interpreters import Interpreters
+
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+#: Who functions run as when the emulator runs as root (SCF runs them as an unprivileged user).
+FUNCTION_USER = "nobody"
 #: The most output kept per invocation; beyond it the beginning is dropped (with a note).
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 #: Variables of the emulator's environment a function also sees.
@@ -31,9 +40,7 @@ PASSTHROUGH = (
     "LANG",
     "LC_ALL",
     "LC_CTYPE",
-    "LD_LIBRARY_PATH",
     "TZ",
-    "TMPDIR",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "REQUESTS_CA_BUNDLE",
@@ -55,10 +62,14 @@ class RunRequest:
     :param timeout: seconds the handler may run.
     :param init_timeout: seconds the module import may take.
     :param memory_size: MB; a peak RSS above it fails the invocation with 434.
+    :param runtime: the function's runtime, e.g. ``Python3.9`` (chooses the interpreter).
+    :param opt_dir: the function's layers, merged (SCF's ``/opt``), or ``None``.
     """
 
     request_id: str
+    runtime: str
     code_dir: Path
+    opt_dir: Path | None
     run_dir: Path
     handler: str
     event: object
@@ -109,21 +120,56 @@ def error_json(request_id: str, status_code: int, message: str, stack: str | Non
     return json.dumps(error, ensure_ascii=False)
 
 
+def _function_user() -> tuple[int, int] | None:
+    """``(uid, gid)`` of :data:`FUNCTION_USER` when this process runs as root, else ``None``."""
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam(FUNCTION_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
 class PythonRuntime:
     """Starts and supervises function processes.
 
-    :param python: the interpreter to run functions with.
+    :param interpreters: which interpreter runs each runtime.
+    :param sandbox: a directory every user can read, where the bootstrap is copied (SCF's
+        ``/var/runtime``); default: the bootstrap is run where it is installed.
     """
 
-    def __init__(self, python: str = sys.executable) -> None:
-        self._python = python
+    def __init__(self, interpreters: Interpreters | None = None, sandbox: Path | None = None):
+        self.interpreters = interpreters or Interpreters()
+        self._user = _function_user()
+        self._bootstrap = BOOTSTRAP
+        if sandbox is not None:
+            runtime_dir = Path(sandbox) / "runtime"
+            runtime_dir.mkdir(parents=True, exist_ok=True)
+            runtime_dir.chmod(0o755)
+            self._bootstrap = runtime_dir / BOOTSTRAP.name
+            shutil.copyfile(BOOTSTRAP, self._bootstrap)
+            self._bootstrap.chmod(0o444)
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen] = {}
         self._stopped: set[int] = set()
         self._closed = False
 
+    def _environment(self, request: RunRequest, ready_write: int) -> dict[str, str]:
+        roots = [str(request.code_dir)] + ([str(request.opt_dir)] if request.opt_dir else [])
+        env = {name: os.environ[name] for name in PASSTHROUGH if name in os.environ}
+        env.update(request.env)
+        env.update(
+            PYTHONPATH=os.pathsep.join(roots),  # as SCF sets it (isolation ignores it here)
+            LD_LIBRARY_PATH=os.pathsep.join(roots),
+            PYTHONDONTWRITEBYTECODE="x",
+            SCF_EMULATOR_READY_FD=str(ready_write),
+        )
+        return env
+
     def run(self, request: RunRequest) -> RunOutcome:
         """Run the handler to completion, failure or timeout (blocks)."""
+        python, problem = self.interpreters.find(request.runtime)
+        if python is None:
+            error = error_json(request.request_id, 405, problem or "no interpreter")
+            return RunOutcome("failed", 405, error, error, "", 0.0, 0)
         result_path = request.run_dir / "result.json"
         output_path = request.run_dir / "output.log"
         request_path = request.run_dir / "request.json"
@@ -133,35 +179,36 @@ class PythonRuntime:
                     "handler": request.handler,
                     "event": request.event,
                     "context": request.context,
-                    "result_path": str(result_path),
+                    "code_dir": str(request.code_dir),
+                    "opt_dir": str(request.opt_dir) if request.opt_dir else None,
                 }
             ),
             "utf-8",
         )
         ready_read, ready_write = os.pipe()
-        env = {name: os.environ[name] for name in PASSTHROUGH if name in os.environ}
-        env.update(request.env)
-        env.update(
-            PYTHONUNBUFFERED="1",
-            PYTHONDONTWRITEBYTECODE="1",
-            PYTHONIOENCODING="utf-8",
-            SCF_EMULATOR_READY_FD=str(ready_write),
-        )
+        request_fd = os.open(request_path, os.O_RDONLY)
+        result_fd = os.open(result_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fds = (ready_write, request_fd, result_fd)
+        user = {}
+        if self._user is not None:
+            user = {"user": self._user[0], "group": self._user[1], "extra_groups": []}
         started = time.monotonic()
         with open(output_path, "wb") as output:
             try:
                 process = subprocess.Popen(
-                    [self._python, "-u", str(BOOTSTRAP), str(request_path)],
+                    [python, "-I", "-S", "-B", "-u", str(self._bootstrap), *map(str, fds[1:])],
                     cwd=request.code_dir,
-                    env=env,
+                    env=self._environment(request, ready_write),
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
-                    pass_fds=(ready_write,),
+                    pass_fds=fds,
                     start_new_session=True,
+                    **user,
                 )
             finally:
-                os.close(ready_write)
+                for fd in fds:
+                    os.close(fd)
             with self._lock:
                 self._running[process.pid] = process
                 closing = self._closed

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scf_snova_core.events import cos_event, timer_event
+from scf_snova_core.limits import API_REQUEST_BODY_LIMIT
 
 from ..config import EmulatorConfig
 from ..faults import Faults
@@ -29,15 +30,19 @@ from .exceptions import (
     InvalidParameter,
     MissingParameter,
     RequestLimitExceeded,
+    RequestSizeLimitExceeded,
     ResourceNotFound,
     ScfError,
     UnsupportedOperation,
     UnsupportedRegion,
 )
+from .interpreters import Interpreters
 from .invocations import InvocationHistory
 from .invoker import Invoker
+from .layers import LayerRegistry
 from .models import Trigger
 from .responses import ScfResponses
+from .runtime import PythonRuntime
 from .scheduler import TimerScheduler
 from .storage import ScfStorage
 from .wire import new_request_id, send
@@ -67,15 +72,18 @@ class ScfService:
             self.storage, config.status_delay, on_triggers_changed=self.scheduler.poke
         )
         self.history = InvocationHistory(self.storage)
-        self.invoker = Invoker(config, self.storage, self.history)
+        self.layers = LayerRegistry(self.storage, lambda: self.backend.status_delay)
+        interpreters = Interpreters(config.interpreters, config.runtimes_dir)
+        runtime = PythonRuntime(interpreters, self.storage.exec_root)
+        self.invoker = Invoker(config, self.storage, self.history, runtime)
         self.verifier = Tc3Verifier(config.secret_id, config.secret_key, config.token)
         self.responses = ScfResponses(
-            config, self.backend, self.storage, self.invoker, self.history, cos
+            config, self.backend, self.storage, self.invoker, self.history, cos, self.layers
         )
 
     def start(self) -> None:
         """Subscribe to COS events and (with ``config.timers``) start the timer scheduler."""
-        self.storage.forget_code(self.backend.code_in_use())
+        self.storage.forget_code(self.backend.code_in_use() | self.layers.code_in_use())
         self._cos.add_listener(self._on_object_event)
         if self._config.timers:
             self.scheduler.start()
@@ -97,6 +105,12 @@ class ScfService:
     def _serve(self, exchange: Exchange) -> dict:
         self._faults.delay("scf")
         body = exchange.read_body()
+        if len(body) > API_REQUEST_BODY_LIMIT:
+            raise RequestSizeLimitExceeded(
+                None,
+                f"the request body is {len(body)} bytes; API 3.0 accepts at most "
+                f"{API_REQUEST_BODY_LIMIT} (upload a large code package to COS instead)",
+            )
         action = urls.action(exchange.headers)
         if exchange.method != "POST":
             raise UnsupportedOperation(
@@ -185,6 +199,7 @@ class ScfService:
         self.invoker.stop_running()
         self.history.clear()
         self.backend.reset()
+        self.layers.reset()
         self.storage.clear()
         self.verifier.reset()
 
@@ -192,3 +207,4 @@ class ScfService:
         """Stop the timers; kill running invocations and mark them failed."""
         self.scheduler.stop()
         self.invoker.close()
+        self.storage.close()

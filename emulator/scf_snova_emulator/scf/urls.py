@@ -31,6 +31,11 @@ ACTIONS = (
     "CreateTrigger",
     "ListTriggers",
     "DeleteTrigger",
+    "PublishLayerVersion",
+    "GetLayerVersion",
+    "ListLayers",
+    "ListLayerVersions",
+    "DeleteLayerVersion",
 )
 
 

@@ -18,13 +18,13 @@ from .exceptions import (
     MissingParameter,
     ResourceNotFound,
 )
+from .interpreters import SCF_PYTHON_RUNTIMES
 
 DEFAULT_NAMESPACE = "default"
-_PYTHON3 = re.compile(r"^Python3\.(\d{1,2})$")
-#: Runtimes the real API accepts that the emulator cannot run (the function becomes CreateFailed).
+#: Runtimes of other languages the real API accepts; the emulator cannot run them (the function
+#: becomes CreateFailed).
 OTHER_RUNTIMES = frozenset(
     {
-        "Python2.7",
         "Nodejs6.10",
         "Nodejs8.9",
         "Nodejs10.15",
@@ -132,21 +132,27 @@ def handler(value: object) -> str:
 
 
 def runtime(value: object) -> str:
-    """A runtime name the real API knows (Python 3 ones run; others are accepted, then fail)."""
-    if not isinstance(value, str) or not (
-        value in OTHER_RUNTIMES or (_PYTHON3.match(value) and int(value[8:]) >= 6)
+    """A runtime SCF offers: one of :data:`SCF_PYTHON_RUNTIMES` (the SDK's list for
+    ``CreateFunctionRequest.Runtime``) or of :data:`OTHER_RUNTIMES`."""
+    if not isinstance(value, str) or (
+        value not in SCF_PYTHON_RUNTIMES and value not in OTHER_RUNTIMES
     ):
-        raise InvalidParameterValue("Runtime", f"Runtime {value!r} is not a supported runtime")
+        raise InvalidParameterValue(
+            "Runtime",
+            f"Runtime {value!r} is not a runtime SCF offers; its Python runtimes are "
+            f"{', '.join(SCF_PYTHON_RUNTIMES)}",
+        )
     return value
 
 
 def runtime_problem(value: str) -> str | None:
-    """Why the emulator cannot run functions of this runtime, or ``None``."""
-    if _PYTHON3.match(value):
+    """Why the emulator cannot run functions of this other-language runtime, or ``None`` for a
+    Python runtime (whose interpreter :mod:`.interpreters` finds)."""
+    if value in SCF_PYTHON_RUNTIMES:
         return None
     return (
-        f"runtime {value} is not supported by the emulator: it runs Python 3 functions only "
-        "(send Runtime, e.g. Python3.10; the API's default is Python2.7)"
+        f"runtime {value} is not supported by the emulator: it runs Python functions only "
+        "(send Runtime, e.g. Python3.9; the API's default is Python2.7)"
     )
 
 

@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not fire timer triggers on their schedule",
     )
     parser.add_argument(
+        "--retry-interval",
+        type=float,
+        default=defaults.retry_interval,
+        help="seconds before SCF retries a failed asynchronous invocation (60 on SCF)",
+    )
+    parser.add_argument(
         "--reject-replays",
         action="store_true",
         help="refuse an API 3.0 signature already seen within 300 s",
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         status_delay=args.status_delay,
         timers=args.timers,
+        retry_interval=args.retry_interval,
     )
     stop = threading.Event()
 

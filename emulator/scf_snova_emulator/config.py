@@ -28,6 +28,8 @@ class EmulatorConfig:
     :param status_delay: seconds a function stays ``Creating``/``Updating``/``Publishing``/
         ``Deleting`` before it settles, so clients really have to wait for Active.
     :param timers: run timer triggers on their cron schedule (tests usually fire them by hand).
+    :param retry_interval: seconds between a failed asynchronous attempt and SCF's retry of it
+        (60 on SCF; tests shorten it).
     """
 
     host: str = DEFAULT_HOST
@@ -40,3 +42,4 @@ class EmulatorConfig:
     token: str | None = None
     status_delay: float = 0.2
     timers: bool = True
+    retry_interval: float = 60.0

@@ -38,6 +38,7 @@ from .invocations import InvocationHistory
 from .invoker import Invoker
 from .models import Trigger
 from .responses import ScfResponses
+from .retries import AsyncRetries
 from .scheduler import TimerScheduler
 from .storage import ScfStorage
 from .wire import new_request_id, send
@@ -68,15 +69,18 @@ class ScfService:
         )
         self.history = InvocationHistory(self.storage)
         self.invoker = Invoker(config, self.storage, self.history)
+        self.retries = AsyncRetries(self.backend, self.history, self.invoker, config.retry_interval)
         self.verifier = Tc3Verifier(config.secret_id, config.secret_key, config.token)
         self.responses = ScfResponses(
             config, self.backend, self.storage, self.invoker, self.history, cos
         )
 
     def start(self) -> None:
-        """Subscribe to COS events and (with ``config.timers``) start the timer scheduler."""
+        """Subscribe to COS events, start the retries and (with ``config.timers``) the timer
+        scheduler."""
         self.storage.forget_code(self.backend.code_in_use())
         self._cos.add_listener(self._on_object_event)
+        self.retries.start()
         if self._config.timers:
             self.scheduler.start()
 
@@ -181,7 +185,9 @@ class ScfService:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every function, trigger and invocation (kills running functions)."""
+        """Forget every function, trigger and invocation (kills running functions, drops
+        scheduled retries)."""
+        self.retries.clear()
         self.invoker.stop_running()
         self.history.clear()
         self.backend.reset()
@@ -189,6 +195,7 @@ class ScfService:
         self.verifier.reset()
 
     def close(self) -> None:
-        """Stop the timers; kill running invocations and mark them failed."""
+        """Stop the timers and the retries; kill running invocations and mark them failed."""
         self.scheduler.stop()
+        self.retries.stop()
         self.invoker.close()

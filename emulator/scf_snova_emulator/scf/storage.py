@@ -5,7 +5,8 @@ Layout under ``root``::
     state.json                 functions, versions, triggers (one JSON document)
     code/<sha256>.zip          code packages, content-addressed (shared by versions)
     unpacked/<sha256>/         a package extracted once, what invocations import from
-    invocations/<id>.json      one record per invocation, with its complete log
+    invocations/<key>.json     one record per attempt of an invocation, with its complete log
+                               (key: the request id, ``.retry<n>`` added for retries)
     runs/<id>/                 scratch space of a running invocation (request, result, output)
 
 Every file is written to a temporary name and renamed over the old one, so a crash (or a kill)
@@ -22,6 +23,8 @@ import shutil
 import uuid
 import zipfile
 from pathlib import Path
+
+from .models import attempt_key
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -95,10 +98,12 @@ class ScfStorage:
 
     # -- invocations --------------------------------------------------------------------------
     def save_invocation(self, record: dict) -> None:
-        write_json(self._invocations / f"{record['request_id']}.json", record)
+        key = attempt_key(record["request_id"], record.get("retry_num") or 0)
+        write_json(self._invocations / f"{key}.json", record)
 
-    def delete_invocation(self, request_id: str) -> None:
-        (self._invocations / f"{request_id}.json").unlink(missing_ok=True)
+    def delete_invocation(self, key: str) -> None:
+        """Delete the record of one attempt (:func:`~.models.attempt_key`)."""
+        (self._invocations / f"{key}.json").unlink(missing_ok=True)
 
     def load_invocations(self) -> list[dict]:
         records = []

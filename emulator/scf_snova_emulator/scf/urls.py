@@ -31,6 +31,11 @@ ACTIONS = (
     "CreateTrigger",
     "ListTriggers",
     "DeleteTrigger",
+    "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig",
+    "GetAsyncEventStatus",
+    "ListAsyncEvents",
+    "TerminateAsyncEvent",
 )
 
 

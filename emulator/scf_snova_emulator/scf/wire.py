@@ -38,6 +38,13 @@ def api_time(epoch: float) -> str:
     return format_api_time(epoch)
 
 
+_NO_DEAD_LETTER = {"Type": "", "Name": "", "FilterType": ""}
+
+
+def _flag(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
+
+
 def trigger_desc(trigger: Trigger) -> str:
     """Timers come back wrapped as ``{"cron": ...}``; COS rules as their JSON."""
     if trigger.type == "timer":
@@ -109,8 +116,9 @@ def function_view(function: Function, config: FunctionConfig, qualifier: str) ->
         "Qualifier": LATEST if is_latest else qualifier,
         "InitTimeout": config.init_timeout,
         "StatusReasons": [dict(r) for r in function.status_reasons] if is_latest else [],
-        "AsyncRunEnable": "FALSE",
-        "TraceEnable": "FALSE",
+        "AsyncRunEnable": _flag(function.async_run),
+        "TraceEnable": _flag(function.trace),
+        "DeadLetterConfig": dict(function.dead_letter_config or _NO_DEAD_LETTER),
         "ProtocolType": "",
         "DnsCache": "FALSE",
     }
@@ -133,8 +141,8 @@ def function_summary(function: Function) -> dict:
         "StatusReasons": [dict(r) for r in function.status_reasons],
         "TotalProvisionedConcurrencyMem": 0,
         "ReservedConcurrencyMem": 0,
-        "AsyncRunEnable": "FALSE",
-        "TraceEnable": "FALSE",
+        "AsyncRunEnable": _flag(function.async_run),
+        "TraceEnable": _flag(function.trace),
     }
 
 

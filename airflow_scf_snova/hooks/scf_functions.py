@@ -38,6 +38,11 @@ from airflow_scf_snova.scf.environment import (
 )
 
 
+def _dead_letter(config: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """A ``DeadLetterConfig`` to compare (an absent one and an empty one are the same)."""
+    return tuple(str((config or {}).get(k) or "") for k in ("Type", "Name", "FilterType"))
+
+
 def status_reasons(function: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``StatusReasons`` of a ``GetFunction`` response as ``(ErrorCode, ErrorMessage)`` pairs."""
     return [
@@ -154,12 +159,18 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         tags: dict[str, str] | None = None,
         function_type: str = "Event",
+        async_run: bool = False,
+        trace: bool = False,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> None:
         """``CreateFunction``; the function is ``Creating`` until SCF settles it (wait with
         :meth:`wait_for_function_status`).
 
         :param code: from :meth:`zip_code` or :meth:`cos_code`.
         :param environment: variables as a dict (sent as ``Variables`` Key/Value pairs).
+        :param async_run: async-execution mode (``AsyncRunEnable``; fixed at creation).
+        :param trace: status tracing of its async events (``TraceEnable``; needs ``async_run``).
+        :param dead_letter_config: ``{"Type", "Name", "FilterType"}`` of a dead-letter queue.
         """
         self.call(
             "CreateFunction",
@@ -176,6 +187,9 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Description": description,
                 "Type": function_type,
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()] or None,
+                "AsyncRunEnable": "TRUE" if async_run else None,
+                "TraceEnable": "TRUE" if trace else None,
+                "DeadLetterConfig": dead_letter_config,
             },
         )
 
@@ -209,6 +223,7 @@ class SCFFunctionsMixin(SCFClientHook):
         timeout: int | None = None,
         environment: dict[str, str] | None = None,
         publish: bool = False,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> None:
         """``UpdateFunctionConfiguration``; ``None`` leaves a field unchanged, an empty
         ``environment`` dict clears every variable."""
@@ -222,6 +237,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Timeout": timeout,
                 "Environment": None if environment is None else environment_param(environment),
                 "Publish": "TRUE" if publish else None,
+                "DeadLetterConfig": dead_letter_config,
             },
         )
 
@@ -267,6 +283,9 @@ class SCFFunctionsMixin(SCFClientHook):
         namespace: str | None = None,
         wait_timeout: float = 600,
         poll_interval: float = 1.0,
+        async_run: bool = False,
+        trace: bool = False,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -280,8 +299,11 @@ class SCFFunctionsMixin(SCFClientHook):
         :param code: from :meth:`zip_code` or :meth:`cos_code`.
         :param code_sha256: the hash of that code.
         :param environment: the variables of the function (``None``: none).
+        :param async_run: async-execution mode and ``trace`` status tracing, set at creation.
+        :param dead_letter_config: the dead-letter queue (``None``: leave it as it is).
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
-        :raises InvalidInputError: a different runtime (fixed at creation).
+        :raises InvalidInputError: a different runtime, async-execution mode or tracing (all
+            fixed at creation).
         """
         variables = {**(environment or {}), CODE_HASH_VARIABLE: code_sha256}
 
@@ -308,13 +330,16 @@ class SCFFunctionsMixin(SCFClientHook):
                 environment=variables,
                 description=description,
                 namespace=namespace,
+                async_run=async_run,
+                trace=trace,
+                dead_letter_config=dead_letter_config,
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
         else:
             if current.get("Status") in TRANSIENT_STATES:
                 current = wait_active()
-            self._check_updatable(function_name, current, runtime)
+            self._check_updatable(function_name, current, runtime, async_run, trace)
             deployed = environment_variables(current)
             change = FunctionChange(status=current.get("Status"))
             if deployed.get(CODE_HASH_VARIABLE) != code_sha256 or current.get("Handler") != handler:
@@ -333,14 +358,23 @@ class SCFFunctionsMixin(SCFClientHook):
                     code_sha256,
                 )
             configuration = (memory_size, timeout, description, variables)
-            if configuration != (
+            dead_letter_changed = dead_letter_config is not None and _dead_letter(
+                dead_letter_config
+            ) != _dead_letter(current.get("DeadLetterConfig"))
+            if dead_letter_changed or configuration != (
                 current.get("MemorySize"),
                 current.get("Timeout"),
                 current.get("Description") or "",
                 deployed,
             ):
                 self.update_function_configuration(
-                    function_name, namespace, description, memory_size, timeout, variables
+                    function_name,
+                    namespace,
+                    description,
+                    memory_size,
+                    timeout,
+                    variables,
+                    dead_letter_config=dead_letter_config if dead_letter_changed else None,
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)
@@ -355,7 +389,14 @@ class SCFFunctionsMixin(SCFClientHook):
                 )
         return change
 
-    def _check_updatable(self, function_name: str, current: dict[str, Any], runtime: str) -> None:
+    def _check_updatable(
+        self,
+        function_name: str,
+        current: dict[str, Any],
+        runtime: str,
+        async_run: bool = False,
+        trace: bool = False,
+    ) -> None:
         if current.get("Status") == "CreateFailed":
             self.log.error(
                 "SCF function %s failed to be created; it cannot be updated: delete it and "
@@ -368,6 +409,14 @@ class SCFFunctionsMixin(SCFClientHook):
                 f"SCF function {function_name!r} runs {current['Runtime']}; the runtime cannot "
                 f"change to {runtime} after creation: delete the function first"
             )
+        for field, wanted in (("AsyncRunEnable", async_run), ("TraceEnable", trace)):
+            deployed = current.get(field) == "TRUE"
+            if deployed != wanted:
+                raise InvalidInputError(
+                    f"SCF function {function_name!r} has {field}={'TRUE' if deployed else 'FALSE'};"
+                    f" it is chosen at creation and cannot change to "
+                    f"{'TRUE' if wanted else 'FALSE'}: delete the function first"
+                )
 
     # -- waiting for a status ---------------------------------------------------------------------
     def wait_for_function_status(

@@ -84,6 +84,7 @@ def get_provider_info() -> dict:
                     "hooks.scf_client",
                     "hooks.scf_functions",
                     "hooks.scf_triggers",
+                    "hooks.scf_async",
                 ),
             },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("hooks.cos")},
@@ -92,7 +93,9 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": INTEGRATION_SCF,
-                "python-modules": _modules("operators.scf", "operators.scf_triggers"),
+                "python-modules": _modules(
+                    "operators.scf", "operators.scf_triggers", "operators.scf_async"
+                ),
             },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},
             {"integration-name": INTEGRATION_SNOVA, "python-modules": _modules("operators.snova")},

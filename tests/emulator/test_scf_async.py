@@ -281,6 +281,10 @@ def test_async_execution_is_chosen_at_creation(scf_client, unique_name):
     assert [(f["AsyncRunEnable"], f["TraceEnable"]) for f in listed] == [("TRUE", "TRUE")]
     ordinary = unique_name("fn")
     assert create_function(scf_client, ordinary)["AsyncRunEnable"] == "FALSE"
+    async_only = [{"Name": "AsyncRunEnable", "Values": ["TRUE"]}]
+    found = call(scf_client, "ListFunctions", {"Filters": async_only, "Limit": 100})["Functions"]
+    assert name in [f["FunctionName"] for f in found]
+    assert ordinary not in [f["FunctionName"] for f in found]
     assert (
         error_code(
             scf_client, "UpdateFunctionConfiguration", {"FunctionName": ordinary, "Timeout": 3600}

@@ -217,11 +217,11 @@ class AsyncEventActions:
             raise ResourceNotFound(
                 "AsyncEvent", f"async event {request_id!r} is not an event of function {name!r}"
             )
-        if record.finished:
+        if record.finished or not self._invoker.terminate(request_id, graceful):
+            current = self._history.get(request_id) or record
             raise FailedOperation(
                 "AsyncEventStatus",
-                f"async event {request_id!r} is {event_status(record)}: only a RUNNING event can "
-                "be terminated",
+                f"async event {request_id!r} is {event_status(current)}: only a RUNNING event "
+                "can be terminated",
             )
-        self._invoker.terminate(request_id, graceful)
         return {}

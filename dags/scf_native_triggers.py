@@ -91,6 +91,9 @@ with DAG(
             "COS_ENDPOINT": "{{ conn.tencentcloud_default.extra_dejson.get('endpoint', '') }}",
         },
         description="Seed section 5: COS snova/*.log into t1, exactly once",
+        # SCF runs a failed COS or timer invocation again (same request id); the ledger makes
+        # each retry load only what no earlier attempt committed. SCF's default, made explicit.
+        async_retries=2,
     )
 
     cos_trigger = SCFCreateCOSTriggerOperator(

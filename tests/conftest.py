@@ -88,11 +88,18 @@ def unique_name():
 # -- the emulator ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
-    """A started emulator (SCF + COS) on a free port, data under a session temp dir."""
+    """A started emulator (SCF + COS) on a free port, data under a session temp dir. SCF retries
+    a failed asynchronous invocation after 0.1 s here (60 s on SCF), so a test sees the whole
+    retried invocation."""
     from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
     server = EmulatorServer(
-        EmulatorConfig(port=0, data_dir=str(tmp_path_factory.mktemp("emulator")), status_delay=0.05)
+        EmulatorConfig(
+            port=0,
+            data_dir=str(tmp_path_factory.mktemp("emulator")),
+            status_delay=0.05,
+            retry_interval=0.1,
+        )
     )
     server.start()
     os.environ["AIRFLOW_CONN_TENCENTCLOUD_DEFAULT"] = tencentcloud_conn_json(server)

@@ -13,15 +13,18 @@
 - create, update, publish and delete are asynchronous on SCF:
   :meth:`SCFHook.wait_for_function_status` polls ``GetFunction`` with backoff until a target
   status, a ``*Failed`` status or a deadline;
-- an async invocation is followed with ``GetRequestStatus``, and the complete log of any
-  invocation is fetched by its request id when the 4 KB tail is cut.
+- an async invocation is followed with ``GetRequestStatus`` (always with a ``StartTime``, SCF
+  searches the last 15 minutes otherwise) through SCF's retries of a failed run, or, for an
+  async-execution function, with ``GetAsyncEventStatus``; the complete log of any invocation is
+  fetched by its request id when the 4 KB tail is cut.
 
 The hook is assembled from parts named after what they handle, each in a module beside this
 one: :mod:`.scf_client` (the client, the calls and their retries), :mod:`.scf_functions`
 (functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update),
-:mod:`.scf_layers` (layers) and :mod:`.scf_triggers` (timer and COS triggers, and
+:mod:`.scf_layers` (layers), :mod:`.scf_triggers` (timer and COS triggers, and
 :meth:`~SCFHook.ensure_timer_trigger` / :meth:`~SCFHook.ensure_cos_triggers`, which reconcile
-them with a wanted definition). This module adds the invocations.
+them with a wanted definition) and :mod:`.scf_async` (async retry settings, async events). This
+module adds the invocations.
 
 Responses are returned as plain dicts with the API's field names (``Status``, ``Result``...). The
 SDK is imported inside methods only.
@@ -33,10 +36,16 @@ import time
 from typing import Any
 
 from scf_snova_core.limits import SYNC_INVOKE_MAX_SECONDS
-from scf_snova_core.states import LATEST, RET_CODE_RUNNING, SYNC
+from scf_snova_core.states import LATEST, SYNC
 
 from airflow_scf_snova.exceptions import TencentCloudError
 from airflow_scf_snova.hooks.base import DEFAULT_SCF_REQUEST_TIMEOUT
+from airflow_scf_snova.hooks.scf_async import (
+    EVENT_RUNNING,
+    RetryFollower,
+    SCFAsyncMixin,
+    latest_attempt,
+)
 from airflow_scf_snova.hooks.scf_functions import SCFFunctionsMixin
 from airflow_scf_snova.hooks.scf_layers import SCFLayersMixin
 from airflow_scf_snova.hooks.scf_triggers import SCFTriggersMixin
@@ -46,7 +55,7 @@ from airflow_scf_snova.scf.payloads import encode_payload, is_log_truncated
 INVOKE_TIMEOUT_MARGIN = 30
 
 
-class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin):
+class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin):
     """Interact with SCF through a ``tencentcloud`` connection.
 
     One SDK client is built per hook, on first use, pointed at the connection's ``endpoint``
@@ -109,20 +118,22 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin):
         return self.call("Invoke", params, retry=False, client=client)["Result"]
 
     def get_request_status(
-        self, function_name: str, function_request_id: str, namespace: str | None = None
+        self,
+        function_name: str,
+        function_request_id: str,
+        namespace: str | None = None,
+        since: float | None = None,
     ) -> dict[str, Any] | None:
-        """``GetRequestStatus`` of one execution (``RetCode`` 0 success, 1 running, -1 failed),
-        or ``None`` while SCF has no record of it yet."""
-        response = self.call(
-            "GetRequestStatus",
-            {
-                "FunctionName": function_name,
-                "FunctionRequestId": function_request_id,
-                "Namespace": self._ns(namespace),
-            },
+        """``GetRequestStatus`` of the last attempt of one execution (``RetCode`` 0 success,
+        1 running, -1 failed; ``RetryNum`` 0 for the first attempt), or ``None`` while SCF has no
+        record of it yet.
+
+        :param since: epoch seconds when it was invoked; SCF searches from then (default: the
+            last 15 minutes, SCF's own default, where an older run is never found).
+        """
+        return latest_attempt(
+            self.get_request_attempts(function_name, function_request_id, namespace, since)
         )
-        data = response.get("Data") or []
-        return data[0] if data else None
 
     def get_function_logs(
         self,
@@ -165,17 +176,23 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin):
         timeout: float = 3600,
         poll_interval: float = 5.0,
         max_poll_interval: float = 30.0,
+        since: float | None = None,
+        retries: int | None = None,
     ) -> dict[str, Any]:
-        """Poll ``GetRequestStatus`` until the execution ends; returns its status record.
+        """Poll ``GetRequestStatus`` until an asynchronous execution of an ordinary function is
+        over: an attempt succeeded, or the last retry SCF makes failed (each failed attempt
+        with a retry to come is logged). Returns the status record of the last attempt.
 
-        :raises SCFWaitTimeoutError: still running at the deadline.
+        :param since: epoch seconds when it was invoked (see :meth:`get_request_status`).
+        :param retries: SCF's retry count for the function; read from the function's async
+            retry settings when an attempt fails and this is ``None``.
+        :raises SCFWaitTimeoutError: still running (or waiting for a retry) at the deadline.
         """
+        follower = RetryFollower(self, function_name, namespace, retries)
 
         def check() -> dict[str, Any] | None:
-            status = self.get_request_status(function_name, function_request_id, namespace)
-            if status is None or status.get("RetCode") == RET_CODE_RUNNING:
-                return None
-            return status
+            status = self.get_request_status(function_name, function_request_id, namespace, since)
+            return status if follower.settled(status) else None
 
         return self._poll(
             check,
@@ -183,6 +200,31 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin):
             poll_interval,
             max_poll_interval,
             f"SCF invocation {function_request_id} of {function_name!r} did not finish",
+        )
+
+    def wait_for_async_event(
+        self,
+        invoke_request_id: str,
+        timeout: float = 3600,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 30.0,
+    ) -> dict[str, Any]:
+        """Poll ``GetAsyncEventStatus`` until an async-execution function's event is no longer
+        ``RUNNING``; returns its status (``FINISHED``, ``ABORTED`` or ``FAILED``).
+
+        :raises SCFWaitTimeoutError: still running at the deadline.
+        """
+
+        def check() -> dict[str, Any] | None:
+            status = self.get_async_event_status(invoke_request_id)
+            return None if status.get("Status") in (None, EVENT_RUNNING) else status
+
+        return self._poll(
+            check,
+            timeout,
+            poll_interval,
+            max_poll_interval,
+            f"SCF async event {invoke_request_id} did not finish",
         )
 
     def get_invocation_log(

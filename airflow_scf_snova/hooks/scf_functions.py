@@ -40,6 +40,11 @@ from airflow_scf_snova.scf.environment import (
 from airflow_scf_snova.scf.network import deployed_vpc_config, vpc_config_param
 
 
+def _dead_letter(config: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """A ``DeadLetterConfig`` to compare (an absent one and an empty one are the same)."""
+    return tuple(str((config or {}).get(k) or "") for k in ("Type", "Name", "FilterType"))
+
+
 def status_reasons(function: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``StatusReasons`` of a ``GetFunction`` response as ``(ErrorCode, ErrorMessage)`` pairs."""
     return [
@@ -158,6 +163,9 @@ class SCFFunctionsMixin(SCFClientHook):
         function_type: str = "Event",
         vpc_config: Mapping[str, str] | None = None,
         layers: list[dict[str, Any]] | None = None,
+        async_run: bool = False,
+        trace: bool = False,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> None:
         """``CreateFunction``; the function is ``Creating`` until SCF settles it (wait with
         :meth:`wait_for_function_status`).
@@ -168,6 +176,9 @@ class SCFFunctionsMixin(SCFClientHook):
             :func:`~airflow_scf_snova.scf.network.vpc_config_param`).
         :param layers: ``[{"LayerName", "LayerVersion"}]`` to bind, in order
             (:func:`~airflow_scf_snova.hooks.scf_layers.layer_refs`).
+        :param async_run: async-execution mode (``AsyncRunEnable``; fixed at creation).
+        :param trace: status tracing of its async events (``TraceEnable``; needs ``async_run``).
+        :param dead_letter_config: ``{"Type", "Name", "FilterType"}`` of a dead-letter queue.
         """
         self.call(
             "CreateFunction",
@@ -186,6 +197,9 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()] or None,
                 "VpcConfig": vpc_config_param(vpc_config),
                 "Layers": layers or None,
+                "AsyncRunEnable": "TRUE" if async_run else None,
+                "TraceEnable": "TRUE" if trace else None,
+                "DeadLetterConfig": dead_letter_config,
             },
         )
 
@@ -221,6 +235,7 @@ class SCFFunctionsMixin(SCFClientHook):
         publish: bool = False,
         vpc_config: Mapping[str, str] | None = None,
         layers: list[dict[str, Any]] | None = None,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> None:
         """``UpdateFunctionConfiguration``; ``None`` leaves a field unchanged, an empty
         ``environment`` dict clears every variable, empty ``layers`` unbinds every layer."""
@@ -236,6 +251,7 @@ class SCFFunctionsMixin(SCFClientHook):
                 "Publish": "TRUE" if publish else None,
                 "VpcConfig": vpc_config_param(vpc_config),
                 "Layers": None if layers is None else (layers or UNBIND_ALL),
+                "DeadLetterConfig": dead_letter_config,
             },
         )
 
@@ -283,6 +299,9 @@ class SCFFunctionsMixin(SCFClientHook):
         poll_interval: float = 1.0,
         vpc_config: Mapping[str, str] | None = None,
         layers: list[dict[str, Any]] | None = None,
+        async_run: bool = False,
+        trace: bool = False,
+        dead_letter_config: dict[str, str] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -300,8 +319,11 @@ class SCFFunctionsMixin(SCFClientHook):
         :param vpc_config: the VPC and subnet to deploy it in, ``{"VpcId", "SubnetId"}``
             (``None``: its network is left as it is; SCF documents no way to leave a VPC).
         :param layers: the layers to bind, in order (``None``: leave them as they are).
+        :param async_run: async-execution mode and ``trace`` status tracing, set at creation.
+        :param dead_letter_config: the dead-letter queue (``None``: leave it as it is).
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
-        :raises InvalidInputError: a different runtime (fixed at creation).
+        :raises InvalidInputError: a different runtime, async-execution mode or tracing (all
+            fixed at creation).
         """
         variables = {**(environment or {}), CODE_HASH_VARIABLE: code_sha256}
         vpc = vpc_config_param(vpc_config)
@@ -331,13 +353,16 @@ class SCFFunctionsMixin(SCFClientHook):
                 namespace=namespace,
                 vpc_config=vpc,
                 layers=layers,
+                async_run=async_run,
+                trace=trace,
+                dead_letter_config=dead_letter_config,
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
         else:
             if current.get("Status") in TRANSIENT_STATES:
                 current = wait_active()
-            self._check_updatable(function_name, current, runtime)
+            self._check_updatable(function_name, current, runtime, async_run, trace)
             deployed = environment_variables(current)
             change = FunctionChange(status=current.get("Status"))
             if deployed.get(CODE_HASH_VARIABLE) != code_sha256 or current.get("Handler") != handler:
@@ -363,12 +388,20 @@ class SCFFunctionsMixin(SCFClientHook):
             ]
             configuration = (memory_size, timeout, description, variables, vpc or deployed_vpc)
             layers_differ = layers is not None and layers != bound
-            if layers_differ or configuration != (
-                current.get("MemorySize"),
-                current.get("Timeout"),
-                current.get("Description") or "",
-                deployed,
-                deployed_vpc,
+            dead_letter_changed = dead_letter_config is not None and _dead_letter(
+                dead_letter_config
+            ) != _dead_letter(current.get("DeadLetterConfig"))
+            if (
+                layers_differ
+                or dead_letter_changed
+                or configuration
+                != (
+                    current.get("MemorySize"),
+                    current.get("Timeout"),
+                    current.get("Description") or "",
+                    deployed,
+                    deployed_vpc,
+                )
             ):
                 self.update_function_configuration(
                     function_name,
@@ -379,6 +412,7 @@ class SCFFunctionsMixin(SCFClientHook):
                     variables,
                     vpc_config=vpc if vpc != deployed_vpc else None,
                     layers=layers if layers_differ else None,
+                    dead_letter_config=dead_letter_config if dead_letter_changed else None,
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)
@@ -393,7 +427,14 @@ class SCFFunctionsMixin(SCFClientHook):
                 )
         return change
 
-    def _check_updatable(self, function_name: str, current: dict[str, Any], runtime: str) -> None:
+    def _check_updatable(
+        self,
+        function_name: str,
+        current: dict[str, Any],
+        runtime: str,
+        async_run: bool = False,
+        trace: bool = False,
+    ) -> None:
         if current.get("Status") == "CreateFailed":
             self.log.error(
                 "SCF function %s failed to be created; it cannot be updated: delete it and "
@@ -406,6 +447,14 @@ class SCFFunctionsMixin(SCFClientHook):
                 f"SCF function {function_name!r} runs {current['Runtime']}; the runtime cannot "
                 f"change to {runtime} after creation: delete the function first"
             )
+        for field, wanted in (("AsyncRunEnable", async_run), ("TraceEnable", trace)):
+            deployed = current.get(field) == "TRUE"
+            if deployed != wanted:
+                raise InvalidInputError(
+                    f"SCF function {function_name!r} has {field}={'TRUE' if deployed else 'FALSE'};"
+                    f" it is chosen at creation and cannot change to "
+                    f"{'TRUE' if wanted else 'FALSE'}: delete the function first"
+                )
 
     # -- waiting for a status ---------------------------------------------------------------------
     def wait_for_function_status(

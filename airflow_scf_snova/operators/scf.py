@@ -19,7 +19,6 @@ from scf_snova_core.states import (
     ACTIVE,
     INVOCATION_TYPES,
     LATEST,
-    RET_CODE_RUNNING,
     SYNC,
 )
 
@@ -39,6 +38,11 @@ from airflow_scf_snova.operators.base import (
     default_deferrable,
     is_templated,
     tencentcloud_template_fields,
+)
+from airflow_scf_snova.operators.scf_async import (
+    SCFAsyncInvocationMixin,
+    SCFAsyncSettingsMixin,
+    check_async_settings,
 )
 from airflow_scf_snova.operators.scf_code import SCFCodeSourceMixin
 from airflow_scf_snova.scf.environment import (
@@ -109,7 +113,7 @@ class SCFBaseOperator(TencentCloudBaseOperator[SCFHook]):
         return self.hook
 
 
-class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
+class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBaseOperator):
     """Create an SCF function, or update it to match this definition.
 
     The code comes from exactly one of ``code_dir`` (zipped deterministically: sorted entries,
@@ -128,9 +132,14 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
     updated only when it differs, after waiting for the function to be ``Active`` again. Runtime
     cannot change after creation (delete the function first).
 
+    The asynchronous settings (SCF's retries of failed async runs, async execution) are
+    described in :mod:`airflow_scf_snova.operators.scf_async`; ``async_run`` and ``trace`` are
+    chosen at creation and cannot change afterwards.
+
     Returns ``{"function_name", "namespace", "status", "code_sha256", "created",
-    "code_updated", "configuration_updated", "version"}``; ``version`` is the published version
-    (only with ``publish``, and only when something changed).
+    "code_updated", "configuration_updated", "version"}`` (with ``async_config_updated`` when
+    async retry settings are given); ``version`` is the published version (only with
+    ``publish``, and only when something changed).
 
     .. seealso:: ``docs/scf.md`` ("Deploy a function")
 
@@ -166,6 +175,11 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
         (both together); ``None`` leaves the function's network as it is.
     :param namespace: the SCF namespace (the connection's when ``None``).
     :param publish: publish a version after a change.
+    :param async_retries: SCF's retries of a failed async run, 0-2 (``None``: leave as is).
+    :param async_message_ttl: seconds an async event may wait for retries (``None``: leave).
+    :param dead_letter_config: ``{"Type", "Name", "FilterType"}`` (``None``: leave as is).
+    :param async_run: async-execution mode (``AsyncRunEnable``).
+    :param trace: status tracing of its events (``TraceEnable``; needs ``async_run``).
     :param wait_for_completion: wait until the function is ``Active`` after the last change (the
         waits between steps always happen).
     :param deferrable: do that last wait in the triggerer.
@@ -206,6 +220,11 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
         description: str | None = None,
         vpc_config: dict[str, str] | None = None,
         publish: bool = False,
+        async_retries: int | None = None,
+        async_message_ttl: int | None = None,
+        dead_letter_config: dict[str, str] | None = None,
+        async_run: bool = False,
+        trace: bool = False,
         wait_for_completion: bool = True,
         deferrable: bool = default_deferrable(),
         poll_interval: float = 1.0,
@@ -214,6 +233,7 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)  # the code arguments: SCFCodeSourceMixin
+        check_async_settings(async_retries, async_message_ttl, async_run, trace)
         if wait_for_active is not None:
             warn_renamed(type(self).__name__, "wait_for_active", "wait_for_completion")
             wait_for_completion = wait_for_active
@@ -227,6 +247,11 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
         self.vpc_config = vpc_config
         vpc_config_param(vpc_config)  # both ids or none, at DAG-parse time
         self.publish = publish
+        self.async_retries = async_retries
+        self.async_message_ttl = async_message_ttl
+        self.dead_letter_config = dead_letter_config
+        self.async_run = async_run
+        self.trace = trace
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval
@@ -270,6 +295,9 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
             poll_interval=self.poll_interval,
             vpc_config=self.vpc_config,
             layers=layers,
+            async_run=self.async_run,
+            trace=self.trace,
+            dead_letter_config=self.dead_letter_config,
         )
         result: dict[str, Any] = {
             "function_name": self.function_name,
@@ -280,6 +308,8 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
             "configuration_updated": change.configuration_updated,
             "version": change.version,
         }
+        if self.async_retries is not None or self.async_message_ttl is not None:
+            result["async_config_updated"] = self._ensure_async_config(change.changed)
         if not change.changed:
             result["status"] = change.status
             return result
@@ -328,7 +358,7 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFBaseOperator):
         return result
 
 
-class SCFInvokeFunctionOperator(SCFBaseOperator):
+class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
     """Invoke an SCF function and push its return value to XCom.
 
     ``RequestResponse`` (sync) returns the function's return value (``RetMsg`` decoded from
@@ -340,8 +370,10 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
     function again. The SDK client never re-sends a sync invoke.
 
     ``Event`` (async) returns the ``FunctionRequestId`` at once, or, with
-    ``wait_for_completion``, polls ``GetRequestStatus`` until the run ends (in the triggerer when
-    ``deferrable``) and then behaves like a sync invoke.
+    ``wait_for_completion``, waits until the run is over, through SCF's retries (in the
+    triggerer when ``deferrable``), and then behaves like a sync invoke. ``on_kill`` terminates
+    the event of an async-execution function; SCF cannot stop other runs
+    (:mod:`airflow_scf_snova.operators.scf_async`).
 
     .. seealso:: ``docs/scf.md`` ("Invoke a function")
 
@@ -356,6 +388,8 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
     :param poll_interval: seconds between ``GetRequestStatus`` polls.
     :param wait_timeout: seconds to wait for an async run.
     :param log_function_output: write the function's log into the task log.
+    :param grace_shutdown: ``on_kill`` stops an async-execution event with SIGTERM (the
+        function may clean up) instead of at once.
     :param tencentcloud_conn_id: the ``tencentcloud`` connection.
     :param region: overrides the connection's region.
     """
@@ -375,6 +409,7 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
         poll_interval: float = 5.0,
         wait_timeout: float = 3600,
         log_function_output: bool = True,
+        grace_shutdown: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -390,6 +425,7 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
         self.log_function_output = log_function_output
+        self.grace_shutdown = grace_shutdown
 
     def execute(self, context: Context) -> Any:
         from airflow_scf_snova.scf.payloads import encode_payload
@@ -405,12 +441,7 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
             self.invocation_type,
             len(encoded.encode("utf-8")) if encoded else 0,
         )
-        result = hook.invoke(
-            self.function_name,
-            payload=encoded,
-            invocation_type=self.invocation_type,
-            qualifier=self.qualifier,
-        )
+        since, result = self._send_invoke(encoded)
         request_id = result.get("FunctionRequestId")
         if self.invocation_type == SYNC:
             return self._complete(
@@ -423,37 +454,16 @@ class SCFInvokeFunctionOperator(SCFBaseOperator):
         self.log.info("Async invocation accepted: FunctionRequestId %s", request_id)
         if not self.wait_for_completion:
             return request_id
-        if self.deferrable:
-            status = hook.get_request_status(self.function_name, request_id)
-            if status is None or status.get("RetCode") == RET_CODE_RUNNING:
-                from airflow_scf_snova.triggers.scf import SCFInvocationCompleteTrigger
-
-                self.defer(
-                    trigger=SCFInvocationCompleteTrigger(
-                        function_name=self.function_name,
-                        function_request_id=request_id,
-                        poll_interval=self.poll_interval,
-                        **self.hook_kwargs(),
-                        timeout=self.wait_timeout,
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=self.wait_timeout + 60),
-                )
-        else:
-            status = hook.wait_for_invocation(
-                self.function_name,
-                request_id,
-                timeout=self.wait_timeout,
-                poll_interval=self.poll_interval,
-                max_poll_interval=max(self.poll_interval, 30.0),
-            )
-        return self._complete_async(request_id, status)
+        return self._wait_async(request_id, since)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the invocation trigger fired: log, return value or failure."""
         if not event:
             raise AirflowException("the SCF invocation trigger sent no event")
         request_id = event.get("function_request_id")
+        if event.get("event_status"):  # an async-execution function's event ended
+            status = {"Status": event["event_status"], "StatusCode": event.get("status_code")}
+            return self._complete_event(request_id, status, event.get("since"))
         if event.get("ret_code") is None:  # the wait itself failed
             if event.get("timed_out"):
                 raise SCFWaitTimeoutError(event.get("message", "timed out"))

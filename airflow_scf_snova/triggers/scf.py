@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from scf_snova_core.states import ACTIVE, FAILED_STATES, RET_CODE_RUNNING, RET_CODE_SUCCESS
+from scf_snova_core.states import ACTIVE, FAILED_STATES, RET_CODE_SUCCESS
 
 from airflow_scf_snova.exceptions import (
     ResourceNotFoundError,
@@ -29,6 +29,7 @@ from airflow_scf_snova.exceptions import (
     TencentCloudError,
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
+from airflow_scf_snova.hooks.scf_async import EVENT_FINISHED, EVENT_RUNNING, RetryFollower
 from airflow_scf_snova.hooks.scf_functions import status_reasons
 
 if TYPE_CHECKING:
@@ -201,13 +202,23 @@ class SCFFunctionStateTrigger(_SCFTrigger):
 
 
 class SCFInvocationCompleteTrigger(_SCFTrigger):
-    """Wait until an async (``Event``) invocation has finished (``GetRequestStatus``).
+    """Wait until an async (``Event``) invocation is over.
 
-    The event carries the outcome: ``function_request_id``, ``ret_code`` (0 success, -1 failed),
-    ``ret_msg`` and ``duration`` (ms); ``status`` is ``success`` only when ``ret_code`` is 0. An
-    API error or the deadline gives an ``error`` event without ``ret_code``.
+    An ordinary function's invocation is followed with ``GetRequestStatus`` (from ``since``)
+    through SCF's retries: it is over when an attempt succeeds or the last retry fails. The event
+    carries the outcome of the last attempt: ``function_request_id``, ``ret_code`` (0 success,
+    -1 failed), ``ret_msg``, ``retry_num`` and ``duration`` (ms); ``status`` is ``success`` only
+    when ``ret_code`` is 0.
+
+    An async-execution function's event (``async_run``) is followed with ``GetAsyncEventStatus``
+    until it is no longer ``RUNNING``; the event carries ``event_status`` (``FINISHED``,
+    ``ABORTED``, ``FAILED``), ``status_code`` and ``since``.
+
+    An API error or the deadline gives an ``error`` event without ``ret_code``/``event_status``.
 
     :param function_request_id: the ``FunctionRequestId`` the async invoke returned.
+    :param since: epoch seconds when it was invoked (``GetRequestStatus`` searches from then).
+    :param async_run: the function runs in async-execution mode.
     """
 
     def __init__(
@@ -219,25 +230,40 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
+        since: float | None = None,
+        async_run: bool = False,
     ) -> None:
         super().__init__(
             function_name, namespace, tencentcloud_conn_id, region, poll_interval, timeout
         )
         self.function_request_id = function_request_id
+        self.since = since
+        self.async_run = async_run
 
     def _kwargs(self) -> dict[str, Any]:
-        return {**super()._kwargs(), "function_request_id": self.function_request_id}
+        return {
+            **super()._kwargs(),
+            "function_request_id": self.function_request_id,
+            "since": self.since,
+            "async_run": self.async_run,
+        }
+
+    def _poll(self, follower: RetryFollower) -> dict[str, Any] | None:
+        """The final status, or ``None`` while the invocation is not over (runs in a thread)."""
+        if self.async_run:
+            status = self.hook.get_async_event_status(self.function_request_id)
+            return None if status.get("Status") in (None, EVENT_RUNNING) else status
+        record = self.hook.get_request_status(
+            self.function_name, self.function_request_id, self.namespace, self.since
+        )
+        return record if follower.settled(record) else None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.timeout
+        follower = RetryFollower(self.hook, self.function_name, self.namespace)
         while True:
             try:
-                record = await asyncio.to_thread(
-                    self.hook.get_request_status,
-                    self.function_name,
-                    self.function_request_id,
-                    self.namespace,
-                )
+                record = await asyncio.to_thread(self._poll, follower)
             except TencentCloudError as err:
                 yield self._event(
                     "error",
@@ -245,8 +271,20 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
                     function_request_id=self.function_request_id,
                 )
                 return
-            ret_code = None if record is None else record.get("RetCode")
-            if record is not None and ret_code != RET_CODE_RUNNING:
+            if record is not None and self.async_run:
+                status = record.get("Status")
+                yield self._event(
+                    "success" if status == EVENT_FINISHED else "error",
+                    f"SCF async event {self.function_request_id} of {self.function_name!r} "
+                    f"ended {status}",
+                    function_request_id=self.function_request_id,
+                    event_status=status,
+                    status_code=record.get("StatusCode"),
+                    since=self.since,
+                )
+                return
+            if record is not None:
+                ret_code = record.get("RetCode")
                 succeeded = ret_code == RET_CODE_SUCCESS
                 finished = "succeeded" if succeeded else "failed"
                 yield self._event(
@@ -256,6 +294,7 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
                     function_request_id=self.function_request_id,
                     ret_code=ret_code,
                     ret_msg=record.get("RetMsg") or "",
+                    retry_num=record.get("RetryNum") or 0,
                     duration=record.get("Duration"),
                 )
                 return

@@ -31,5 +31,6 @@ RET_CODE_RUNNING = 1
 RET_CODE_FAILED = -1
 
 #: Runtime status codes of failed executions: 430 user code exception, 433 timeout, 434 memory
-#: exceeded, and the platform's 4xx codes for invalid events and throttling.
-FAILURE_STATUS_CODES = frozenset({400, 405, 406, 407, 429, 430, 433, 434})
+#: exceeded, 439 the process exited while running (an async event terminated with
+#: ``TerminateAsyncEvent``), and the platform's 4xx codes for invalid events and throttling.
+FAILURE_STATUS_CODES = frozenset({400, 405, 406, 407, 429, 430, 433, 434, 439})

@@ -32,6 +32,23 @@ def main_handler(event, context):
     return {"event": event, "function": context["function_name"]}
 """
 
+#: A handler that always raises (status 430).
+RAISES = """
+def main_handler(event, context):
+    print("about to fail")
+    raise ValueError("boom " + event.get("why", ""))
+"""
+
+#: A handler that sleeps ``event["seconds"]`` (default 30).
+SLEEPS = """
+import time
+
+def main_handler(event, context):
+    print("going to sleep", flush=True)
+    time.sleep(event.get("seconds", 30))
+    return "woke up"
+"""
+
 
 def make_zip(files: dict[str, str | bytes | Path]) -> bytes:
     """A zip of ``{name: text, bytes or a file}`` (text is dedented)."""

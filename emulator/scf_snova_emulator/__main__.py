@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="do not fire timer triggers on their schedule",
     )
     parser.add_argument(
+        "--retry-interval",
+        type=float,
+        default=defaults.retry_interval,
+        help="seconds before SCF retries a failed asynchronous invocation (60 on SCF)",
+    )
+    parser.add_argument(
         "--reject-replays",
         action="store_true",
         help="refuse an API 3.0 signature already seen within 300 s",
@@ -108,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         timers=args.timers,
         interpreters=args.interpreters,
         runtimes_dir=args.runtimes_dir,
+        retry_interval=args.retry_interval,
     )
     stop = threading.Event()
 

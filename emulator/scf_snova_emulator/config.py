@@ -43,6 +43,8 @@ class EmulatorConfig:
         discovered one (:mod:`scf_snova_emulator.scf.interpreters`).
     :param runtimes_dir: where ``python -m scf_snova_emulator.provision`` installed runtimes
         (default: its cache directory).
+    :param retry_interval: seconds between a failed asynchronous attempt and SCF's retry of it
+        (60 on SCF; tests shorten it).
     """
 
     host: str = DEFAULT_HOST
@@ -57,6 +59,7 @@ class EmulatorConfig:
     timers: bool = True
     interpreters: Mapping[str, str] = field(default_factory=dict, hash=False)
     runtimes_dir: str | None = None
+    retry_interval: float = 60.0
 
 
 def is_loopback(host: str) -> bool:

@@ -8,16 +8,22 @@ No signature is needed, but only loopback clients are served. HTTP routes::
     POST   /_emulator/timers/fire             {"function_name", "trigger_name", "namespace"}
                                               -> {"request_id"}
     GET    /_emulator/invocations?function_name=&namespace=   -> {"invocations": [...]}
-    POST   /_emulator/invocations/wait        {"count", "function_name", "namespace", "timeout"}
-                                              -> {"invocations": [...]} (408 on timeout)
+                                              (one per attempt: SCF's retries keep the
+                                              request id and count ``retry_num``)
+    POST   /_emulator/invocations/wait        {"count", "function_name", "namespace", "timeout",
+                                               "final"} -> {"invocations": [...]} (408 on
+                                              timeout); ``final`` counts only attempts with no
+                                              retry to come (one per settled invocation)
+    POST   /_emulator/retries/release         start every scheduled retry now -> {"released"}
     GET    /_emulator/faults                  the current fault budgets
     POST   /_emulator/faults                  {"throttle": {"count", "actions"},
                                                "cos_errors": {"count", "status", "operations"},
                                                "drop_connections": {"count", "after_bytes"},
                                                "latency": {"seconds", "service"}}
     DELETE /_emulator/faults                  clear every fault
-    GET    /_emulator/settings                {"reject_replays", "status_delay"}
-    POST   /_emulator/settings                {"reject_replays": bool, "status_delay": seconds}
+    GET    /_emulator/settings                {"reject_replays", "status_delay", "retry_interval"}
+    POST   /_emulator/settings                {"reject_replays": bool, "status_delay": seconds,
+                                               "retry_interval": seconds}
 
 Errors answer 4xx with ``{"error": {"code", "message"}}``.
 """
@@ -57,6 +63,12 @@ def invocation_dict(record: Invocation) -> dict:
         "start_time": record.start_time,
         "duration_ms": record.duration_ms,
         "mem_usage": record.mem_usage,
+        "retry_num": record.retry_num,
+        "retry_at": record.retry_at,
+        "queued_at": record.queued_at,
+        "end_time": record.end_time,
+        "async_run": record.async_run,
+        "terminated": record.terminated,
     }
 
 
@@ -90,6 +102,7 @@ class Control:
         return {
             "reject_replays": scf.verifier.reject_replays,
             "status_delay": scf.backend.status_delay,
+            "retry_interval": scf.retries.interval,
         }
 
     def reset(self) -> None:
@@ -103,7 +116,7 @@ class Control:
         return self._server.scf.fire_timer(namespace, function_name, trigger_name)
 
     def invocations(self, function_name: str | None = None, namespace: str = "default") -> list:
-        """Every recorded invocation (of ``function_name``, or all), oldest first."""
+        """Every recorded invocation attempt (of ``function_name``, or all), oldest first."""
         records = self._server.scf.history.select(_matcher(function_name, namespace))
         return [invocation_dict(r) for r in records]
 
@@ -113,16 +126,29 @@ class Control:
         function_name: str | None = None,
         timeout: float = 30,
         namespace: str = "default",
+        final: bool = False,
     ) -> list[dict]:
-        """Block until ``count`` invocations (of ``function_name``, or any) have finished.
+        """Block until ``count`` invocation attempts (of ``function_name``, or any) have
+        finished.
 
-        :returns: all finished matching invocations, oldest first (at least ``count``).
+        :param final: count only attempts no retry follows: the last attempt of each settled
+            invocation (a failed asynchronous attempt with SCF's retry to come does not count).
+        :returns: all finished matching attempts, oldest first (at least ``count``).
         :raises TimeoutError: when fewer finished within ``timeout`` seconds.
         """
         records = self._server.scf.history.wait_finished(
-            count, _matcher(function_name, namespace), timeout
+            count, _matcher(function_name, namespace), timeout, final
         )
         return [invocation_dict(r) for r in records]
+
+    def set_retry_interval(self, seconds: float) -> None:
+        """Seconds between a failed asynchronous attempt and its retry, for failures from now on
+        (SCF waits 60 s)."""
+        self._server.scf.retries.interval = seconds
+
+    def release_retries(self) -> int:
+        """Start every scheduled retry now, whatever its due time; returns how many."""
+        return self._server.scf.retries.release()
 
     def reject_replays(self, enabled: bool = True) -> None:
         """Refuse a TC3 signature seen before within 300 s (off by default; see
@@ -193,8 +219,11 @@ class Control:
                 body.get("function_name"),
                 float(body.get("timeout", 30)),
                 body.get("namespace", "default"),
+                bool(body.get("final", False)),
             )
             return 200, {"invocations": found}
+        if (method, path) == ("POST", "/retries/release"):
+            return 200, {"released": self.release_retries()}
         if path == "/faults":
             return self._faults(exchange)
         if (method, path) == ("GET", "/settings"):
@@ -205,6 +234,8 @@ class Control:
                 self.reject_replays(bool(body["reject_replays"]))
             if "status_delay" in body:
                 self.set_status_delay(body["status_delay"])
+            if "retry_interval" in body:
+                self.set_retry_interval(float(body["retry_interval"]))
             return 200, self.settings()
         raise _ControlError(404, "NotFound", f"no control route {method} {exchange.path}")
 

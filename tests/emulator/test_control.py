@@ -121,15 +121,17 @@ def test_settings_over_http(emulator):
     try:
         reply = requests.post(
             url(emulator, "/settings"),
-            json={"reject_replays": True, "status_delay": 1.5},
+            json={"reject_replays": True, "status_delay": 1.5, "retry_interval": 7},
             timeout=10,
         )
-        assert reply.json() == {"reject_replays": True, "status_delay": 1.5}
+        assert reply.json() == {"reject_replays": True, "status_delay": 1.5, "retry_interval": 7}
         assert emulator.scf.verifier.reject_replays is True
         assert emulator.scf.backend.status_delay == 1.5
+        assert emulator.scf.retries.interval == 7
     finally:
         emulator.control.reject_replays(False)
         emulator.control.set_status_delay(emulator.config.status_delay)
+        emulator.control.set_retry_interval(emulator.config.retry_interval)
     assert requests.get(url(emulator, "/settings"), timeout=10).json()["reject_replays"] is False
 
 

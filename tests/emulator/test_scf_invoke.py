@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 from scf_snova_core.limits import LOG_TAIL_BYTES
-from scf_snova_devel.scf_api import call, create_function, error_code, invoke, wait_status, zip_b64
+from scf_snova_devel.scf_api import (
+    RAISES,
+    SLEEPS,
+    call,
+    create_function,
+    error_code,
+    invoke,
+    wait_status,
+    zip_b64,
+)
 
 INSPECT = """
 import json, os, sys, logging
@@ -26,21 +35,6 @@ def main_handler(event, context):
              "TENCENTCLOUD_REGION", "TENCENTCLOUD_APPID", "SCF_RUNTIME", "SCF_MEMORYSIZE"]
     return {"event": event, "context": context, "env": {n: os.environ.get(n) for n in names},
             "cwd_has_index": os.path.exists("index.py")}
-"""
-
-RAISES = """
-def main_handler(event, context):
-    print("about to fail")
-    raise ValueError("boom " + event.get("why", ""))
-"""
-
-SLEEPS = """
-import time
-
-def main_handler(event, context):
-    print("going to sleep", flush=True)
-    time.sleep(event.get("seconds", 30))
-    return "woke up"
 """
 
 WAITS_FOR_FILE = """

@@ -94,3 +94,24 @@ def test_an_invocation_left_running_by_a_crash_loads_as_failed(tmp_path):
     (saved,) = store.load_invocations()
     assert saved["status"] == "failed"
     store.close()
+
+
+def test_a_retry_still_to_come_is_dropped_by_a_restart(tmp_path):
+    store = ScfStorage(tmp_path)
+    first = Invocation(
+        "rid-2", "default", "fn", "$LATEST", "api", "Event", {}, status="failed", retry_at=9e9
+    )
+    store.save_invocation(first.to_dict())
+    retry = Invocation("rid-2", "default", "fn", "$LATEST", "api", "Event", {}, retry_num=1)
+    store.save_invocation(retry.to_dict())  # the retry's own record, under its own key
+    history = InvocationHistory(store)
+    attempts = history.select(lambda r: True)
+    assert [(a.retry_num, a.retry_at, a.status) for a in attempts] == [
+        (0, 0.0, "failed"),
+        (1, 0.0, "failed"),  # it was running: loaded as failed
+    ]
+    assert history.get("rid-2").retry_num == 1  # the latest attempt
+    assert sorted(p.name for p in (tmp_path / "invocations").iterdir()) == [
+        "rid-2.json",
+        "rid-2.retry1.json",
+    ]

@@ -37,8 +37,11 @@ async def first_event(trigger, timeout=30):
             "fn", ("Active", "UpdateFailed"), "ns", "tc", "ap-shanghai", 2.0, 60.0
         ),
         SCFInvocationCompleteTrigger("fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0),
+        SCFInvocationCompleteTrigger(
+            "fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0, since=1.5e9, async_run=True
+        ),
     ],
-    ids=["state", "invocation"],
+    ids=["state", "invocation", "async event"],
 )
 def test_serialize_round_trips(trigger):
     classpath, kwargs = trigger.serialize()
@@ -124,7 +127,8 @@ async def test_invocation_trigger_success_and_failure(hook, echo):
         ok,
     )
     assert json.loads(success["ret_msg"])["request_id"] == ok
-    assert (failure["status"], failure["ret_code"]) == ("error", -1)
+    # The failure is the last of SCF's retries (2 by default): the trigger waited through them.
+    assert (failure["status"], failure["ret_code"], failure["retry_num"]) == ("error", -1, 2)
     assert json.loads(failure["ret_msg"])["statusCode"] == 430
 
 

@@ -7,7 +7,8 @@ Layers, named as in :mod:`scf_snova_emulator.cos` (and moto):
 - :mod:`.wire`        the ``{"Response": ...}`` envelope, and models rendered as response objects;
 - :mod:`.models`      functions, versions, triggers and invocations (plain state, no HTTP);
 - :mod:`.backend`     the state machine over the models: status lifecycle, versions, triggers;
-- :mod:`.responses`   one method per action: request parameters -> backend -> response fields;
+- :mod:`.responses`   one method per action: request parameters -> backend -> response fields
+                      (the asynchronous actions in :mod:`.async_events`);
 - :mod:`.exceptions`  the API errors, each carrying its error code;
 - :mod:`.storage`     state, code packages and invocation records on disk;
 - :mod:`.service`     :class:`~.service.ScfService`, the entry point the server calls.
@@ -15,5 +16,6 @@ Layers, named as in :mod:`scf_snova_emulator.cos` (and moto):
 Extras only SCF needs: :mod:`.validation` (request parameters), :mod:`.code` (code packages),
 :mod:`.triggers` (timer and COS trigger rules), :mod:`.scheduler` (timers on their cron),
 :mod:`.invoker` and :mod:`.invocations` (running functions, their history), :mod:`.runtime`
-(a child process running :mod:`.bootstrap`).
+(a child process running :mod:`.bootstrap`), :mod:`.async_config` and :mod:`.retries` (a
+function's asynchronous settings, SCF's retries of failed asynchronous runs).
 """

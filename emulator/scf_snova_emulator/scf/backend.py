@@ -141,9 +141,13 @@ class ScfBackend:
         config: FunctionConfig,
         tags: list[dict[str, str]],
         problem: str | None,
+        settings: dict | None = None,
     ) -> None:
         """Create a function; it is ``Creating``, then ``Active`` (or ``CreateFailed`` with
-        ``problem`` as its StatusReason)."""
+        ``problem`` as its StatusReason).
+
+        :param settings: its asynchronous settings (:data:`ASYNC_SETTINGS` fields).
+        """
         with self._lock:
             self._settle()
             if (namespace, name) in self._functions:
@@ -165,6 +169,7 @@ class ScfBackend:
                 tags=tags,
                 add_time=now,
                 mod_time=now,
+                **_async_settings(settings),
             )
             reasons = [{"ErrorCode": "CreateFailed", "ErrorMessage": problem}] if problem else []
             self._begin(function, "Creating", "CreateFailed" if problem else ACTIVE, reasons)
@@ -215,14 +220,19 @@ class ScfBackend:
             function.mod_time = self._clock()
             self._save()
 
-    def update_configuration(self, namespace: str, name: str, changes: dict, publish: bool) -> None:
-        """Apply ``changes`` (FunctionConfig field names) to ``$LATEST``."""
+    def update_configuration(
+        self, namespace: str, name: str, changes: dict, publish: bool, settings: dict | None = None
+    ) -> None:
+        """Apply ``changes`` (FunctionConfig field names) to ``$LATEST``, and ``settings``
+        (:data:`ASYNC_SETTINGS` fields) to the function."""
         with self._lock:
             function = self._get(namespace, name)
             self._require_ready(function, "UpdateFunctionConfiguration", "update")
             if publish:
                 self._check_version_room(function)
             function.config = _replace(function.config, **changes)
+            for field, value in _async_settings(settings).items():
+                setattr(function, field, value)
             function.mod_time = self._clock()
             self._begin(function, "Updating", ACTIVE, publish="" if publish else None)
             self._save()
@@ -248,6 +258,15 @@ class ScfBackend:
                 self._begin(function, "Deleting", "Deleted")
                 self._save()
         self.on_triggers_changed()
+
+    def set_async_settings(self, namespace: str, name: str, **settings) -> None:
+        """Change asynchronous settings of a function (:data:`ASYNC_SETTINGS` fields), e.g.
+        ``async_trigger_config``; takes effect for invocations that fail from now on."""
+        with self._lock:
+            function = self._get(namespace, name)
+            for field, value in _async_settings(settings).items():
+                setattr(function, field, value)
+            self._save()
 
     def publish(self, namespace: str, name: str, description: str) -> Version:
         """Snapshot ``$LATEST`` as the next version; the function passes through Publishing."""
@@ -379,6 +398,17 @@ class ScfBackend:
             self._functions.clear()
             self._save()
         self.on_triggers_changed()
+
+
+#: The asynchronous settings of a :class:`~.models.Function` (:mod:`.async_config`).
+ASYNC_SETTINGS = frozenset({"async_run", "trace", "async_trigger_config", "dead_letter_config"})
+
+
+def _async_settings(settings: dict | None) -> dict:
+    unknown = set(settings or ()) - ASYNC_SETTINGS
+    if unknown:
+        raise ValueError(f"not asynchronous settings: {sorted(unknown)}")
+    return dict(settings or {})
 
 
 def _replace(config: FunctionConfig, **changes) -> FunctionConfig:

@@ -2,7 +2,12 @@
 record the outcome (:mod:`.invocations`).
 
 Synchronous invocations run in the calling (HTTP) thread; asynchronous ones (``Event`` invokes,
-timers, COS triggers) in a bounded thread pool.
+timers, COS triggers) in a bounded thread pool. Every invocation of an async-execution function
+is asynchronous (SCF answers it at once with the request id). When an asynchronous attempt ends,
+:attr:`Invoker.on_async_attempt` decides on its retry (:mod:`.retries`); :meth:`Invoker.retry`
+runs it. :meth:`Invoker.terminate` stops a running event (``TerminateAsyncEvent``): the attempt
+then ends with status 439, "User process exit when running", unless the function handled the
+SIGTERM of a graceful stop and returned.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from scf_snova_core.limits import LOG_TAIL_BYTES
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 UIN = "100000000001"
 #: Concurrent asynchronous invocations.
 ASYNC_WORKERS = 4
+#: The status of an execution stopped by ``TerminateAsyncEvent`` (583/63969).
+TERMINATED_STATUS = 439
+TERMINATED_MESSAGE = "User process exit when running"
 
 
 def format_log(
@@ -78,6 +87,9 @@ class Invoker:
         self._runtime = runtime or PythonRuntime()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scf-async")
         self._closed = False
+        #: Called under the history's lock when an asynchronous attempt ended (set by
+        #: :class:`~.retries.AsyncRetries`); may schedule its retry.
+        self.on_async_attempt: Callable[[Invocation], None] | None = None
 
     def runtime_problem(self, runtime: str) -> str | None:
         """Why functions of this Python runtime cannot run (no interpreter), or ``None``."""
@@ -96,9 +108,12 @@ class Invoker:
 
         :param qualifier: as requested; ``$DEFAULT`` runs ``$LATEST``.
         :param trigger: ``api``, ``timer`` or ``cos`` (recorded).
-        :param sync: wait for the result; otherwise return the running record at once.
+        :param sync: wait for the result; otherwise return the running record at once (always,
+            for an async-execution function).
         """
         label = LATEST if qualifier in (DEFAULT_ALIAS, "", None) else qualifier
+        sync = sync and not function.async_run
+        now = time.time()
         record = Invocation(
             request_id=str(uuid.uuid4()),
             namespace=function.namespace,
@@ -107,7 +122,9 @@ class Invoker:
             trigger=trigger,
             invocation_type=SYNC if sync else ASYNC,
             event=event,
-            start_time=time.time(),
+            start_time=now,
+            queued_at=now,
+            async_run=function.async_run,
         )
         self._history.add(record)
         if sync:
@@ -116,13 +133,42 @@ class Invoker:
             except Exception:
                 self._fail(record, "the emulator failed to run the function")
                 raise
+        self._submit(record, function, config)
+        return Invocation.from_dict(record.to_dict())
+
+    def retry(self, previous: Invocation, function: Function, config: FunctionConfig) -> None:
+        """Run the next attempt of the failed asynchronous attempt ``previous`` (same request
+        id, event, trigger and qualifier; ``retry_num`` + 1) with ``config``."""
+        record = Invocation(
+            request_id=previous.request_id,
+            namespace=previous.namespace,
+            function_name=previous.function_name,
+            qualifier=previous.qualifier,
+            trigger=previous.trigger,
+            invocation_type=ASYNC,
+            event=previous.event,
+            start_time=time.time(),
+            retry_num=previous.retry_num + 1,
+            queued_at=previous.queued_at or previous.start_time,
+        )
+        if self._history.replace_retry(previous.key, record):
+            self._submit(record, function, config)
+
+    def _submit(self, record: Invocation, function: Function, config: FunctionConfig) -> None:
         try:
             if self._closed:
                 raise RuntimeError("closed")
             self._pool.submit(self._execute_logged, record, function, config)
         except RuntimeError:
             self._fail(record, "the emulator is stopping; the invocation was not run")
-        return Invocation.from_dict(record.to_dict())
+
+    def terminate(self, request_id: str, graceful: bool = False) -> bool:
+        """Stop the running event ``request_id``: kill its process, or (``graceful``) send it
+        SIGTERM. Returns ``False`` when it is not running (any more)."""
+        if self._history.mark_terminated(request_id) is None:
+            return False
+        self._runtime.terminate(request_id, graceful)
+        return True
 
     def _execute_logged(self, record: Invocation, function: Function, config: FunctionConfig):
         try:
@@ -136,6 +182,7 @@ class Invoker:
         record.status_code = 405
         record.err_msg = record.ret_msg = error_json(record.request_id, 405, message)
         record.log = f"START RequestId: {record.request_id}\n{message}\n"
+        record.end_time = time.time()
         self._history.update(record)
 
     def _execute(self, record: Invocation, function: Function, config: FunctionConfig):
@@ -158,20 +205,29 @@ class Invoker:
             outcome = self._runtime.run(request)
         finally:
             self._storage.drop_run_dir(record.request_id)
-        record.status = outcome.status
-        record.status_code = outcome.status_code
-        record.ret_msg = outcome.ret_msg
-        record.err_msg = outcome.err_msg
-        record.duration_ms = round(outcome.duration_ms, 3)
-        record.mem_usage = outcome.mem_usage
-        record.log = format_log(
-            record.request_id,
-            outcome.output,
-            outcome.duration_ms,
-            config.memory_size,
-            outcome.mem_usage,
-        )
-        self._history.update(record)
+        with self._history.lock:  # the outcome, and the retry it calls for, seen as one change
+            record.status = outcome.status
+            record.status_code = outcome.status_code
+            record.ret_msg = outcome.ret_msg
+            record.err_msg = outcome.err_msg
+            if record.terminated and outcome.status != "success":
+                record.status = "failed"
+                record.status_code = TERMINATED_STATUS
+                error = error_json(record.request_id, TERMINATED_STATUS, TERMINATED_MESSAGE)
+                record.ret_msg = record.err_msg = error
+            record.duration_ms = round(outcome.duration_ms, 3)
+            record.mem_usage = outcome.mem_usage
+            record.log = format_log(
+                record.request_id,
+                outcome.output,
+                outcome.duration_ms,
+                config.memory_size,
+                outcome.mem_usage,
+            )
+            record.end_time = time.time()
+            if record.invocation_type == ASYNC and self.on_async_attempt and not self._closed:
+                self.on_async_attempt(record)
+            self._history.update(record)
         log.debug("invocation %s of %s: %s", record.request_id, function.name, record.status)
         return Invocation.from_dict(record.to_dict())
 

@@ -185,6 +185,13 @@ class Function:
     next_version: int = 1
     triggers: list[Trigger] = field(default_factory=list)
     pending: Pending | None = None
+    #: Asynchronous settings (:mod:`.async_config`): async execution and status tracing (chosen
+    #: at creation), the async retry settings as set (``None``: SCF's defaults) and the
+    #: dead-letter queue.
+    async_run: bool = False
+    trace: bool = False
+    async_trigger_config: dict | None = None
+    dead_letter_config: dict | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -222,9 +229,14 @@ class Function:
         return function
 
 
+def attempt_key(request_id: str, retry_num: int = 0) -> str:
+    """The key of one attempt of an invocation: its request id, with ``.retry<n>`` for retries."""
+    return request_id if not retry_num else f"{request_id}.retry{retry_num}"
+
+
 @dataclass
 class Invocation:
-    """One execution of a function.
+    """One execution (one attempt) of a function.
 
     :param trigger: ``api``, ``timer`` or ``cos``.
     :param invocation_type: ``RequestResponse`` (sync) or ``Event`` (async).
@@ -236,6 +248,13 @@ class Invocation:
     :param log: the complete log (START ... Report).
     :param start_time: epoch seconds.
     :param mem_usage: peak resident memory in bytes.
+    :param retry_num: 0 for the first attempt, then 1, 2... for SCF's retries of a failed
+        asynchronous invocation; every attempt keeps the request id.
+    :param queued_at: when the event was accepted (epoch seconds; its ``MsgTTL`` counts from it).
+    :param end_time: when the attempt ended (epoch seconds; 0 while it runs).
+    :param retry_at: when the retry of this failed attempt is due (0: none is scheduled).
+    :param async_run: an invocation of an async-execution function (an async event).
+    :param terminated: stopped by ``TerminateAsyncEvent``.
     """
 
     request_id: str
@@ -254,10 +273,19 @@ class Invocation:
     duration_ms: float = 0.0
     mem_usage: int = 0
     retry_num: int = 0
+    queued_at: float = 0.0
+    end_time: float = 0.0
+    retry_at: float = 0.0
+    async_run: bool = False
+    terminated: bool = False
 
     @property
     def finished(self) -> bool:
         return self.status != "running"
+
+    @property
+    def key(self) -> str:
+        return attempt_key(self.request_id, self.retry_num)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,9 +19,10 @@ from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, INVOCATION_TYPES, LATEST, SYNC
 
 from ..config import EmulatorConfig
+from . import async_config, urls
 from . import triggers as rules
-from . import urls
 from . import validation as v
+from .async_events import AsyncEventActions
 from .backend import ScfBackend
 from .code import check_zip, decode_zip, handler_problem
 from .exceptions import (
@@ -64,8 +65,9 @@ _LOG_ORDER_KEYS: dict[str, Callable[[Invocation], object]] = {
 }
 
 
-class ScfResponses(LayerActionsMixin):
-    """The SCF actions (the layer actions are :class:`~.layers.LayerActionsMixin`'s).
+class ScfResponses(LayerActionsMixin, AsyncEventActions):
+    """The SCF actions (the layer actions are :class:`~.layers.LayerActionsMixin`'s, the
+    asynchronous ones in :mod:`.async_events`).
 
     :param config: the emulator's settings.
     :param backend: functions, versions and triggers.
@@ -138,11 +140,17 @@ class ScfResponses(LayerActionsMixin):
         layers = self._bind_layers(p, runtime) or ()
         problem = self._runtime_problem(runtime) or handler_problem(data, handler, runtime)
         vpc_id, subnet_id = v.vpc_config(p) or ("", "")
+        async_run, trace = async_config.async_flags(p)
+        settings = {
+            "async_run": async_run,
+            "trace": trace,
+            "dead_letter_config": async_config.dead_letter_config(p.get("DeadLetterConfig")),
+        }
         config = FunctionConfig(
             handler=handler,
             runtime=runtime,
             memory_size=v.memory_size(p, 128),
-            timeout=v.timeout(p, 3),
+            timeout=v.timeout(p, 3, _max_timeout(async_run)),
             description=v.description(p),
             environment=tuple(v.environment(p) or ()),
             code_sha256=self._storage.put_code(data),
@@ -153,7 +161,7 @@ class ScfResponses(LayerActionsMixin):
             subnet_id=subnet_id,
             layers=layers,
         )
-        self._backend.create(namespace, name, config, v.tags(p), problem)
+        self._backend.create(namespace, name, config, v.tags(p), problem, settings)
         return {}
 
     def get_function(self, p: dict) -> dict:
@@ -183,7 +191,8 @@ class ScfResponses(LayerActionsMixin):
 
     def update_function_configuration(self, p: dict) -> dict:
         namespace, name = v.namespace(p), v.function_name(p)
-        current = self._backend.get(namespace, name).config
+        function = self._backend.get(namespace, name)
+        current = function.config
         runtime = p.get("Runtime")
         if runtime is not None and runtime != current.runtime:
             raise InvalidParameterValue("Runtime", "Runtime cannot be changed after creation")
@@ -193,7 +202,7 @@ class ScfResponses(LayerActionsMixin):
         if "MemorySize" in p:
             changes["memory_size"] = v.memory_size(p, current.memory_size)
         if "Timeout" in p:
-            changes["timeout"] = v.timeout(p, current.timeout)
+            changes["timeout"] = v.timeout(p, current.timeout, _max_timeout(function.async_run))
         if "InitTimeout" in p:
             changes["init_timeout"] = v.integer(p, "InitTimeout", 65, 1, 300, "InitTimeout")
         environment = v.environment(p)
@@ -205,7 +214,10 @@ class ScfResponses(LayerActionsMixin):
         layers = self._bind_layers(p, current.runtime)
         if layers is not None:
             changes["layers"] = layers
-        self._backend.update_configuration(namespace, name, changes, v.flag(p, "Publish"))
+        settings = {}
+        if p.get("DeadLetterConfig") is not None:
+            settings["dead_letter_config"] = async_config.dead_letter_config(p["DeadLetterConfig"])
+        self._backend.update_configuration(namespace, name, changes, v.flag(p, "Publish"), settings)
         return {}
 
     def delete_function(self, p: dict) -> dict:
@@ -303,6 +315,7 @@ class ScfResponses(LayerActionsMixin):
                 and window(r)
             )
         )
+        records.sort(key=lambda r: r.retry_num)  # one record per attempt, the first one first
         return {"TotalCount": len(records), "Data": [request_status_view(r) for r in records]}
 
     def get_function_logs(self, p: dict) -> dict:
@@ -424,6 +437,10 @@ class ScfResponses(LayerActionsMixin):
         }
 
 
+def _max_timeout(async_run: bool) -> int:
+    return async_config.ASYNC_RUN_MAX_TIMEOUT if async_run else 900
+
+
 def _function_filter(flt: dict) -> Callable:
     name, values = flt.get("Name", ""), flt.get("Values") or []
     if name == "Status":
@@ -432,6 +449,9 @@ def _function_filter(flt: dict) -> Callable:
         return lambda f: f.config.runtime in values
     if name == "Type":
         return lambda f: f.config.type in values
+    if name in ("AsyncRunEnable", "TraceEnable"):
+        attr = "async_run" if name == "AsyncRunEnable" else "trace"
+        return lambda f: ("TRUE" if getattr(f, attr) else "FALSE") in values
     if name.startswith("tag-"):
         key = name[4:]
         return lambda f: any(t["Key"] == key and t["Value"] in values for t in f.tags)

@@ -111,6 +111,13 @@ def _read_output(path: Path) -> str:
     return f"[emulator: the first {size - MAX_OUTPUT_BYTES} bytes of output were dropped]\n{tail}"
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
 def error_json(request_id: str, status_code: int, message: str, stack: str | None = None) -> str:
     """The error object SCF returns as a failed invocation's result."""
     error: dict = {"errorCode": -1, "errorMessage": message, "requestId": request_id}
@@ -151,6 +158,9 @@ class PythonRuntime:
         self._running: dict[int, subprocess.Popen] = {}
         self._stopped: set[int] = set()
         self._closed = False
+        self._requests: dict[str, subprocess.Popen] = {}  # request id -> its process
+        self._handling: set[str] = set()  # requests whose handler runs (init is over)
+        self._terminate: dict[str, bool] = {}  # request id -> graceful, for terminate()
 
     def _environment(self, request: RunRequest, ready_write: int) -> dict[str, str]:
         roots = [str(request.code_dir)] + ([str(request.opt_dir)] if request.opt_dir else [])
@@ -211,10 +221,12 @@ class PythonRuntime:
                     os.close(fd)
             with self._lock:
                 self._running[process.pid] = process
+                self._requests[request.request_id] = process
                 closing = self._closed
                 if closing:
                     self._stopped.add(process.pid)
-            if closing:  # started while the emulator was stopping: stop_all() missed it
+                kill_now = self._terminate.get(request.request_id) is False
+            if closing or kill_now:  # stopping, or terminated before it started
                 self._kill(process)
             try:
                 phase = self._supervise(process, ready_read, request)
@@ -222,6 +234,9 @@ class PythonRuntime:
                 os.close(ready_read)
                 with self._lock:
                     self._running.pop(process.pid, None)
+                    self._requests.pop(request.request_id, None)
+                    self._handling.discard(request.request_id)
+                    self._terminate.pop(request.request_id, None)
                     stopped = process.pid in self._stopped
                     self._stopped.discard(process.pid)
         elapsed_ms = (time.monotonic() - started) * 1000.0
@@ -234,6 +249,11 @@ class PythonRuntime:
             self._kill(process)
             return "init_timeout"
         os.read(ready_read, 1)
+        with self._lock:
+            self._handling.add(request.request_id)
+            sigterm = self._terminate.get(request.request_id) is True
+        if sigterm:  # a graceful terminate() asked for during the init phase
+            _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=request.timeout)
         except subprocess.TimeoutExpired:
@@ -243,11 +263,20 @@ class PythonRuntime:
 
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal_group(process, signal.SIGKILL)
         process.wait()
+
+    def terminate(self, request_id: str, graceful: bool = False) -> None:
+        """Stop the execution of ``request_id``, now or as soon as it starts: SIGKILL to its
+        process group, or (``graceful``) SIGTERM once its handler runs."""
+        with self._lock:
+            self._terminate[request_id] = graceful
+            process = self._requests.get(request_id)
+            handling = request_id in self._handling
+        if process is not None and not graceful:
+            _signal_group(process, signal.SIGKILL)
+        elif process is not None and handling:
+            _signal_group(process, signal.SIGTERM)
 
     def _outcome(
         self,

@@ -42,6 +42,7 @@ from .invoker import Invoker
 from .layers import LayerRegistry
 from .models import Trigger
 from .responses import ScfResponses
+from .retries import AsyncRetries
 from .runtime import PythonRuntime
 from .scheduler import TimerScheduler
 from .storage import ScfStorage
@@ -76,15 +77,18 @@ class ScfService:
         interpreters = Interpreters(config.interpreters, config.runtimes_dir)
         runtime = PythonRuntime(interpreters, self.storage.exec_root)
         self.invoker = Invoker(config, self.storage, self.history, runtime)
+        self.retries = AsyncRetries(self.backend, self.history, self.invoker, config.retry_interval)
         self.verifier = Tc3Verifier(config.secret_id, config.secret_key, config.token)
         self.responses = ScfResponses(
             config, self.backend, self.storage, self.invoker, self.history, cos, self.layers
         )
 
     def start(self) -> None:
-        """Subscribe to COS events and (with ``config.timers``) start the timer scheduler."""
+        """Subscribe to COS events, start the retries and (with ``config.timers``) the timer
+        scheduler."""
         self.storage.forget_code(self.backend.code_in_use() | self.layers.code_in_use())
         self._cos.add_listener(self._on_object_event)
+        self.retries.start()
         if self._config.timers:
             self.scheduler.start()
 
@@ -195,7 +199,9 @@ class ScfService:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget every function, trigger and invocation (kills running functions)."""
+        """Forget every function, trigger and invocation (kills running functions, drops
+        scheduled retries)."""
+        self.retries.clear()
         self.invoker.stop_running()
         self.history.clear()
         self.backend.reset()
@@ -204,7 +210,8 @@ class ScfService:
         self.verifier.reset()
 
     def close(self) -> None:
-        """Stop the timers; kill running invocations and mark them failed."""
+        """Stop the timers and the retries; kill running invocations and mark them failed."""
         self.scheduler.stop()
+        self.retries.stop()
         self.invoker.close()
         self.storage.close()

@@ -5,7 +5,8 @@ Layout under ``root``::
     state.json                 functions, versions, triggers (one JSON document)
     layers.json                layer versions
     code/<sha256>.zip          code packages and layer contents, content-addressed
-    invocations/<id>.json      one record per invocation, with its complete log
+    invocations/<key>.json     one record per attempt of an invocation, with its complete log
+                               (key: the request id, ``.retry<n>`` added for retries)
     runs/<id>/                 scratch space of a running invocation (request, result, output)
 
 What functions read lives apart, in the *sandbox* (``exec_root``, a fresh temporary directory
@@ -32,6 +33,8 @@ import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from .models import attempt_key
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -132,10 +135,12 @@ class ScfStorage:
 
     # -- invocations --------------------------------------------------------------------------
     def save_invocation(self, record: dict) -> None:
-        write_json(self._invocations / f"{record['request_id']}.json", record)
+        key = attempt_key(record["request_id"], record.get("retry_num") or 0)
+        write_json(self._invocations / f"{key}.json", record)
 
-    def delete_invocation(self, request_id: str) -> None:
-        (self._invocations / f"{request_id}.json").unlink(missing_ok=True)
+    def delete_invocation(self, key: str) -> None:
+        """Delete the record of one attempt (:func:`~.models.attempt_key`)."""
+        (self._invocations / f"{key}.json").unlink(missing_ok=True)
 
     def load_invocations(self) -> list[dict]:
         records = []

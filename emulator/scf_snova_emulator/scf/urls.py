@@ -36,6 +36,11 @@ ACTIONS = (
     "ListLayers",
     "ListLayerVersions",
     "DeleteLayerVersion",
+    "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig",
+    "GetAsyncEventStatus",
+    "ListAsyncEvents",
+    "TerminateAsyncEvent",
 )
 
 

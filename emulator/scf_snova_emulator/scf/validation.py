@@ -167,14 +167,16 @@ def memory_size(params: dict, default: int) -> int:
     return value
 
 
-def timeout(params: dict, default: int) -> int:
+def timeout(params: dict, default: int, maximum: int = 900) -> int:
+    """The Timeout in seconds: 1-900, or up to ``maximum`` (86400 for async-execution
+    functions)."""
     value = params.get("Timeout")
     if value is None:
         return default
     if not _is_int(value):
         raise InvalidParameterValue(None, f"Timeout {value!r} must be an integer (seconds)")
-    if not 1 <= value <= 900:
-        raise LimitExceeded("Timeout", f"Timeout {value} must be within 1-900 seconds")
+    if not 1 <= value <= maximum:
+        raise LimitExceeded("Timeout", f"Timeout {value} must be within 1-{maximum} seconds")
     return value
 
 

@@ -5,7 +5,8 @@ the API's responses.
 :class:`~.exceptions.ScfError`, ``{"Response": {"Error": {"Code", "Message"}, "RequestId"}}``. The
 ``*_view`` functions turn :mod:`.models` objects into response fields, with the field names and
 types of the SDK's models (``tencentcloud.scf.v20180416.models``); :mod:`.responses` calls them.
-Timestamps are ``YYYY-MM-DD HH:MM:SS`` in UTC.
+Timestamps are ``YYYY-MM-DD HH:MM:SS`` in UTC+8, as the API writes them
+(:mod:`scf_snova_core.apitime`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from datetime import datetime, timezone
 
+from scf_snova_core.apitime import format_api_time
+from scf_snova_core.apitime import parse_api_time as parse_api_time
 from scf_snova_core.states import (
     ASYNC,
     DEFAULT_ALIAS,
@@ -30,16 +32,17 @@ from .models import Function, FunctionConfig, Invocation, Trigger
 
 #: The exact response Content-Type: the SDK ignores ``Error`` under any other value.
 CONTENT_TYPE = "application/json"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def api_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime(TIME_FORMAT)
+    return format_api_time(epoch)
 
 
-def parse_api_time(text: str) -> float:
-    """Epoch seconds of a ``YYYY-MM-DD HH:MM:SS`` (UTC) string; ``ValueError`` if malformed."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+_NO_DEAD_LETTER = {"Type": "", "Name": "", "FilterType": ""}
+
+
+def _flag(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
 
 
 def trigger_desc(trigger: Trigger) -> str:
@@ -113,8 +116,9 @@ def function_view(function: Function, config: FunctionConfig, qualifier: str) ->
         "Qualifier": LATEST if is_latest else qualifier,
         "InitTimeout": config.init_timeout,
         "StatusReasons": [dict(r) for r in function.status_reasons] if is_latest else [],
-        "AsyncRunEnable": "FALSE",
-        "TraceEnable": "FALSE",
+        "AsyncRunEnable": _flag(function.async_run),
+        "TraceEnable": _flag(function.trace),
+        "DeadLetterConfig": dict(function.dead_letter_config or _NO_DEAD_LETTER),
         "ProtocolType": "",
         "DnsCache": "FALSE",
     }
@@ -137,8 +141,8 @@ def function_summary(function: Function) -> dict:
         "StatusReasons": [dict(r) for r in function.status_reasons],
         "TotalProvisionedConcurrencyMem": 0,
         "ReservedConcurrencyMem": 0,
-        "AsyncRunEnable": "FALSE",
-        "TraceEnable": "FALSE",
+        "AsyncRunEnable": _flag(function.async_run),
+        "TraceEnable": _flag(function.trace),
     }
 
 

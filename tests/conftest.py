@@ -88,7 +88,7 @@ def unique_name():
 # -- the emulator ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
-    """A started emulator (SCF + COS) on a free port, data under a session temp dir."""
+    """A started emulator (SCF + COS + CLS) on a free port, data under a session temp dir."""
     from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
     server = EmulatorServer(
@@ -128,21 +128,36 @@ def _clear_emulator_faults(request):
         request.getfixturevalue("emulator").faults.reset()
 
 
-@pytest.fixture
-def scf_client(emulator):
-    """A real ``ScfClient`` pointed at the emulator."""
+def sdk_client(server, client_class):
+    """A real Tencent Cloud API 3.0 SDK client (``ScfClient``, ``ClsClient``) pointed at
+    ``server``."""
     from tencentcloud.common import credential
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
-    from tencentcloud.scf.v20180416.scf_client import ScfClient
 
-    cfg = emulator.config
-    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{emulator.port}")
-    return ScfClient(
+    cfg = server.config
+    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
+    return client_class(
         credential.Credential(cfg.secret_id, cfg.secret_key),
         cfg.region,
         ClientProfile(httpProfile=http),
     )
+
+
+@pytest.fixture
+def scf_client(emulator):
+    """A real ``ScfClient`` pointed at the emulator."""
+    from tencentcloud.scf.v20180416.scf_client import ScfClient
+
+    return sdk_client(emulator, ScfClient)
+
+
+@pytest.fixture
+def cls_client(emulator):
+    """A real ``ClsClient`` pointed at the emulator (its CLS half, on the same port)."""
+    from tencentcloud.cls.v20201016.cls_client import ClsClient
+
+    return sdk_client(emulator, ClsClient)
 
 
 @pytest.fixture

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 
-from scf_snova_devel.scf_api import call, create_function, invoke, wait_status, zip_b64
+from conftest import sdk_client
+from scf_snova_devel.scf_api import (
+    call,
+    create_function,
+    invoke,
+    search_log,
+    wait_status,
+    zip_b64,
+)
 from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from scf_snova_emulator.scf.invocations import InvocationHistory
 from scf_snova_emulator.scf.models import Invocation
 from scf_snova_emulator.scf.storage import ScfStorage
-from tencentcloud.common import credential
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.cls.v20201016.cls_client import ClsClient
 from tencentcloud.scf.v20180416.scf_client import ScfClient
 
 HANGS = """
@@ -23,14 +29,8 @@ def main_handler(event, context):
 """
 
 
-def client_for(server: EmulatorServer) -> ScfClient:
-    cfg = server.config
-    http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
-    return ScfClient(
-        credential.Credential(cfg.secret_id, cfg.secret_key),
-        cfg.region,
-        ClientProfile(httpProfile=http),
-    )
+def client_for(server: EmulatorServer, client_class=ScfClient):
+    return sdk_client(server, client_class)
 
 
 def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
@@ -79,11 +79,17 @@ def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
         assert call(client, "PublishVersion", {"FunctionName": "persisted"})["FunctionVersion"] == (
             "2"
         )
-        logs = call(
-            client, "GetFunctionLogs", {"FunctionName": "persisted", "FunctionRequestId": done}
+        finished = call(
+            client, "GetRequestStatus", {"FunctionName": "persisted", "FunctionRequestId": done}
         )
-        assert logs["Data"][0]["RetMsg"] == '"v2, updated"'
-        assert logs["Data"][0]["Log"].startswith(f"START RequestId: {done}")
+        assert finished["Data"][0]["RetMsg"] == '"v2, updated"'
+        assert after["ClsTopicId"] == before["ClsTopicId"]  # the same log topic
+        logs = search_log(
+            client_for(second, ClsClient), after["ClsTopicId"], f'SCF_RequestId:"{done}"'
+        )
+        messages = [r["Fields"]["SCF_Message"] for r in logs["Results"]]
+        assert messages[0] == f"START RequestId: {done}"
+        assert messages[-1].startswith(f"Report RequestId: {done}")
         status = call(
             client, "GetRequestStatus", {"FunctionName": "hangs", "FunctionRequestId": hanging}
         )["Data"][0]

@@ -14,6 +14,6 @@ Layers, named as in :mod:`scf_snova_emulator.cos` (and moto):
 
 Extras only SCF needs: :mod:`.validation` (request parameters), :mod:`.code` (code packages),
 :mod:`.triggers` (timer and COS trigger rules), :mod:`.scheduler` (timers on their cron),
-:mod:`.invoker` and :mod:`.invocations` (running functions, their history), :mod:`.runtime`
-(a child process running :mod:`.bootstrap`).
+:mod:`.invoker` and :mod:`.invocations` (running functions, their history), :mod:`.logship`
+(their log lines as CLS records), :mod:`.runtime` (a child process running :mod:`.bootstrap`).
 """

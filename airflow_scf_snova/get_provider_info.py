@@ -83,6 +83,7 @@ def get_provider_info() -> dict:
                     "hooks.scf",
                     "hooks.scf_client",
                     "hooks.scf_functions",
+                    "hooks.scf_logs",
                     "hooks.scf_triggers",
                 ),
             },

@@ -13,15 +13,17 @@
 - create, update, publish and delete are asynchronous on SCF:
   :meth:`SCFHook.wait_for_function_status` polls ``GetFunction`` with backoff until a target
   status, a ``*Failed`` status or a deadline;
-- an async invocation is followed with ``GetRequestStatus``, and the complete log of any
-  invocation is fetched by its request id when the 4 KB tail is cut.
+- an async invocation is followed with ``GetRequestStatus``, always within a ``StartTime`` ..
+  ``EndTime`` window around the invoke (SCF searches only the last 15 minutes without one), and
+  the complete log of any invocation is read from CLS by its request id when the 4 KB tail is
+  cut (SCF no longer serves ``GetFunctionLogs``).
 
 The hook is assembled from parts named after what they handle, each in a module beside this
 one: :mod:`.scf_client` (the client, the calls and their retries), :mod:`.scf_functions`
-(functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update) and
+(functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update),
 :mod:`.scf_triggers` (timer and COS triggers, and :meth:`~SCFHook.ensure_timer_trigger` /
-:meth:`~SCFHook.ensure_cos_triggers`, which reconcile them with a wanted definition). This module
-adds the invocations.
+:meth:`~SCFHook.ensure_cos_triggers`, which reconcile them with a wanted definition) and
+:mod:`.scf_logs` (function logs in CLS). This module adds the invocations.
 
 Responses are returned as plain dicts with the API's field names (``Status``, ``Result``...). The
 SDK is imported inside methods only.
@@ -29,23 +31,50 @@ SDK is imported inside methods only.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
-from scf_snova_core.limits import SYNC_INVOKE_MAX_SECONDS
+from scf_snova_core.apitime import format_api_time
+from scf_snova_core.limits import REQUEST_STATUS_MAX_WINDOW, SYNC_INVOKE_MAX_SECONDS
 from scf_snova_core.states import LATEST, RET_CODE_RUNNING, SYNC
 
-from airflow_scf_snova.exceptions import TencentCloudError
+from airflow_scf_snova.exceptions import SCFFunctionExecutionError, TencentCloudApiError
 from airflow_scf_snova.hooks.base import DEFAULT_SCF_REQUEST_TIMEOUT
 from airflow_scf_snova.hooks.scf_functions import SCFFunctionsMixin
+from airflow_scf_snova.hooks.scf_logs import CLOCK_MARGIN, InvocationLog, SCFLogsMixin
 from airflow_scf_snova.hooks.scf_triggers import SCFTriggersMixin
-from airflow_scf_snova.scf.payloads import encode_payload, is_log_truncated
+from airflow_scf_snova.scf.payloads import encode_payload
+
+__all__ = [
+    "INVOKE_TIMEOUT_MARGIN",
+    "SYNC_WAIT_EXCEEDED",
+    "InvocationLog",
+    "SCFHook",
+    "request_status_window",
+]
 
 #: Seconds added to the longest sync run to get the SDK request timeout of a sync invoke.
 INVOKE_TIMEOUT_MARGIN = 30
+#: The API error of a sync invoke SCF stopped waiting for (the function goes on running).
+SYNC_WAIT_EXCEEDED = "FailedOperation.InvokeFunction"
 
 
-class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
+def request_status_window(invoked_at: float | None, now: float) -> tuple[str, str]:
+    """``StartTime`` and ``EndTime`` of a ``GetRequestStatus`` call (UTC+8 strings): from a
+    minute before the invoke to a minute after now, at most a day long; a day up to a minute
+    after now when the invoke time is unknown.
+
+    :param invoked_at: when the run was invoked (epoch seconds), or ``None``.
+    :param now: epoch seconds.
+    """
+    end = now + CLOCK_MARGIN
+    start = end - REQUEST_STATUS_MAX_WINDOW if invoked_at is None else invoked_at - CLOCK_MARGIN
+    end = min(end, math.floor(start) + REQUEST_STATUS_MAX_WINDOW)
+    return format_api_time(start), format_api_time(end)
+
+
+class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLogsMixin):
     """Interact with SCF through a ``tencentcloud`` connection.
 
     One SDK client is built per hook, on first use, pointed at the connection's ``endpoint``
@@ -89,6 +118,8 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
             ``FunctionRequestId`` is returned).
         :param log_type: ``Tail`` returns the last 4 KB of the log (sync only), ``None`` none.
         :raises InvalidInputError: the payload is not JSON or too large.
+        :raises SCFFunctionExecutionError: SCF stopped waiting for a sync run (after 300 s); the
+            function may still be running, so the call must not be repeated.
         """
         client_context = encode_payload(payload, invocation_type)
         sync = invocation_type == SYNC
@@ -105,56 +136,47 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
         if request_timeout is None:
             request_timeout = SYNC_INVOKE_MAX_SECONDS + INVOKE_TIMEOUT_MARGIN
         client = self._client_for(max(request_timeout, DEFAULT_SCF_REQUEST_TIMEOUT))
-        return self.call("Invoke", params, retry=False, client=client)["Result"]
+        try:
+            return self.call("Invoke", params, retry=False, client=client)["Result"]
+        except TencentCloudApiError as err:
+            if err.code != SYNC_WAIT_EXCEEDED:
+                raise
+            raise SCFFunctionExecutionError(
+                function_name,
+                None,
+                None,
+                f"SCF stopped waiting for the sync invoke ({err}); the function may still be "
+                f"running. A sync invoke waits at most {SYNC_INVOKE_MAX_SECONDS} s: invoke "
+                "functions that may run longer asynchronously (Event)",
+            ) from err
 
     def get_request_status(
-        self, function_name: str, function_request_id: str, namespace: str | None = None
+        self,
+        function_name: str,
+        function_request_id: str,
+        namespace: str | None = None,
+        invoked_at: float | None = None,
     ) -> dict[str, Any] | None:
         """``GetRequestStatus`` of one execution (``RetCode`` 0 success, 1 running, -1 failed),
-        or ``None`` while SCF has no record of it yet."""
+        or ``None`` while SCF has no record of it yet. The search window runs from a minute before
+        ``invoked_at`` (:func:`request_status_window`): without one SCF searches only the last 15
+        minutes.
+
+        :param invoked_at: when the run was invoked (epoch seconds); unknown: the last day.
+        """
+        start, end = request_status_window(invoked_at, time.time())
         response = self.call(
             "GetRequestStatus",
             {
                 "FunctionName": function_name,
                 "FunctionRequestId": function_request_id,
                 "Namespace": self._ns(namespace),
+                "StartTime": start,
+                "EndTime": end,
             },
         )
         data = response.get("Data") or []
         return data[0] if data else None
-
-    def get_function_logs(
-        self,
-        function_name: str | None = None,
-        namespace: str | None = None,
-        function_request_id: str | None = None,
-        qualifier: str | None = None,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        limit: int = 20,
-        offset: int = 0,
-        order: str = "desc",
-    ) -> list[dict[str, Any]]:
-        """``GetFunctionLogs``: execution records with their complete ``Log``.
-
-        :param start_time: ``YYYY-MM-DD HH:MM:SS``; at most one day before ``end_time``.
-        """
-        response = self.call(
-            "GetFunctionLogs",
-            {
-                "FunctionName": function_name,
-                "Namespace": self._ns(namespace),
-                "FunctionRequestId": function_request_id,
-                "Qualifier": qualifier,
-                "StartTime": start_time,
-                "EndTime": end_time,
-                "Offset": offset,
-                "Limit": limit,
-                "Order": order,
-                "OrderBy": "start_time",
-            },
-        )
-        return response.get("Data") or []
 
     def wait_for_invocation(
         self,
@@ -164,14 +186,19 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
         timeout: float = 3600,
         poll_interval: float = 5.0,
         max_poll_interval: float = 30.0,
+        invoked_at: float | None = None,
     ) -> dict[str, Any]:
         """Poll ``GetRequestStatus`` until the execution ends; returns its status record.
 
+        :param invoked_at: when the run was invoked (epoch seconds; see
+            :meth:`get_request_status`).
         :raises SCFWaitTimeoutError: still running at the deadline.
         """
 
         def check() -> dict[str, Any] | None:
-            status = self.get_request_status(function_name, function_request_id, namespace)
+            status = self.get_request_status(
+                function_name, function_request_id, namespace, invoked_at
+            )
             if status is None or status.get("RetCode") == RET_CODE_RUNNING:
                 return None
             return status
@@ -183,57 +210,3 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin):
             max_poll_interval,
             f"SCF invocation {function_request_id} of {function_name!r} did not finish",
         )
-
-    def get_invocation_log(
-        self,
-        function_name: str,
-        function_request_id: str,
-        namespace: str | None = None,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-    ) -> dict[str, Any] | None:
-        """The ``FunctionLog`` record of one execution, whose ``Log`` is complete (``Tail`` keeps
-        only 4 KB). SCF may deliver logs with a short delay: this polls until the record says the
-        execution finished, up to ``timeout`` seconds, then returns what it has (or ``None``)."""
-        deadline = time.monotonic() + timeout
-        record = None
-        while True:
-            records = self.get_function_logs(
-                function_name, namespace, function_request_id=function_request_id, limit=1
-            )
-            record = records[0] if records else record
-            if record is not None and record.get("InvokeFinished") == 1:
-                return record
-            if time.monotonic() + poll_interval > deadline:
-                return record
-            time.sleep(poll_interval)
-
-    def complete_log(
-        self,
-        function_name: str,
-        function_request_id: str | None,
-        tail: str | None = None,
-        namespace: str | None = None,
-        timeout: float = 30.0,
-    ) -> tuple[str | None, dict[str, Any] | None]:
-        """The complete log of one execution: ``tail`` (the ``Log`` an invoke returned) when it
-        is whole, otherwise the log fetched with :meth:`get_invocation_log`; the tail again, with
-        a warning, when that never arrives.
-
-        :return: the log text (``None`` when there is none) and the ``FunctionLog`` record when
-            one was fetched.
-        """
-        if not function_request_id or (tail is not None and not is_log_truncated(tail)):
-            return tail, None
-        try:
-            record = self.get_invocation_log(
-                function_name, function_request_id, namespace, timeout=timeout
-            )
-        except TencentCloudError as err:
-            self.log.warning("Could not fetch the complete function log: %s", err)
-            record = None
-        if record and record.get("Log"):
-            return record["Log"], record
-        if tail:
-            self.log.warning("Only the last 4 KB of the function log are available")
-        return tail, record

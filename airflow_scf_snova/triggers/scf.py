@@ -201,13 +201,16 @@ class SCFFunctionStateTrigger(_SCFTrigger):
 
 
 class SCFInvocationCompleteTrigger(_SCFTrigger):
-    """Wait until an async (``Event``) invocation has finished (``GetRequestStatus``).
+    """Wait until an async (``Event``) invocation has finished (``GetRequestStatus``, searched
+    from a minute before ``invoked_at``).
 
     The event carries the outcome: ``function_request_id``, ``ret_code`` (0 success, -1 failed),
     ``ret_msg`` and ``duration`` (ms); ``status`` is ``success`` only when ``ret_code`` is 0. An
     API error or the deadline gives an ``error`` event without ``ret_code``.
 
     :param function_request_id: the ``FunctionRequestId`` the async invoke returned.
+    :param invoked_at: when the invoke was sent (epoch seconds); ``None`` (a trigger serialised
+        before it was recorded) searches the last day.
     """
 
     def __init__(
@@ -219,14 +222,20 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
+        invoked_at: float | None = None,
     ) -> None:
         super().__init__(
             function_name, namespace, tencentcloud_conn_id, region, poll_interval, timeout
         )
         self.function_request_id = function_request_id
+        self.invoked_at = invoked_at
 
     def _kwargs(self) -> dict[str, Any]:
-        return {**super()._kwargs(), "function_request_id": self.function_request_id}
+        return {
+            **super()._kwargs(),
+            "function_request_id": self.function_request_id,
+            "invoked_at": self.invoked_at,
+        }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.timeout
@@ -237,6 +246,7 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
                     self.function_name,
                     self.function_request_id,
                     self.namespace,
+                    self.invoked_at,
                 )
             except TencentCloudError as err:
                 yield self._event(

@@ -172,6 +172,7 @@ class Invoker:
         self._history.update(record)
 
     def _execute(self, record: Invocation, function: Function, config: FunctionConfig):
+        self._shipper.started(record)  # each attempt's START (once: invoke() ships the first)
         run_dir = self._storage.run_dir(record.request_id)
         try:
             request = RunRequest(

@@ -8,14 +8,15 @@ one record per line, with the fields of https://cloud.tencent.com/document/produ
 ``Custom`` for the function's output), ``SCF_StatusCode`` ("202 表示请求状态为运行中", *202 means
 the request is running*) and ``SCF_RetryNum``.
 
-:class:`LogShipper` reports the ``START`` line when a run starts (status 202) and the other lines
-when it ends, with the run's status code. The function's output is read when the run ends, so its
-lines carry the end time.
+:class:`LogShipper` reports the ``START`` line when a run is accepted or an attempt starts (status
+202) and the other lines when it ends, with the run's status code. The function's output is read
+when the run ends, so its lines carry the end time.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -85,16 +86,26 @@ class LogShipper:
     def __init__(self, sink: Sink | None = None, clock: Callable[[], float] = time.time) -> None:
         self._sink = sink
         self._clock = clock
+        self._lock = threading.Lock()
+        self._running: set[tuple[str, int]] = set()
 
     def started(self, record: Invocation) -> None:
-        """The ``START`` line of a run that has just started (status 202)."""
+        """The ``START`` line of a run (an attempt: ``record.retry_num``) that has started
+        (status 202), once per attempt: calling it again before :meth:`finished` does nothing."""
+        key = (record.request_id, record.retry_num)
+        with self._lock:
+            if key in self._running:
+                return
+            self._running.add(key)
         if self._sink is not None:
             line = (PLATFORM, f"START RequestId: {record.request_id}")
-            self._sink(record, epoch_ms(record.start_time), STATUS_CODE_RUNNING, [line])
+            self._sink(record, epoch_ms(self._clock()), STATUS_CODE_RUNNING, [line])
 
     def finished(self, record: Invocation, lines: list[tuple[str, str]]) -> None:
-        """Every line of a finished run's log after its ``START`` line (which went out when the
-        run started), with the run's status code."""
+        """Every line of a finished attempt's log after its ``START`` line (which went out when
+        it started), with its status code."""
+        with self._lock:
+            self._running.discard((record.request_id, record.retry_num))
         if self._sink is not None:
             rest = lines[1:] if lines and lines[0][1].startswith("START RequestId") else lines
             self._sink(record, epoch_ms(self._clock()), record.status_code, rest)

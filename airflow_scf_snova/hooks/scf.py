@@ -42,17 +42,9 @@ from scf_snova_core.states import LATEST, RET_CODE_RUNNING, SYNC
 from airflow_scf_snova.exceptions import SCFFunctionExecutionError, TencentCloudApiError
 from airflow_scf_snova.hooks.base import DEFAULT_SCF_REQUEST_TIMEOUT
 from airflow_scf_snova.hooks.scf_functions import SCFFunctionsMixin
-from airflow_scf_snova.hooks.scf_logs import CLOCK_MARGIN, InvocationLog, SCFLogsMixin
+from airflow_scf_snova.hooks.scf_logs import CLOCK_MARGIN, SCFLogsMixin
 from airflow_scf_snova.hooks.scf_triggers import SCFTriggersMixin
 from airflow_scf_snova.scf.payloads import encode_payload
-
-__all__ = [
-    "INVOKE_TIMEOUT_MARGIN",
-    "SYNC_WAIT_EXCEEDED",
-    "InvocationLog",
-    "SCFHook",
-    "request_status_window",
-]
 
 #: Seconds added to the longest sync run to get the SDK request timeout of a sync invoke.
 INVOKE_TIMEOUT_MARGIN = 30

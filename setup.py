@@ -29,8 +29,10 @@ setup(
         "apache-airflow>=3.2.0",
         "apache-airflow-providers-postgres>=6.2.0",
         "apache-airflow-providers-common-sql>=1.27.0",
-        "tencentcloud-sdk-python-common>=3.1.100",
+        # cls 3.1.192 needs common >= 3.1.192; the CLS SDK reads function logs (SearchLog).
+        "tencentcloud-sdk-python-common>=3.1.192",
         "tencentcloud-sdk-python-scf>=3.1.100",
+        "tencentcloud-sdk-python-cls>=3.1.192",
         "cos-python-sdk-v5>=1.9.40",
         "psycopg2-binary>=2.9.9",
     ],

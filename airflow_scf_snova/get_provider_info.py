@@ -92,6 +92,7 @@ def get_provider_info() -> dict:
                     "hooks.scf_client",
                     "hooks.scf_functions",
                     "hooks.scf_layers",
+                    "hooks.scf_logs",
                     "hooks.scf_triggers",
                     "hooks.scf_async",
                 ),

@@ -88,9 +88,9 @@ def unique_name():
 # -- the emulator ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
-    """A started emulator (SCF + COS) on a free port, data under a session temp dir. SCF retries
-    a failed asynchronous invocation after 0.1 s here (60 s on SCF), so a test sees the whole
-    retried invocation."""
+    """A started emulator (SCF + COS + CLS) on a free port, data under a session temp dir. SCF
+    retries a failed asynchronous invocation after 0.1 s here (60 s on SCF), so a test sees the
+    whole retried invocation."""
     from scf_snova_emulator import EmulatorConfig, EmulatorServer
 
     server = EmulatorServer(
@@ -156,12 +156,28 @@ def _delete_leftover_functions(request):
                 pass
 
 
+def sdk_client(server, client_class):
+    """A real Tencent Cloud API 3.0 SDK client (``ScfClient``, ``ClsClient``) pointed at
+    ``server``."""
+    from scf_snova_devel.scf_api import client_for
+
+    return client_for(server, client_class)
+
+
 @pytest.fixture
 def scf_client(emulator):
     """A real ``ScfClient`` pointed at the emulator."""
-    from scf_snova_devel.scf_api import client_for
+    from tencentcloud.scf.v20180416.scf_client import ScfClient
 
-    return client_for(emulator)
+    return sdk_client(emulator, ScfClient)
+
+
+@pytest.fixture
+def cls_client(emulator):
+    """A real ``ClsClient`` pointed at the emulator (its CLS half, on the same port)."""
+    from tencentcloud.cls.v20201016.cls_client import ClsClient
+
+    return sdk_client(emulator, ClsClient)
 
 
 @pytest.fixture

@@ -119,6 +119,16 @@ def parse_connection(
     )
 
 
+def _quiet_sdk_logger() -> None:
+    sdk_logger = logging.getLogger("tencentcloud_sdk_common")
+    if sdk_logger.level == logging.NOTSET:
+        # At DEBUG the SDK dumps every request and response whole: the X-TC-Token header,
+        # function environments (passwords) in CreateFunction bodies and GetFunction answers,
+        # function logs in SearchLog answers. Configure the "tencentcloud_sdk_common" logger
+        # yourself to see them.
+        sdk_logger.setLevel(logging.INFO)
+
+
 def _mask(value: str) -> None:
     from airflow.sdk.log import mask_secret
 
@@ -210,13 +220,18 @@ class TencentCloudBaseHook(BaseHook):
         """A new ``ScfClient`` (service hooks cache one; this builds one per call)."""
         from tencentcloud.scf.v20180416.scf_client import ScfClient
 
-        sdk_logger = logging.getLogger("tencentcloud_sdk_common")
-        if sdk_logger.level == logging.NOTSET:
-            # At DEBUG the SDK dumps every request and response whole: the X-TC-Token header,
-            # function environments (passwords) in CreateFunction bodies and GetFunction
-            # answers. Configure the "tencentcloud_sdk_common" logger yourself to see them.
-            sdk_logger.setLevel(logging.INFO)
+        _quiet_sdk_logger()
         return ScfClient(
+            self.sdk_credential(), self.region, self.scf_client_profile(request_timeout)
+        )
+
+    def build_cls_client(self, request_timeout: int = DEFAULT_SCF_REQUEST_TIMEOUT):
+        """A new CLS ``ClsClient`` (API 2020-10-16), where SCF ships function logs; with an
+        endpoint override it goes to the same host as SCF (the emulator serves both)."""
+        from tencentcloud.cls.v20201016.cls_client import ClsClient
+
+        _quiet_sdk_logger()
+        return ClsClient(
             self.sdk_credential(), self.region, self.scf_client_profile(request_timeout)
         )
 

@@ -13,18 +13,19 @@
 - create, update, publish and delete are asynchronous on SCF:
   :meth:`SCFHook.wait_for_function_status` polls ``GetFunction`` with backoff until a target
   status, a ``*Failed`` status or a deadline;
-- an async invocation is followed with ``GetRequestStatus`` (always with a ``StartTime``, SCF
-  searches the last 15 minutes otherwise) through SCF's retries of a failed run, or, for an
-  async-execution function, with ``GetAsyncEventStatus``; the complete log of any invocation is
-  fetched by its request id when the 4 KB tail is cut.
+- an async invocation is followed with ``GetRequestStatus``, always within a ``StartTime`` ..
+  ``EndTime`` window around the invoke (SCF searches only the last 15 minutes without one),
+  through SCF's retries of a failed run, or, for an async-execution function, with
+  ``GetAsyncEventStatus``; the complete log of any invocation is read from CLS by its request id
+  when the 4 KB tail is cut (SCF no longer serves ``GetFunctionLogs``).
 
 The hook is assembled from parts named after what they handle, each in a module beside this
 one: :mod:`.scf_client` (the client, the calls and their retries), :mod:`.scf_functions`
 (functions, their status waits and :meth:`~SCFHook.ensure_function`, create-or-update),
 :mod:`.scf_layers` (layers), :mod:`.scf_triggers` (timer and COS triggers, and
 :meth:`~SCFHook.ensure_timer_trigger` / :meth:`~SCFHook.ensure_cos_triggers`, which reconcile
-them with a wanted definition) and :mod:`.scf_async` (async retry settings, async events). This
-module adds the invocations.
+them with a wanted definition), :mod:`.scf_async` (async retry settings, async events) and
+:mod:`.scf_logs` (function logs in CLS). This module adds the invocations.
 
 Responses are returned as plain dicts with the API's field names (``Status``, ``Result``...). The
 SDK is imported inside methods only.
@@ -32,13 +33,12 @@ SDK is imported inside methods only.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from scf_snova_core.limits import SYNC_INVOKE_MAX_SECONDS
 from scf_snova_core.states import LATEST, SYNC
 
-from airflow_scf_snova.exceptions import TencentCloudError
+from airflow_scf_snova.exceptions import SCFFunctionExecutionError, TencentCloudApiError
 from airflow_scf_snova.hooks.base import DEFAULT_SCF_REQUEST_TIMEOUT
 from airflow_scf_snova.hooks.scf_async import (
     EVENT_RUNNING,
@@ -48,14 +48,17 @@ from airflow_scf_snova.hooks.scf_async import (
 )
 from airflow_scf_snova.hooks.scf_functions import SCFFunctionsMixin
 from airflow_scf_snova.hooks.scf_layers import SCFLayersMixin
+from airflow_scf_snova.hooks.scf_logs import SCFLogsMixin
 from airflow_scf_snova.hooks.scf_triggers import SCFTriggersMixin
-from airflow_scf_snova.scf.payloads import encode_payload, is_log_truncated
+from airflow_scf_snova.scf.payloads import encode_payload
 
 #: Seconds added to the longest sync run to get the SDK request timeout of a sync invoke.
 INVOKE_TIMEOUT_MARGIN = 30
+#: The API error of a sync invoke SCF stopped waiting for (the function goes on running).
+SYNC_WAIT_EXCEEDED = "FailedOperation.InvokeFunction"
 
 
-class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin):
+class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin, SCFLogsMixin):
     """Interact with SCF through a ``tencentcloud`` connection.
 
     One SDK client is built per hook, on first use, pointed at the connection's ``endpoint``
@@ -99,6 +102,8 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin
             ``FunctionRequestId`` is returned).
         :param log_type: ``Tail`` returns the last 4 KB of the log (sync only), ``None`` none.
         :raises InvalidInputError: the payload is not JSON or too large.
+        :raises SCFFunctionExecutionError: SCF stopped waiting for a sync run (after 300 s); the
+            function may still be running, so the call must not be repeated.
         """
         client_context = encode_payload(payload, invocation_type)
         sync = invocation_type == SYNC
@@ -115,58 +120,38 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin
         if request_timeout is None:
             request_timeout = SYNC_INVOKE_MAX_SECONDS + INVOKE_TIMEOUT_MARGIN
         client = self._client_for(max(request_timeout, DEFAULT_SCF_REQUEST_TIMEOUT))
-        return self.call("Invoke", params, retry=False, client=client)["Result"]
+        try:
+            return self.call("Invoke", params, retry=False, client=client)["Result"]
+        except TencentCloudApiError as err:
+            if err.code != SYNC_WAIT_EXCEEDED:
+                raise
+            raise SCFFunctionExecutionError(
+                function_name,
+                None,
+                None,
+                f"SCF stopped waiting for the sync invoke ({err}); the function may still be "
+                f"running. A sync invoke waits at most {SYNC_INVOKE_MAX_SECONDS} s: invoke "
+                "functions that may run longer asynchronously (Event)",
+            ) from err
 
     def get_request_status(
         self,
         function_name: str,
         function_request_id: str,
         namespace: str | None = None,
-        since: float | None = None,
+        invoked_at: float | None = None,
     ) -> dict[str, Any] | None:
         """``GetRequestStatus`` of the last attempt of one execution (``RetCode`` 0 success,
         1 running, -1 failed; ``RetryNum`` 0 for the first attempt), or ``None`` while SCF has no
         record of it yet.
 
-        :param since: epoch seconds when it was invoked; SCF searches from then (default: the
-            last 15 minutes, SCF's own default, where an older run is never found).
+        :param invoked_at: when the run was invoked (epoch seconds); the search window runs from
+            a minute before it (:func:`scf_snova_core.apitime.status_window`). Unknown: the last
+            day (SCF itself would search only the last 15 minutes).
         """
         return latest_attempt(
-            self.get_request_attempts(function_name, function_request_id, namespace, since)
+            self.get_request_attempts(function_name, function_request_id, namespace, invoked_at)
         )
-
-    def get_function_logs(
-        self,
-        function_name: str | None = None,
-        namespace: str | None = None,
-        function_request_id: str | None = None,
-        qualifier: str | None = None,
-        start_time: str | None = None,
-        end_time: str | None = None,
-        limit: int = 20,
-        offset: int = 0,
-        order: str = "desc",
-    ) -> list[dict[str, Any]]:
-        """``GetFunctionLogs``: execution records with their complete ``Log``.
-
-        :param start_time: ``YYYY-MM-DD HH:MM:SS``; at most one day before ``end_time``.
-        """
-        response = self.call(
-            "GetFunctionLogs",
-            {
-                "FunctionName": function_name,
-                "Namespace": self._ns(namespace),
-                "FunctionRequestId": function_request_id,
-                "Qualifier": qualifier,
-                "StartTime": start_time,
-                "EndTime": end_time,
-                "Offset": offset,
-                "Limit": limit,
-                "Order": order,
-                "OrderBy": "start_time",
-            },
-        )
-        return response.get("Data") or []
 
     def wait_for_invocation(
         self,
@@ -176,14 +161,15 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin
         timeout: float = 3600,
         poll_interval: float = 5.0,
         max_poll_interval: float = 30.0,
-        since: float | None = None,
+        invoked_at: float | None = None,
         retries: int | None = None,
     ) -> dict[str, Any]:
         """Poll ``GetRequestStatus`` until an asynchronous execution of an ordinary function is
         over: an attempt succeeded, or the last retry SCF makes failed (each failed attempt
         with a retry to come is logged). Returns the status record of the last attempt.
 
-        :param since: epoch seconds when it was invoked (see :meth:`get_request_status`).
+        :param invoked_at: when the run was invoked (epoch seconds; see
+            :meth:`get_request_status`).
         :param retries: SCF's retry count for the function; read from the function's async
             retry settings when an attempt fails and this is ``None``.
         :raises SCFWaitTimeoutError: still running (or waiting for a retry) at the deadline.
@@ -191,7 +177,9 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin
         follower = RetryFollower(self, function_name, namespace, retries)
 
         def check() -> dict[str, Any] | None:
-            status = self.get_request_status(function_name, function_request_id, namespace, since)
+            status = self.get_request_status(
+                function_name, function_request_id, namespace, invoked_at
+            )
             return status if follower.settled(status) else None
 
         return self._poll(
@@ -226,57 +214,3 @@ class SCFHook(SCFFunctionsMixin, SCFTriggersMixin, SCFLayersMixin, SCFAsyncMixin
             max_poll_interval,
             f"SCF async event {invoke_request_id} did not finish",
         )
-
-    def get_invocation_log(
-        self,
-        function_name: str,
-        function_request_id: str,
-        namespace: str | None = None,
-        timeout: float = 30.0,
-        poll_interval: float = 1.0,
-    ) -> dict[str, Any] | None:
-        """The ``FunctionLog`` record of one execution, whose ``Log`` is complete (``Tail`` keeps
-        only 4 KB). SCF may deliver logs with a short delay: this polls until the record says the
-        execution finished, up to ``timeout`` seconds, then returns what it has (or ``None``)."""
-        deadline = time.monotonic() + timeout
-        record = None
-        while True:
-            records = self.get_function_logs(
-                function_name, namespace, function_request_id=function_request_id, limit=1
-            )
-            record = records[0] if records else record
-            if record is not None and record.get("InvokeFinished") == 1:
-                return record
-            if time.monotonic() + poll_interval > deadline:
-                return record
-            time.sleep(poll_interval)
-
-    def complete_log(
-        self,
-        function_name: str,
-        function_request_id: str | None,
-        tail: str | None = None,
-        namespace: str | None = None,
-        timeout: float = 30.0,
-    ) -> tuple[str | None, dict[str, Any] | None]:
-        """The complete log of one execution: ``tail`` (the ``Log`` an invoke returned) when it
-        is whole, otherwise the log fetched with :meth:`get_invocation_log`; the tail again, with
-        a warning, when that never arrives.
-
-        :return: the log text (``None`` when there is none) and the ``FunctionLog`` record when
-            one was fetched.
-        """
-        if not function_request_id or (tail is not None and not is_log_truncated(tail)):
-            return tail, None
-        try:
-            record = self.get_invocation_log(
-                function_name, function_request_id, namespace, timeout=timeout
-            )
-        except TencentCloudError as err:
-            self.log.warning("Could not fetch the complete function log: %s", err)
-            record = None
-        if record and record.get("Log"):
-            return record["Log"], record
-        if tail:
-            self.log.warning("Only the last 4 KB of the function log are available")
-        return tail, record

@@ -192,13 +192,12 @@ class SCFAsyncMixin(SCFClientHook):
         function_name: str,
         function_request_id: str,
         namespace: str | None = None,
-        since: float | None = None,
+        invoked_at: float | None = None,
     ) -> list[dict[str, Any]]:
         """``GetRequestStatus``: one record per attempt of the execution (``RetryNum`` 0, 1...),
-        searched from ``since`` (epoch seconds when it was invoked; default: 15 minutes ago,
-        SCF's own default) until now, with a minute of margin on both sides."""
-        now = time.time()
-        start, end = status_window(since if since is not None else now - 15 * 60, now)
+        searched from a minute before ``invoked_at`` (epoch seconds; unknown: the last day) until
+        a minute after now (:func:`scf_snova_core.apitime.status_window`)."""
+        start, end = status_window(invoked_at, time.time())
         response = self.call(
             "GetRequestStatus",
             {

@@ -1,5 +1,7 @@
 """The SCF client of :class:`~airflow_scf_snova.hooks.scf.SCFHook`: one SDK ``ScfClient`` per
-hook, and :meth:`SCFClientHook.call`, which sends one API action with typed errors and retries.
+hook, and :meth:`SCFClientHook.call`, which sends one API action with typed errors and retries
+(through the ``ScfClient``, or another API 3.0 client such as the ``ClsClient`` that reads
+function logs).
 
 - every SDK error becomes a typed exception of :mod:`airflow_scf_snova.exceptions` carrying the
   error code, message and request id (``ResourceNotFound.Function`` and
@@ -13,6 +15,7 @@ The SDK is imported inside methods only.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import threading
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from tencentcloud.scf.v20180416.scf_client import ScfClient
 
 #: Actions that only read: network errors on them are retried like throttling.
-_READ_ONLY_PREFIXES = ("Get", "List")
+_READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Search")
 
 
 class SCFClientHook(TencentCloudBaseHook):
@@ -90,19 +93,19 @@ class SCFClientHook(TencentCloudBaseHook):
 
         :param action: e.g. ``GetFunction``.
         :param params: the request fields (``None`` values are dropped).
-        :param retry: retry throttling (and, for ``Get*``/``List*`` actions, network errors) with
-            backoff. Off for sync invokes.
-        :param client: the SDK client to use (default :attr:`conn`).
+        :param retry: retry throttling (and, for read-only ``Get*``/``List*``/``Describe*``/
+            ``Search*`` actions, network errors) with backoff. Off for sync invokes.
+        :param client: the SDK client to use (default :attr:`conn`); the request model comes
+            from its service's ``models`` module.
         :raises TencentCloudApiError: (a subclass of) with the code, message and request id.
         """
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
             TencentCloudSDKException,
         )
-        from tencentcloud.scf.v20180416 import models
 
-        request = getattr(models, f"{action}Request")()
-        request.from_json_string(json.dumps({k: v for k, v in params.items() if v is not None}))
         sdk_client = client or self.conn
+        request = getattr(_models(sdk_client), f"{action}Request")()
+        request.from_json_string(json.dumps({k: v for k, v in params.items() if v is not None}))
         read_only = action.startswith(_READ_ONLY_PREFIXES)
         attempt = 0
         while True:
@@ -117,7 +120,8 @@ class SCFClientHook(TencentCloudBaseHook):
                     delay = self._backoff(attempt)
                     attempt += 1
                     self.log.warning(
-                        "SCF %s failed with %s; retry %d of %d in %.2f s",
+                        "%s %s failed with %s; retry %d of %d in %.2f s",
+                        _service(sdk_client),
                         action,
                         error.code,
                         attempt,
@@ -127,7 +131,9 @@ class SCFClientHook(TencentCloudBaseHook):
                     time.sleep(delay)
                     continue
                 raise error from err
-            self.log.debug("SCF %s answered (RequestId %s)", action, response.RequestId)
+            self.log.debug(
+                "%s %s answered (RequestId %s)", _service(sdk_client), action, response.RequestId
+            )
             return json.loads(response.to_json_string())
 
     def list_all(
@@ -148,6 +154,23 @@ class SCFClientHook(TencentCloudBaseHook):
 
     def _ns(self, namespace: str | None) -> str:
         return namespace or self.namespace
+
+
+def _sdk_module(client: Any) -> str:
+    """``tencentcloud.<service>.<version>.<service>_client`` of an SDK client."""
+    for klass in type(client).__mro__:
+        if klass.__module__.startswith("tencentcloud.") and klass.__module__.endswith("_client"):
+            return klass.__module__
+    raise TypeError(f"{type(client).__name__} is not a tencentcloud SDK client")
+
+
+def _models(client: Any) -> Any:
+    """The request and response models of an SDK client's service and version."""
+    return importlib.import_module(_sdk_module(client).rsplit(".", 1)[0] + ".models")
+
+
+def _service(client: Any) -> str:
+    return _sdk_module(client).split(".")[1].upper()
 
 
 def _translate(err: Any) -> TencentCloudApiError:

@@ -54,6 +54,7 @@ from airflow_scf_snova.scf.network import vpc_config_param
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_scf_snova.hooks.scf_logs import InvocationLog
 #: The colour of every SCF task in the UI (Tencent Cloud blue).
 SCF_UI_COLOR = "#0052d9"
 SCF_UI_FGCOLOR = "#ffffff"
@@ -362,16 +363,19 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
     """Invoke an SCF function and push its return value to XCom.
 
     ``RequestResponse`` (sync) returns the function's return value (``RetMsg`` decoded from
-    JSON). The function's complete log goes to the task log: when the 4 KB ``Tail`` is cut, the
-    whole log is fetched by ``FunctionRequestId`` with ``GetFunctionLogs``. A failed execution
-    (user exception 430, timeout 433, memory 434) raises
+    JSON). The function's complete log goes to the task log, whole and through Airflow's secret
+    masking: the 4 KB ``Tail`` the invoke returns when it holds the whole log, otherwise every
+    line read from CLS by ``FunctionRequestId``. A failed execution (``InvokeResult`` 1: the
+    user code raised, 430; -1: timeout 433, memory 434, response above 6 MB 407...) raises
     :class:`~airflow_scf_snova.exceptions.SCFFunctionExecutionError`, an
     ``AirflowFailException``: the task fails without retrying, since a retry would run the
-    function again. The SDK client never re-sends a sync invoke.
+    function again. The SDK client never re-sends a sync invoke, and a sync invoke that SCF
+    stops waiting for (after 300 s; the function goes on running) fails the same way.
 
     ``Event`` (async) returns the ``FunctionRequestId`` at once, or, with
     ``wait_for_completion``, waits until the run is over, through SCF's retries (in the
-    triggerer when ``deferrable``), and then behaves like a sync invoke. ``on_kill`` terminates
+    triggerer when ``deferrable``; ``GetRequestStatus`` searched from a minute before the
+    invoke), and then behaves like a sync invoke, its log read from CLS. ``on_kill`` terminates
     the event of an async-execution function; SCF cannot stop other runs
     (:mod:`airflow_scf_snova.operators.scf_async`).
 
@@ -441,81 +445,86 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
             self.invocation_type,
             len(encoded.encode("utf-8")) if encoded else 0,
         )
-        since, result = self._send_invoke(encoded)
+        if self.log_function_output and self.invocation_type == SYNC:
+            hook.prefetch_log_settings(self.function_name)  # while the run goes on
+        invoked_at, result = self._send_invoke(encoded)
         request_id = result.get("FunctionRequestId")
         if self.invocation_type == SYNC:
-            return self._complete(
-                request_id,
-                result.get("RetMsg"),
-                result.get("ErrMsg"),
-                result.get("InvokeResult"),
-                tail=result.get("Log"),
-            )
+            return self._complete(request_id, result, invoked_at)
         self.log.info("Async invocation accepted: FunctionRequestId %s", request_id)
         if not self.wait_for_completion:
             return request_id
-        return self._wait_async(request_id, since)
+        return self._wait_async(request_id, invoked_at)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        invoked_at: float | None = None,
+    ) -> Any:
         """Resume after the invocation trigger fired: log, return value or failure."""
         if not event:
             raise AirflowException("the SCF invocation trigger sent no event")
         request_id = event.get("function_request_id")
         if event.get("event_status"):  # an async-execution function's event ended
             status = {"Status": event["event_status"], "StatusCode": event.get("status_code")}
-            return self._complete_event(request_id, status, event.get("since"))
+            return self._complete_event(request_id, status, invoked_at)
         if event.get("ret_code") is None:  # the wait itself failed
             if event.get("timed_out"):
                 raise SCFWaitTimeoutError(event.get("message", "timed out"))
             raise TencentCloudError(event.get("message", "waiting for the SCF invocation failed"))
         return self._complete_async(
-            request_id, {"RetCode": event["ret_code"], "RetMsg": event.get("ret_msg")}
+            request_id, {"RetCode": event["ret_code"], "RetMsg": event.get("ret_msg")}, invoked_at
         )
 
     # -- results ---------------------------------------------------------------------------------
-    def _complete_async(self, request_id: str, status: dict[str, Any]) -> Any:
-        ret_code = status.get("RetCode")
-        failed = ret_code not in (0, None)
-        return self._complete(
-            request_id,
-            status.get("RetMsg"),
-            status.get("RetMsg") if failed else "",
-            -1 if failed else 0,
-            tail=None,
-        )
+    def _complete_async(
+        self, request_id: str, status: dict[str, Any], invoked_at: float | None
+    ) -> Any:
+        ret_msg = status.get("RetMsg")
+        failed = {"ErrMsg": ret_msg, "InvokeResult": -1} if status.get("RetCode") else {}
+        return self._complete(request_id, {"RetMsg": ret_msg, **failed}, invoked_at)
 
     def _complete(
-        self,
-        request_id: str | None,
-        ret_msg: str | None,
-        err_msg: str | None,
-        invoke_result: int | None,
-        tail: str | None,
+        self, request_id: str | None, result: dict[str, Any], invoked_at: float | None
     ) -> Any:
+        """Log the run's output, then return its value or raise its failure.
+
+        :param result: ``RetMsg``, ``ErrMsg``, ``InvokeResult`` and (sync) the ``Log`` tail.
+        """
         from airflow_scf_snova.scf.payloads import decode_return_value, function_error
 
-        record = self._log_function_output(request_id, tail) if self.log_function_output else None
-        error = function_error(ret_msg, err_msg, invoke_result)
-        if error is not None:
-            status_code = error.status_code
-            if status_code is None and record and record.get("RetCode") not in (0, 2, None):
-                status_code = record["RetCode"]  # GetFunctionLogs carries the runtime status
-            raise SCFFunctionExecutionError(
-                self.function_name, request_id, status_code, error.message, error.stack_trace
-            )
-        return decode_return_value(ret_msg)
+        log = None
+        if self.log_function_output:
+            log = self._log_function_output(request_id, result.get("Log"), invoked_at)
+        ret_msg = result.get("RetMsg")
+        error = function_error(ret_msg, result.get("ErrMsg"), result.get("InvokeResult"))
+        if error is None:
+            return decode_return_value(ret_msg)
+        # Without a status in the error object, the CLS records carry the runtime status.
+        status_code = error.status_code or (log.status_code if log else None)
+        raise SCFFunctionExecutionError(
+            self.function_name, request_id, status_code, error.message, error.stack_trace
+        )
 
-    def _log_function_output(self, request_id: str | None, tail: str | None) -> dict | None:
-        """Write the function's complete log to the task log; returns the ``FunctionLog``
-        record when it had to be fetched."""
-        text, record = self.hook.complete_log(
-            self.function_name, request_id, tail, timeout=max(self.poll_interval * 3, 5.0)
+    def _log_function_output(
+        self, request_id: str | None, tail: str | None, invoked_at: float | None
+    ) -> InvocationLog | None:
+        """Write the function's complete log to the task log as one record, once the function's
+        secret-looking environment values are masked; returns the CLS log when it was read."""
+        text, log = self.hook.complete_log(
+            self.function_name,
+            request_id,
+            tail,
+            invoked_at=invoked_at,
+            timeout=max(self.poll_interval * 3, 5.0),
         )
         if text:
+            self.hook.mask_function_secrets(self.function_name)
             self.log.info(
                 "SCF function log (FunctionRequestId %s):\n%s", request_id, text.rstrip("\n")
             )
-        return record
+        return log
 
 
 class SCFDeleteFunctionOperator(SCFBaseOperator):

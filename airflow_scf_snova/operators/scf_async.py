@@ -115,10 +115,10 @@ class SCFAsyncInvocationMixin:
     def _send_invoke(self, encoded: str | None) -> tuple[float, dict[str, Any]]:
         """``Invoke`` with the operator's settings; returns when it was sent (epoch seconds)
         and the ``Result``."""
-        since = time.time()
+        invoked_at = time.time()
         self._sync_in_flight = self.invocation_type == SYNC
         try:
-            return since, self.hook.invoke(
+            return invoked_at, self.hook.invoke(
                 self.function_name,
                 payload=encoded,
                 invocation_type=self.invocation_type,
@@ -127,8 +127,8 @@ class SCFAsyncInvocationMixin:
         finally:
             self._sync_in_flight = False
 
-    def _wait_async(self, request_id: str, since: float) -> Any:
-        """Wait for the asynchronous invocation ``request_id`` (invoked at ``since``, epoch
+    def _wait_async(self, request_id: str, invoked_at: float) -> Any:
+        """Wait for the asynchronous invocation ``request_id`` (invoked at ``invoked_at``, epoch
         seconds) and complete the task with its outcome, here or (``deferrable``) in the
         triggerer."""
         hook = self.hook
@@ -148,21 +148,23 @@ class SCFAsyncInvocationMixin:
             if self.deferrable:
                 event = hook.get_async_event_status(request_id)
                 if event.get("Status") in (None, EVENT_RUNNING):
-                    self._defer_async(request_id, since, async_run)
+                    self._defer_async(request_id, invoked_at, async_run)
             else:
                 event = hook.wait_for_async_event(request_id, **waits)
-            return self._complete_event(request_id, event, since)
+            return self._complete_event(request_id, event, invoked_at)
         if self.deferrable:
             from airflow_scf_snova.hooks.scf_async import RetryFollower
 
-            status = hook.get_request_status(self.function_name, request_id, since=since)
+            status = hook.get_request_status(self.function_name, request_id, invoked_at=invoked_at)
             if not RetryFollower(hook, self.function_name).settled(status):
-                self._defer_async(request_id, since, async_run)
+                self._defer_async(request_id, invoked_at, async_run)
         else:
-            status = hook.wait_for_invocation(self.function_name, request_id, since=since, **waits)
-        return self._complete_async(request_id, status)  # type: ignore[attr-defined]
+            status = hook.wait_for_invocation(
+                self.function_name, request_id, invoked_at=invoked_at, **waits
+            )
+        return self._complete_async(request_id, status, invoked_at)  # type: ignore[attr-defined]
 
-    def _defer_async(self, request_id: str, since: float, async_run: bool) -> None:
+    def _defer_async(self, request_id: str, invoked_at: float, async_run: bool) -> None:
         from airflow_scf_snova.triggers.scf import SCFInvocationCompleteTrigger
 
         self.defer(  # type: ignore[attr-defined]
@@ -172,14 +174,17 @@ class SCFAsyncInvocationMixin:
                 poll_interval=self.poll_interval,
                 **self.hook_kwargs(),  # type: ignore[attr-defined]
                 timeout=self.wait_timeout,
-                since=since,
+                invoked_at=invoked_at,
                 async_run=async_run,
             ),
             method_name="execute_complete",
+            kwargs={"invoked_at": invoked_at},
             timeout=timedelta(seconds=self.wait_timeout + 60),
         )
 
-    def _complete_event(self, request_id: str, event: dict[str, Any], since: float | None) -> Any:
+    def _complete_event(
+        self, request_id: str, event: dict[str, Any], invoked_at: float | None
+    ) -> Any:
         """The task's outcome from the final ``GetAsyncEventStatus`` of an async-execution
         function's event: the return value of a ``FINISHED`` one (when ``GetRequestStatus`` has
         it), a failure for ``FAILED`` and ``ABORTED``."""
@@ -192,11 +197,13 @@ class SCFAsyncInvocationMixin:
             code,
         )
         if status != EVENT_ABORTED:
-            record = self.hook.get_request_status(self.function_name, request_id, since=since)
+            record = self.hook.get_request_status(
+                self.function_name, request_id, invoked_at=invoked_at
+            )
             if record is not None and record.get("RetCode") != RET_CODE_RUNNING:
-                return self._complete_async(request_id, record)  # type: ignore[attr-defined]
+                return self._complete_async(request_id, record, invoked_at)  # type: ignore[attr-defined]
         if self.log_function_output:
-            self._log_function_output(request_id, None)  # type: ignore[attr-defined]
+            self._log_function_output(request_id, None, invoked_at)  # type: ignore[attr-defined]
         if status == EVENT_FINISHED:
             return None
         message = "the async event was terminated (ABORTED)" if status == EVENT_ABORTED else ""

@@ -2,7 +2,8 @@
 means (the return value, a failed execution, a cut log).
 
 Pure Python: the limits and codes come from :mod:`scf_snova_core` (the SCF ``Invoke`` model's
-``ClientContext`` limits, the runtime's failure status codes, the 4 KB ``LogType=Tail``).
+``ClientContext`` limits, the runtime's failure status codes, the ``InvokeResult`` values, the 4 KB
+``LogType=Tail``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import json
 from typing import Any, NamedTuple
 
 from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, LOG_TAIL_BYTES, SYNC_PAYLOAD_LIMIT
-from scf_snova_core.states import FAILURE_STATUS_CODES, INVOCATION_TYPES, SYNC
+from scf_snova_core.states import (
+    FAILURE_STATUS_CODES,
+    INVOCATION_TYPES,
+    INVOKE_RESULT_SUCCESS,
+    INVOKE_RESULT_USER_ERROR,
+    STATUS_CODE_USER_EXCEPTION,
+    SYNC,
+)
 
 from airflow_scf_snova.exceptions import InvalidInputError
 
@@ -92,9 +100,16 @@ def function_error(
 ) -> FunctionError | None:
     """The failure of an execution, or ``None`` when it succeeded.
 
-    An execution failed when ``ErrMsg`` is not empty, when ``InvokeResult`` is not 0, or when
-    ``RetMsg`` is SCF's error object (``errorCode``, ``errorMessage`` and a failure
-    ``statusCode`` such as 430 user exception, 433 timeout, 434 memory exceeded).
+    ``InvokeResult`` says which, as Tencent's own function-to-function client reads it:
+
+    - ``0``: success, ``RetMsg`` is the return value; unless ``ErrMsg`` is set or ``RetMsg`` is
+      SCF's error object (``errorCode``, ``errorMessage`` and a failure ``statusCode`` such as
+      430, 433 timeout, 434 memory, 407 response too large), which is how a failure shows where
+      ``InvokeResult`` is absent (``GetRequestStatus``);
+    - ``1``: the user code raised; ``RetMsg`` is the JSON error object (``errorMessage``,
+      ``stackTrace``), and the status is 430 unless the object says otherwise;
+    - anything else (``-1``): another failure; ``RetMsg`` (or ``ErrMsg``) is the error object or a
+      plain message.
     """
     error = _error_object(err_msg) or _error_object(ret_msg)
     looks_like_error = (
@@ -103,13 +118,19 @@ def function_error(
         and "errorMessage" in error
         and error.get("statusCode") in FAILURE_STATUS_CODES
     )
-    if not err_msg and invoke_result in (0, None) and not looks_like_error:
+    if invoke_result in (INVOKE_RESULT_SUCCESS, None) and not err_msg and not looks_like_error:
         return None
     if error is None:
-        return FunctionError(None, err_msg or ret_msg or "the function failed", None)
+        return FunctionError(
+            STATUS_CODE_USER_EXCEPTION if invoke_result == INVOKE_RESULT_USER_ERROR else None,
+            err_msg or ret_msg or "the function failed",
+            None,
+        )
     status = error.get("statusCode")
+    if not isinstance(status, int):
+        status = STATUS_CODE_USER_EXCEPTION if invoke_result == INVOKE_RESULT_USER_ERROR else None
     return FunctionError(
-        status if isinstance(status, int) else None,
+        status,
         str(error.get("errorMessage") or err_msg or "the function failed"),
         error.get("stackTrace") or None,
     )

@@ -204,20 +204,21 @@ class SCFFunctionStateTrigger(_SCFTrigger):
 class SCFInvocationCompleteTrigger(_SCFTrigger):
     """Wait until an async (``Event``) invocation is over.
 
-    An ordinary function's invocation is followed with ``GetRequestStatus`` (from ``since``)
-    through SCF's retries: it is over when an attempt succeeds or the last retry fails. The event
-    carries the outcome of the last attempt: ``function_request_id``, ``ret_code`` (0 success,
-    -1 failed), ``ret_msg``, ``retry_num`` and ``duration`` (ms); ``status`` is ``success`` only
-    when ``ret_code`` is 0.
+    An ordinary function's invocation is followed with ``GetRequestStatus`` (from a minute before
+    ``invoked_at``) through SCF's retries: it is over when an attempt succeeds or the last retry
+    fails. The event carries the outcome of the last attempt: ``function_request_id``, ``ret_code``
+    (0 success, -1 failed), ``ret_msg``, ``retry_num`` and ``duration`` (ms); ``status`` is
+    ``success`` only when ``ret_code`` is 0.
 
     An async-execution function's event (``async_run``) is followed with ``GetAsyncEventStatus``
     until it is no longer ``RUNNING``; the event carries ``event_status`` (``FINISHED``,
-    ``ABORTED``, ``FAILED``), ``status_code`` and ``since``.
+    ``ABORTED``, ``FAILED``), ``status_code`` and ``invoked_at``.
 
     An API error or the deadline gives an ``error`` event without ``ret_code``/``event_status``.
 
     :param function_request_id: the ``FunctionRequestId`` the async invoke returned.
-    :param since: epoch seconds when it was invoked (``GetRequestStatus`` searches from then).
+    :param invoked_at: when the invoke was sent (epoch seconds; ``GetRequestStatus`` searches
+        from a minute before); ``None`` searches the last day.
     :param async_run: the function runs in async-execution mode.
     """
 
@@ -230,21 +231,21 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
         region: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
-        since: float | None = None,
+        invoked_at: float | None = None,
         async_run: bool = False,
     ) -> None:
         super().__init__(
             function_name, namespace, tencentcloud_conn_id, region, poll_interval, timeout
         )
         self.function_request_id = function_request_id
-        self.since = since
+        self.invoked_at = invoked_at
         self.async_run = async_run
 
     def _kwargs(self) -> dict[str, Any]:
         return {
             **super()._kwargs(),
             "function_request_id": self.function_request_id,
-            "since": self.since,
+            "invoked_at": self.invoked_at,
             "async_run": self.async_run,
         }
 
@@ -254,7 +255,7 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
             status = self.hook.get_async_event_status(self.function_request_id)
             return None if status.get("Status") in (None, EVENT_RUNNING) else status
         record = self.hook.get_request_status(
-            self.function_name, self.function_request_id, self.namespace, self.since
+            self.function_name, self.function_request_id, self.namespace, self.invoked_at
         )
         return record if follower.settled(record) else None
 
@@ -280,7 +281,7 @@ class SCFInvocationCompleteTrigger(_SCFTrigger):
                     function_request_id=self.function_request_id,
                     event_status=status,
                     status_code=record.get("StatusCode"),
-                    since=self.since,
+                    invoked_at=self.invoked_at,
                 )
                 return
             if record is not None:

@@ -1,11 +1,13 @@
 """SCF and COS limits a client must respect before sending a request.
 
 Sources: the API 3.0 request structure (a POST signed with TC3-HMAC-SHA256 carries at most
-10 MB, e.g. https://cloud.tencent.com/document/api/213/15693), the ``Invoke`` model docstring
-of ``tencentcloud-sdk-python-scf`` (``ClientContext``:
-6 MB sync, 128 KB async; the sync call ends after 300 s) and the ``LogType`` docstring (``Tail``
-returns the last 4 KB); SCF's quota page (https://cloud.tencent.com/document/product/583/11637:
-functions per namespace, triggers, versions); COS multipart rules
+10 MB, e.g. https://cloud.tencent.com/document/api/213/15693), the ``Invoke`` model docstring of
+``tencentcloud-sdk-python-scf`` (``ClientContext``: 6 MB sync, 128 KB async; the sync call ends
+after 300 s), the ``LogType`` docstring (``Tail`` returns the last 4 KB) and the
+``GetRequestStatus`` docstring (``StartTime`` defaults to 15 minutes ago); SCF's quota page
+(https://cloud.tencent.com/document/product/583/11637: functions per namespace, triggers,
+versions, a sync response of at most 6 MB); CLS ``SearchLog`` (``tencentcloud-sdk-python-cls``:
+``Limit`` at most 1000, a ``Context`` chain reads at most 10,000 logs); COS multipart rules
 (https://cloud.tencent.com/document/product/436/14112).
 """
 
@@ -28,6 +30,18 @@ SCF_MAX_VERSIONS = 1000
 #: The largest body of an API 3.0 request (``RequestSizeLimitExceeded`` above it): 10 MB, read
 #: as 10,000,000 bytes. A base64 ``ZipFile`` of more than about 7.4 MB cannot be sent inline.
 API_REQUEST_BODY_LIMIT = 10_000_000
+#: Largest return value of a sync invoke; a larger one fails the run with status 407.
+SYNC_RESPONSE_LIMIT = 6 * 1024 * 1024
+
+#: ``GetRequestStatus`` without ``StartTime`` searches runs started this many seconds ago or later.
+REQUEST_STATUS_DEFAULT_LOOKBACK = 15 * 60
+#: The longest ``StartTime``..``EndTime`` window of ``GetRequestStatus``. SCF documents none; one
+#: day is what its older log API allowed (a stricter assumption).
+REQUEST_STATUS_MAX_WINDOW = 24 * 60 * 60
+
+#: CLS ``SearchLog``: at most this many logs per call, and per ``Context`` chain.
+CLS_SEARCH_MAX_LIMIT = 1000
+CLS_CONTEXT_MAX_LOGS = 10_000
 
 #: COS allows at most 1,000 keys per list page and per multi-delete request.
 COS_MAX_KEYS = 1000

@@ -1,5 +1,6 @@
-"""SCF API 3.0 calls through the real ``ScfClient``, and code packages to deploy: what the
-emulator tests use to drive functions the way a client does.
+"""SCF API 3.0 calls through the real ``ScfClient`` (and CLS calls through the real
+``ClsClient``), and code packages to deploy: what the emulator tests use to drive functions and
+read their logs the way a client does.
 
 A function runs isolated, as on SCF: what it imports beyond the standard library must be in its
 package. :func:`zip_b64` adds pure packages of this environment (``include``) and third-party
@@ -9,6 +10,7 @@ requirements built for SCF's platform (``requirements``, cached by
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import textwrap
@@ -19,7 +21,6 @@ from pathlib import Path
 
 from scf_snova_core.states import FAILED_STATES
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.scf.v20180416 import models
 
 from airflow_scf_snova.scf.dependencies import build_dependencies
 from airflow_scf_snova.scf.packaging import iter_included_files, iter_package_files
@@ -82,26 +83,38 @@ def zip_b64(
     return base64.b64encode(make_zip(files)).decode()
 
 
-def client_for(server):
-    """A real ``ScfClient`` pointed at an :class:`~scf_snova_emulator.EmulatorServer`."""
+def client_for(server, client_class=None):
+    """A real Tencent Cloud API 3.0 SDK client (``ScfClient`` by default, or ``ClsClient``...)
+    pointed at an :class:`~scf_snova_emulator.EmulatorServer`."""
     from tencentcloud.common import credential
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
-    from tencentcloud.scf.v20180416.scf_client import ScfClient
+
+    if client_class is None:
+        from tencentcloud.scf.v20180416.scf_client import ScfClient as client_class
 
     cfg = server.config
     http = HttpProfile(protocol="http", endpoint=f"127.0.0.1:{server.port}")
-    return ScfClient(
+    return client_class(
         credential.Credential(cfg.secret_id, cfg.secret_key),
         cfg.region,
         ClientProfile(httpProfile=http),
     )
 
 
+def _models(client):
+    """The models module of an SDK client (``tencentcloud.<service>.<version>.models``)."""
+    for klass in type(client).__mro__:
+        if klass.__module__.startswith("tencentcloud.") and klass.__module__.endswith("_client"):
+            return importlib.import_module(klass.__module__.rsplit(".", 1)[0] + ".models")
+    raise TypeError(f"{type(client).__name__} is not a tencentcloud SDK client")
+
+
 def call(client, action: str, params: dict | None = None) -> dict:
-    """Call ``action`` through the SDK's typed request/response models; returns the response
-    as a dict (what the SDK deserialised, so missing fields show up as ``None``)."""
-    request = getattr(models, f"{action}Request")()
+    """Call ``action`` through the SDK's typed request/response models (of the client's service:
+    SCF, CLS); returns the response as a dict (what the SDK deserialised, so missing fields show
+    up as ``None``)."""
+    request = getattr(_models(client), f"{action}Request")()
     request.from_json_string(json.dumps(params or {}))
     response = getattr(client, action)(request)
     return json.loads(response.to_json_string())
@@ -185,3 +198,21 @@ def invoke(client, name: str, event=None, **params) -> dict:
     if event is not None:
         request["ClientContext"] = json.dumps(event)
     return call(client, "Invoke", request)["Result"]
+
+
+def search_log(cls_client, topic_id: str, query: str = "", seconds: float = 600, **params) -> dict:
+    """CLS ``SearchLog`` over the last (and next) ``seconds``, oldest first unless ``Sort`` says
+    otherwise; returns the response with each result's ``LogJson`` decoded as ``Fields``."""
+    now_ms = int(time.time() * 1000)
+    request = {
+        "TopicId": topic_id,
+        "From": now_ms - int(seconds * 1000),
+        "To": now_ms + int(seconds * 1000),
+        "QueryString": query,
+        "Sort": "asc",
+        **params,
+    }
+    response = call(cls_client, "SearchLog", request)
+    for result in response.get("Results") or []:
+        result["Fields"] = json.loads(result["LogJson"])
+    return response

@@ -4,7 +4,7 @@ No signature is needed, but only loopback clients are served. HTTP routes::
 
     GET    /_emulator/health                  {"status": "ok", "endpoint", "region", "appid"}
     POST   /_emulator/reset                   forget all functions, triggers, invocations,
-                                              buckets and objects; clear faults
+                                              log records, buckets and objects; clear faults
     POST   /_emulator/timers/fire             {"function_name", "trigger_name", "namespace"}
                                               -> {"request_id"}
     GET    /_emulator/invocations?function_name=&namespace=   -> {"invocations": [...]}
@@ -21,9 +21,11 @@ No signature is needed, but only loopback clients are served. HTTP routes::
                                                "drop_connections": {"count", "after_bytes"},
                                                "latency": {"seconds", "service"}}
     DELETE /_emulator/faults                  clear every fault
-    GET    /_emulator/settings                {"reject_replays", "status_delay", "retry_interval"}
+    GET    /_emulator/settings                {"reject_replays", "status_delay", "retry_interval",
+                                               "sync_invoke_timeout"}
     POST   /_emulator/settings                {"reject_replays": bool, "status_delay": seconds,
-                                               "retry_interval": seconds}
+                                               "retry_interval": seconds,
+                                               "sync_invoke_timeout": seconds}
 
 Errors answer 4xx with ``{"error": {"code", "message"}}``.
 """
@@ -103,11 +105,14 @@ class Control:
             "reject_replays": scf.verifier.reject_replays,
             "status_delay": scf.backend.status_delay,
             "retry_interval": scf.retries.interval,
+            "sync_invoke_timeout": scf.invoker.sync_timeout,
         }
 
     def reset(self) -> None:
-        """Forget every function, trigger, invocation, bucket and object; clear all faults."""
+        """Forget every function, trigger, invocation, log record, bucket and object; clear all
+        faults."""
         self._server.scf.reset()
+        self._server.cls.reset()
         self._server.cos.reset()
         self._server.faults.reset()
 
@@ -153,13 +158,19 @@ class Control:
     def reject_replays(self, enabled: bool = True) -> None:
         """Refuse a TC3 signature seen before within 300 s (off by default; see
         :class:`~.scf.auth.Tc3Verifier`)."""
-        self._server.scf.verifier.reject_replays = enabled
-        self._server.scf.verifier.reset()
+        for verifier in (self._server.scf.verifier, self._server.cls.verifier):
+            verifier.reject_replays = enabled
+            verifier.reset()
 
     def set_status_delay(self, seconds: float) -> None:
         """Seconds functions stay Creating/Updating/Publishing/Deleting, for changes started from
         now on (to simulate slow deployments, or to catch a function mid-update)."""
         self._server.scf.backend.status_delay = max(0.0, float(seconds))
+
+    def set_sync_invoke_timeout(self, seconds: float) -> None:
+        """Seconds a sync invoke waits for its run before it fails with
+        ``FailedOperation.InvokeFunction`` (SCF: 300); lower it to test that limit quickly."""
+        self._server.scf.invoker.sync_timeout = max(0.0, float(seconds))
 
     def throttle(self, count: int, actions: list[str] | None = None) -> None:
         self._server.faults.throttle(count, actions)
@@ -236,6 +247,8 @@ class Control:
                 self.set_status_delay(body["status_delay"])
             if "retry_interval" in body:
                 self.set_retry_interval(float(body["retry_interval"]))
+            if "sync_invoke_timeout" in body:
+                self.set_sync_invoke_timeout(body["sync_invoke_timeout"])
             return 200, self.settings()
         raise _ControlError(404, "NotFound", f"no control route {method} {exchange.path}")
 

@@ -1,9 +1,10 @@
-"""The emulator's HTTP server: one threaded listener on loopback serving SCF, COS and control.
+"""The emulator's HTTP server: one threaded listener on loopback serving SCF, COS, CLS and control.
 
 Routing only, no service logic:
 
 - ``/_emulator/...``            -> the control API (:mod:`.control`);
 - Host ``<bucket>-<appid>.cos.<region>.myqcloud.com`` -> COS (:mod:`.cos.service`);
+- ``X-TC-Version: 2020-10-16``   -> the CLS API 3.0 endpoint (:mod:`.cls.service`);
 - anything else                  -> the SCF API 3.0 endpoint (:mod:`.scf.service`).
 """
 
@@ -17,6 +18,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .cls.service import ClsService
 from .config import EmulatorConfig, check_exposure
 from .cos.service import CosService
 from .faults import Faults
@@ -49,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 emulator.control.handle(exchange)
             elif emulator.cos.handles(exchange):
                 emulator.cos.handle(exchange)
+            elif emulator.cls.handles(exchange):
+                emulator.cls.handle(exchange)
             else:
                 emulator.scf.handle(exchange)
         except (BrokenPipeError, ConnectionResetError):
@@ -98,7 +102,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class EmulatorServer:
-    """The SCF and COS emulator, startable in-process (tests) or from the CLI.
+    """The SCF, COS and CLS emulator, startable in-process (tests) or from the CLI.
 
     Example::
 
@@ -122,7 +126,10 @@ class EmulatorServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
         self.cos = CosService(self.config, self.faults, self.data_dir / "cos")
-        self.scf = ScfService(self.config, self.faults, self.data_dir / "scf", self.cos)
+        self.cls = ClsService(self.config, self.faults, self.data_dir / "cls")
+        self.scf = ScfService(
+            self.config, self.faults, self.data_dir / "scf", self.cos, self.cls.backend
+        )
         from .control import Control
 
         self.control = Control(self)

@@ -121,17 +121,30 @@ def test_settings_over_http(emulator):
     try:
         reply = requests.post(
             url(emulator, "/settings"),
-            json={"reject_replays": True, "status_delay": 1.5, "retry_interval": 7},
+            json={
+                "reject_replays": True,
+                "status_delay": 1.5,
+                "retry_interval": 7,
+                "sync_invoke_timeout": 20,
+            },
             timeout=10,
         )
-        assert reply.json() == {"reject_replays": True, "status_delay": 1.5, "retry_interval": 7}
+        assert reply.json() == {
+            "reject_replays": True,
+            "status_delay": 1.5,
+            "retry_interval": 7,
+            "sync_invoke_timeout": 20,
+        }
         assert emulator.scf.verifier.reject_replays is True
+        assert emulator.cls.verifier.reject_replays is True
         assert emulator.scf.backend.status_delay == 1.5
         assert emulator.scf.retries.interval == 7
+        assert emulator.scf.invoker.sync_timeout == 20
     finally:
         emulator.control.reject_replays(False)
         emulator.control.set_status_delay(emulator.config.status_delay)
         emulator.control.set_retry_interval(emulator.config.retry_interval)
+        emulator.control.set_sync_invoke_timeout(300)
     assert requests.get(url(emulator, "/settings"), timeout=10).json()["reject_replays"] is False
 
 
@@ -146,6 +159,9 @@ def test_reset_forgets_everything(tmp_path):
             ),
         )
         create_function(client, "before-reset")
+        call(client, "Invoke", {"FunctionName": "before-reset"})
+        topic = server.cls.backend.default_topic()
+        assert server.cls.backend.batches(topic.topic_id)  # its log lines
         bucket = f"b-{config.appid}"
         server.cos.create_bucket(bucket)
         server.cos.put_object(bucket, "k", b"v")
@@ -156,6 +172,8 @@ def test_reset_forgets_everything(tmp_path):
         assert reply.json() == {"reset": True}
         assert call(client, "ListFunctions")["TotalCount"] == 0
         assert server.control.invocations() == []
+        assert server.cls.backend.batches(topic.topic_id) == []
+        assert server.cls.backend.default_topic() == topic  # the topic stays
         with pytest.raises(NoSuchBucket):
             server.cos.open_object(bucket, "k")
         create_function(client, "before-reset")  # the name is free again

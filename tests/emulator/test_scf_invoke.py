@@ -1,4 +1,8 @@
-"""Functions really run: sync and async invokes, logs, request status, errors, versions."""
+"""Functions really run: sync and async invokes, logs, request status, errors, versions.
+
+The CLS records of the logs are tested in ``test_cls_logs.py``, GetRequestStatus's window in
+``test_scf_request_status.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scf_snova_core.limits import LOG_TAIL_BYTES
+from scf_snova_core.limits import LOG_TAIL_BYTES, SYNC_RESPONSE_LIMIT
 from scf_snova_devel.scf_api import (
     RAISES,
     SLEEPS,
@@ -20,6 +24,7 @@ from scf_snova_devel.scf_api import (
     create_function,
     error_code,
     invoke,
+    search_log,
     wait_status,
     zip_b64,
 )
@@ -170,7 +175,7 @@ def test_an_exception_gives_the_430_shape(scf_client, unique_name):
     name = unique_name("fn")
     create_function(scf_client, name, source=RAISES)
     result = invoke(scf_client, name, {"why": "because"})
-    assert result["InvokeResult"] == -1
+    assert result["InvokeResult"] == 1  # the user code raised: RetMsg is the error object
     assert result["ErrMsg"] == result["RetMsg"]
     error = json.loads(result["ErrMsg"])
     assert error["errorCode"] == -1
@@ -224,7 +229,7 @@ def test_other_failures(scf_client, unique_name, body, status_code, message):
     assert message in error["errorMessage"]
 
 
-def test_tail_is_4kb_and_get_function_logs_has_everything(scf_client, unique_name):
+def test_tail_is_4kb_and_cls_has_every_line(scf_client, cls_client, unique_name):
     name = unique_name("fn")
     create_function(scf_client, name, source=CHATTY)
     lines = 2000  # ~200 KB of output
@@ -232,19 +237,19 @@ def test_tail_is_4kb_and_get_function_logs_has_everything(scf_client, unique_nam
     assert result["RetMsg"] == str(lines)
     assert len(result["Log"].encode()) == LOG_TAIL_BYTES  # ASCII output: exactly the last 4 KB
     assert result["Log"].splitlines()[-1].startswith("Report RequestId:")
-    logs = call(
-        scf_client,
-        "GetFunctionLogs",
-        {"FunctionName": name, "FunctionRequestId": result["FunctionRequestId"]},
-    )
-    assert logs["TotalCount"] == 1
-    full = logs["Data"][0]["Log"]
+    topic = call(scf_client, "GetFunction", {"FunctionName": name})["ClsTopicId"]
+    rid = result["FunctionRequestId"]
+    messages = []
+    for offset in range(0, 3000, 1000):
+        page = search_log(cls_client, topic, f'SCF_RequestId:"{rid}"', Limit=1000, Offset=offset)
+        messages += [r["Fields"]["SCF_Message"] for r in page["Results"]]
+    full = "\n".join(messages)
     assert full.endswith(result["Log"])  # the tail is the end of the complete log
     assert len(full.encode()) > 200_000
-    body = [line for line in full.splitlines() if line.startswith("line ")]
+    body = [line for line in messages if line.startswith("line ")]
     assert [int(line.split()[1]) for line in body] == list(range(lines))
-    assert "LAST LINE" in full
-    assert full.startswith(f"START RequestId: {result['FunctionRequestId']}")
+    assert "LAST LINE" in messages
+    assert messages[0] == f"START RequestId: {rid}"
 
 
 @pytest.fixture
@@ -275,9 +280,6 @@ def test_async_invoke_and_request_status(scf_client, unique_name, shared_dir):
     status = call(scf_client, "GetRequestStatus", {"FunctionName": name, "FunctionRequestId": rid})
     assert status["TotalCount"] == 1
     assert status["Data"][0]["RetCode"] == 1  # running until released
-    running_logs = call(scf_client, "GetFunctionLogs", {"FunctionName": name})
-    assert running_logs["Data"][0]["InvokeFinished"] == 0
-    assert running_logs["Data"][0]["RetCode"] == 2
     release.write_text("go")
     deadline = time.monotonic() + 20
     while True:
@@ -311,39 +313,57 @@ def test_async_failure_is_retcode_minus_one(emulator, scf_client, unique_name):
     assert unknown == {**unknown, "TotalCount": 0, "Data": []}
 
 
-def test_get_function_logs_filters_and_paging(scf_client, unique_name):
-    source = """
+def test_get_function_logs_is_offline(scf_client, unique_name):
+    name = unique_name("fn")
+    create_function(scf_client, name)
+    invoke(scf_client, name)
+    # The SDK documents it as taken offline (该接口已下线); the emulator answers as an offline
+    # API 3.0 action does.
+    assert error_code(scf_client, "GetFunctionLogs", {"FunctionName": name}) == "ActionOffline"
+
+
+def test_a_sync_response_above_6_mb_fails_with_407(emulator, scf_client, unique_name):
+    source = f"""
     def main_handler(event, context):
-        if event.get("fail"):
-            raise RuntimeError("asked to fail")
-        return event["i"]
+        print("returning a big value")
+        return "x" * {SYNC_RESPONSE_LIMIT}
     """
     name = unique_name("fn")
     create_function(scf_client, name, source=source)
-    ids = [
-        invoke(scf_client, name, {"i": i, "fail": i == 1})["FunctionRequestId"] for i in range(3)
+    result = invoke(scf_client, name)
+    error = json.loads(result["ErrMsg"])
+    assert (error["statusCode"], error["errorMessage"]) == (
+        407,
+        "The size of response exceeds the upper limit (6MB)",
+    )
+    assert result["InvokeResult"] == -1  # not a user-code exception
+    assert "returning a big value" in result["Log"]
+    # The limit is on the sync response: an async run's return value is not sent back.
+    rid = call(scf_client, "Invoke", {"FunctionName": name, "InvocationType": "Event"})["Result"][
+        "FunctionRequestId"
     ]
+    emulator.control.wait_for_invocations(2, name, timeout=30)
+    status = call(scf_client, "GetRequestStatus", {"FunctionName": name, "FunctionRequestId": rid})
+    assert status["Data"][0]["RetCode"] == 0
 
-    def logs(**params):
-        return call(scf_client, "GetFunctionLogs", {"FunctionName": name, **params})
 
-    assert [d["RequestId"] for d in logs(Order="asc")["Data"]] == ids
-    assert [d["RequestId"] for d in logs()["Data"]] == ids[::-1]  # desc by default
-    page = logs(Order="asc", Offset=1, Limit=1)
-    assert page["TotalCount"] == 3 and [d["RequestId"] for d in page["Data"]] == [ids[1]]
-    ok = logs(Filter={"RetCode": "is0"}, Order="asc")
-    assert [d["RequestId"] for d in ok["Data"]] == [ids[0], ids[2]]
-    assert all(d["RetCode"] == 0 and d["InvokeFinished"] == 1 for d in ok["Data"])
-    failed = logs(Filter={"RetCode": "not0"})
-    assert [d["RequestId"] for d in failed["Data"]] == [ids[1]]
-    assert failed["Data"][0]["RetCode"] == 430 and failed["Data"][0]["Level"] == "ERROR"
-    user = logs(Filter={"RetCode": "UserCodeException"})
-    assert [d["RequestId"] for d in user["Data"]] == [ids[1]]
-    assert logs(Filter={"RetCode": "TimeLimitExceeded"})["TotalCount"] == 0
-    assert logs(StartTime="2000-01-01 00:00:00", EndTime="2000-01-02 00:00:00")["TotalCount"] == 0
-    assert error_code(
-        scf_client, "GetFunctionLogs", {"FunctionName": name, "Filter": {"RetCode": "bad"}}
-    ) == ("InvalidParameterValue.RetCode")
+def test_a_sync_invoke_waits_at_most_the_sync_cap(emulator, scf_client, unique_name, tmp_path):
+    name = unique_name("fn")
+    create_function(scf_client, name, source=WAITS_FOR_FILE, Timeout=60)
+    release = tmp_path / "release"
+    emulator.control.set_sync_invoke_timeout(0.5)  # SCF's is 300 s
+    try:
+        started = time.monotonic()
+        params = {"FunctionName": name, "ClientContext": json.dumps({"path": str(release)})}
+        assert error_code(scf_client, "Invoke", params) == "FailedOperation.InvokeFunction"
+        assert time.monotonic() - started < 10
+    finally:
+        emulator.control.set_sync_invoke_timeout(300)
+    (running,) = emulator.control.invocations(name)
+    assert running["status"] == "running"  # the run goes on after the call gave up
+    release.write_text("go")
+    (done,) = emulator.control.wait_for_invocations(1, name, timeout=30)
+    assert (done["status"], done["ret_msg"]) == ("success", '"released"')
 
 
 def test_invoke_function_api(scf_client, unique_name):
@@ -375,7 +395,7 @@ def test_invalid_invoke_parameters(scf_client, unique_name):
     assert big["InvokeResult"] == 0
 
 
-def test_publish_version_and_invoke_it(scf_client, unique_name):
+def test_publish_version_and_invoke_it(scf_client, cls_client, unique_name):
     name = unique_name("fn")
     create_function(scf_client, name, source="def main_handler(e, c):\n    return 'one'\n")
     published = call(scf_client, "PublishVersion", {"FunctionName": name, "Description": "v1"})
@@ -393,16 +413,18 @@ def test_publish_version_and_invoke_it(scf_client, unique_name):
         },
     )
     wait_status(scf_client, name)
-    assert invoke(scf_client, name, Qualifier="1")["RetMsg"] == '"one"'
+    first = invoke(scf_client, name, Qualifier="1")
+    assert first["RetMsg"] == '"one"'
+    first_rid = first["FunctionRequestId"]
     assert invoke(scf_client, name)["RetMsg"] == '"two"'
     assert invoke(scf_client, name, Qualifier="2")["RetMsg"] == '"two"'  # Publish=TRUE
     version = call(scf_client, "GetFunction", {"FunctionName": name, "Qualifier": "1"})
     assert (version["FunctionVersion"], version["Status"]) == ("1", "Active")
     params = {"FunctionName": name, "Qualifier": "7"}
     assert error_code(scf_client, "GetFunction", params) == "ResourceNotFound.Version"
-    logs = call(scf_client, "GetFunctionLogs", {"FunctionName": name, "Qualifier": "1"})
-    assert logs["TotalCount"] == 1
-    assert json.loads(logs["Data"][0]["RetMsg"]) == "one"
+    topic = version["ClsTopicId"]
+    ran_one = search_log(cls_client, topic, f'SCF_FunctionName:"{name}" AND SCF_Qualifier:"1"')
+    assert {r["Fields"]["SCF_RequestId"] for r in ran_one["Results"]} == {first_rid}
     call(scf_client, "DeleteFunction", {"FunctionName": name, "Qualifier": "1"})
     assert error_code(scf_client, "Invoke", {"FunctionName": name, "Qualifier": "1"}) == (
         "ResourceNotFound.Qualifier"

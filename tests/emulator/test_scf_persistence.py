@@ -9,6 +9,7 @@ from scf_snova_devel.scf_api import (
     client_for,
     create_function,
     invoke,
+    search_log,
     wait_status,
     zip_b64,
 )
@@ -16,6 +17,7 @@ from scf_snova_emulator import EmulatorConfig, EmulatorServer
 from scf_snova_emulator.scf.invocations import InvocationHistory
 from scf_snova_emulator.scf.models import Invocation
 from scf_snova_emulator.scf.storage import ScfStorage
+from tencentcloud.cls.v20201016.cls_client import ClsClient
 
 HANGS = """
 import time
@@ -72,11 +74,17 @@ def test_functions_versions_triggers_and_logs_survive_a_restart(tmp_path):
         assert call(client, "PublishVersion", {"FunctionName": "persisted"})["FunctionVersion"] == (
             "2"
         )
-        logs = call(
-            client, "GetFunctionLogs", {"FunctionName": "persisted", "FunctionRequestId": done}
+        finished = call(
+            client, "GetRequestStatus", {"FunctionName": "persisted", "FunctionRequestId": done}
         )
-        assert logs["Data"][0]["RetMsg"] == '"v2, updated"'
-        assert logs["Data"][0]["Log"].startswith(f"START RequestId: {done}")
+        assert finished["Data"][0]["RetMsg"] == '"v2, updated"'
+        assert after["ClsTopicId"] == before["ClsTopicId"]  # the same log topic
+        logs = search_log(
+            client_for(second, ClsClient), after["ClsTopicId"], f'SCF_RequestId:"{done}"'
+        )
+        messages = [r["Fields"]["SCF_Message"] for r in logs["Results"]]
+        assert messages[0] == f"START RequestId: {done}"
+        assert messages[-1].startswith(f"Report RequestId: {done}")
         status = call(
             client, "GetRequestStatus", {"FunctionName": "hangs", "FunctionRequestId": hanging}
         )["Data"][0]

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from scf_snova_core.apitime import status_window
 from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
 from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
 
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
     ResourceNotFoundError,
+    SCFFunctionExecutionError,
     SCFFunctionStateError,
     SCFWaitTimeoutError,
     TencentCloudAuthError,
     TencentCloudThrottledError,
 )
+from airflow_scf_snova.hooks.scf_logs import assemble_log
 from airflow_scf_snova.scf.environment import environment_variables
 from airflow_scf_snova.scf.packaging import package_directory
 from airflow_scf_snova.scf.payloads import (
@@ -85,8 +90,18 @@ def test_function_error_and_return_value_parsing():
     error = json.dumps(
         {"errorCode": -1, "errorMessage": "m", "stackTrace": "Traceback", "statusCode": 430}
     )
+    assert function_error(error, error, 1) == (430, "m", "Traceback")
     assert function_error(error, error, -1) == (430, "m", "Traceback")
+    assert function_error(error, "", None) == (430, "m", "Traceback")  # GetRequestStatus
     assert function_error("", "plain text failure", -1) == (None, "plain text failure", None)
+    # InvokeResult 1 is a user-code exception, whatever RetMsg holds (as Tencent's own client
+    # reads it: RetMsg is the error object {errorCode, errorMessage, stackTrace}).
+    user = json.dumps({"errorCode": 1, "errorMessage": "user code exception caught"})
+    assert function_error(user, "", 1) == (430, "user code exception caught", None)
+    assert function_error("not json", "", 1) == (430, "not json", None)
+    timeout = json.dumps({"errorCode": -1, "errorMessage": "timed out", "statusCode": 433})
+    assert function_error(timeout, timeout, -1) == (433, "timed out", None)
+    assert function_error('"a value"', "an error message", 0) == (None, "an error message", None)
     assert decode_return_value('{"a": 1}') == {"a": 1}
     assert decode_return_value("not json") == "not json"
     assert decode_return_value("") is None
@@ -220,20 +235,143 @@ def test_sync_invoke_request_timeout_is_above_the_function_timeout(hook, unique_
 
 
 def test_async_invoke_status_and_complete_log(hook, echo):
+    invoked_at = time.time()
     result = hook.invoke(echo, {"print_bytes": 6000}, invocation_type="Event")
     request_id = result["FunctionRequestId"]
     assert result["RetMsg"] == ""
-    status = hook.wait_for_invocation(echo, request_id, poll_interval=0.05)
+    status = hook.wait_for_invocation(echo, request_id, poll_interval=0.05, invoked_at=invoked_at)
     assert status["RetCode"] == 0
     assert decode_return_value(status["RetMsg"])["request_id"] == request_id
-    record = hook.get_invocation_log(echo, request_id, poll_interval=0.05)
-    assert record["InvokeFinished"] == 1
-    assert record["Log"].startswith(f"START RequestId: {request_id}")
-    assert "line 000000" in record["Log"] and "END-OF-OUTPUT" in record["Log"]
+    log = hook.invocation_log(echo, request_id, invoked_at=invoked_at, poll_interval=0.05)
+    assert (log.complete, log.attempts, log.status_code) == (True, 1, 200)
+    assert log.text.startswith(f"START RequestId: {request_id}")
+    assert "line 000000" in log.text and "END-OF-OUTPUT" in log.text
+    assert log.text.splitlines()[-1].startswith(f"Report RequestId: {request_id}")
+
+
+def test_request_status_is_always_asked_within_a_window(hook, emulator, echo, monkeypatch):
+    invoked_at = time.time()
+    request_id = hook.invoke(echo, {}, invocation_type="Event")["FunctionRequestId"]
+    emulator.control.wait_for_invocations(1, echo, timeout=30)
+    # 20 minutes later (on SCF's clock) its default window, the last 15 minutes, misses the run...
+    monkeypatch.setattr(emulator.scf.responses, "clock", lambda: invoked_at + 20 * 60)
+    bare = hook.call("GetRequestStatus", {"FunctionName": echo, "FunctionRequestId": request_id})
+    assert bare["Data"] == []
+    # ...but the hook always sends StartTime and EndTime: around the invoke, or the last day.
+    assert hook.get_request_status(echo, request_id, invoked_at=invoked_at)["RetCode"] == 0
+    assert hook.get_request_status(echo, request_id)["RetCode"] == 0
+
+
+def test_status_window():
+    now = 1_800_000_000.5  # 2027-01-15 08:00:00 UTC: 16:00:00 in UTC+8, SCF's API time
+    # From a minute before the invoke to a minute after now.
+    assert status_window(now - 10, now) == ("2027-01-15 15:58:50", "2027-01-15 16:01:00")
+    # The invoke time unknown: the longest window, one day.
+    assert status_window(None, now) == ("2027-01-14 16:01:00", "2027-01-15 16:01:00")
+    # An invoke more than a day ago: one day from it (the run started in there).
+    assert status_window(now - 3 * 86400, now) == (
+        "2027-01-12 15:59:00",
+        "2027-01-13 15:59:00",
+    )
+
+
+def test_a_cut_log_is_read_whole_from_cls(hook, emulator, echo):
+    invoked_at = time.time()
+    result = hook.invoke(echo, {"print_bytes": 50_000})
+    assert len(result["Log"].encode()) == 4096  # the tail only
+    request_id, tail = result["FunctionRequestId"], result["Log"]
+    text, log = hook.complete_log(echo, request_id, tail, invoked_at=invoked_at)
+    assert log is not None and log.complete and text == log.text
+    assert text.endswith(result["Log"])
+    numbers = [int(line.split()[1]) for line in text.splitlines() if line.startswith("line ")]
+    assert numbers == list(range(len(numbers))) and len(numbers) > 400
+
+
+def test_a_whole_tail_needs_no_cls_search(emulator, echo):
+    hook = fast_hook(max_retries=0)
+    result = hook.invoke(echo, {"n": 1})
+    emulator.faults.throttle(1, ["SearchLog"])  # a search would now fail
+    text, log = hook.complete_log(echo, result["FunctionRequestId"], result["Log"])
+    assert (text, log) == (result["Log"], None)
+    assert emulator.faults.snapshot()["throttle"] == 1
+
+
+def test_cls_pages_that_are_too_large_are_asked_for_again_smaller(hook, echo, monkeypatch):
+    from scf_snova_emulator.cls import responses
+
+    invoked_at = time.time()
+    request_id = hook.invoke(echo, {"print_bytes": 20_000})["FunctionRequestId"]
+    monkeypatch.setattr(responses, "MAX_RESULT_BYTES", 30_000)  # 20 MB on CLS
+    # A page of every record (about 200) is now too large: only smaller pages pass.
+    log = hook.invocation_log(echo, request_id, invoked_at=invoked_at)
+    numbers = [int(line.split()[1]) for line in log.text.splitlines() if line.startswith("line ")]
+    assert log.complete and numbers == list(range(195)) and "END-OF-OUTPUT" in log.text
+
+
+def test_assemble_log_puts_retries_after_the_first_attempt():
+    def record(retry, time_ms, message, code=200, kind="Custom"):
+        return {
+            "SCF_RetryNum": retry,
+            "Time": time_ms,
+            "SCF_Message": message,
+            "SCF_StatusCode": code,
+            "SCF_Type": kind,
+        }
+
+    records = [
+        record(1, 70_000, "Report RequestId: r", 200, "Platform"),
+        record(0, 10, "START RequestId: r", 202, "Platform"),
+        record(1, 60_000, "START RequestId: r", 202, "Platform"),
+        record(0, 20, "boom", 430),
+        record(0, 20, "Report RequestId: r", 430, "Platform"),
+        record(1, 70_000, "fine"),
+    ]
+    log = assemble_log(records)
+    assert log.text.splitlines() == [
+        "START RequestId: r",
+        "boom",
+        "Report RequestId: r",
+        "--- retry 1 (SCF_RetryNum 1) ---",
+        "START RequestId: r",
+        "Report RequestId: r",
+        "fine",
+    ]
+    assert (log.attempts, log.status_code, log.complete) == (2, 200, True)
+    running = assemble_log([record(0, 10, "START RequestId: r", 202, "Platform")])
+    assert (running.status_code, running.complete) == (None, False)
+
+
+def test_a_sync_invoke_scf_stops_waiting_for_fails_for_good(hook, emulator, unique_name, tmp_path):
+    source = (
+        "import os, time\n"
+        "def main_handler(event, context):\n"
+        "    while not os.path.exists(event['path']):\n"
+        "        time.sleep(0.01)\n"
+        "    return 'released'\n"
+    )
+    name = unique_name("slow")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(source)
+    package = package_directory(tmp_path / "code")
+    code = hook.zip_code(package.data)
+    hook.create_function(name, code, "index.main_handler", "Python3.9", timeout=60)
+    hook.wait_for_function_status(name, poll_interval=0.02)
+    release = tmp_path / "release"
+    emulator.control.set_sync_invoke_timeout(0.5)
+    try:
+        with pytest.raises(SCFFunctionExecutionError, match="may still be running") as info:
+            hook.invoke(name, {"path": str(release)})
+        assert isinstance(info.value, AirflowFailException)  # no task retry: it still runs
+    finally:
+        emulator.control.set_sync_invoke_timeout(300)
+        release.write_text("go")
+        emulator.control.wait_for_invocations(1, name, timeout=30)
+        delete_quietly(hook, name)
 
 
 def test_failed_execution_is_a_result_not_an_exception(hook, echo):
     result = hook.invoke(echo, {"fail": "boom"})
+    assert result["InvokeResult"] == 1  # a user-code exception
     error = function_error(result["RetMsg"], result["ErrMsg"], result["InvokeResult"])
     assert error.status_code == 430
     assert "ValueError: boom" in error.stack_trace

@@ -67,12 +67,12 @@ def test_the_status_of_the_last_attempt_decides():
 
 def test_get_request_status_searches_from_the_invocation(hook, deploy):
     name = deploy(FAILS_WHEN_TOLD)
-    since = time.time()
+    invoked_at = time.time()
     request_id = hook.invoke(name, {}, invocation_type="Event")["FunctionRequestId"]
-    status = hook.wait_for_invocation(name, request_id, poll_interval=0.02, since=since)
+    status = hook.wait_for_invocation(name, request_id, poll_interval=0.02, invoked_at=invoked_at)
     assert (status["RequestId"], status["RetCode"], status["RetryNum"]) == (request_id, 0, 0)
     # The window is sent, in SCF's time zone: from an hour later, the run is not found ...
-    assert hook.get_request_status(name, request_id, since=since + 3600) is None
+    assert hook.get_request_status(name, request_id, invoked_at=invoked_at + 3600) is None
     # ... and without a start time, SCF's own default (the last 15 minutes) finds it.
     assert hook.get_request_status(name, request_id)["RetCode"] == 0
 
@@ -82,12 +82,12 @@ def test_wait_for_invocation_follows_scf_retries_to_a_success(
 ):
     retry_interval(3600)  # the retry waits until released below
     name = deploy(FAILS_WHEN_TOLD, environment={"FAIL": "1"})
-    since = time.time()
+    invoked_at = time.time()
     request_id = hook.invoke(name, {}, invocation_type="Event")["FunctionRequestId"]
     outcome: dict = {}
     waiter = threading.Thread(
         target=lambda: outcome.update(
-            hook.wait_for_invocation(name, request_id, poll_interval=0.02, since=since)
+            hook.wait_for_invocation(name, request_id, poll_interval=0.02, invoked_at=invoked_at)
         )
     )
     waiter.start()
@@ -106,11 +106,11 @@ def test_wait_for_invocation_follows_scf_retries_to_a_success(
 def test_wait_for_invocation_ends_with_the_last_retry(hook, deploy, emulator):
     name = deploy(RAISES)
     hook.update_event_invoke_config(name, retries=1)
-    since = time.time()
+    invoked_at = time.time()
     request_id = hook.invoke(name, {}, invocation_type="Event")["FunctionRequestId"]
-    status = hook.wait_for_invocation(name, request_id, poll_interval=0.02, since=since)
+    status = hook.wait_for_invocation(name, request_id, poll_interval=0.02, invoked_at=invoked_at)
     assert (status["RetCode"], status["RetryNum"]) == (-1, 1)
-    attempts = hook.get_request_attempts(name, request_id, since=since)
+    attempts = hook.get_request_attempts(name, request_id, invoked_at=invoked_at)
     assert [(a["RetryNum"], a["RetCode"]) for a in attempts] == [(0, -1), (1, -1)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,88 @@ def test_the_whole_log_of_a_chatty_function_is_in_the_task_log(echo, capsys):
     assert sum(len(f"line {n:06d} ") + 91 for n in numbers) >= 120_000
 
 
+SAYS = """
+import os
+
+def main_handler(event, context):
+    print("the function says: " + os.environ.get("API_TOKEN", "nothing"))
+    for i in range(event.get("lines", 0)):
+        print("filler %05d %s" % (i, "." * 80))
+    return "x" * event.get("return_bytes", 1)
+"""
+
+
+@pytest.fixture
+def sayer(hook, function_name, tmp_path):
+    """A function whose environment holds a secret it prints first (deployed by the hook, so
+    that nothing in this process has registered the secret with the masker yet)."""
+    (tmp_path / "sayer").mkdir()
+    (tmp_path / "sayer" / "index.py").write_text(SAYS)
+    secret = f"tok-{function_name}-5be1"
+    code = hook.zip_code(package_directory(tmp_path / "sayer").data)
+    hook.create_function(
+        function_name,
+        code,
+        "index.main_handler",
+        "Python3.9",
+        timeout=30,
+        environment={"API_TOKEN": secret},
+    )
+    hook.wait_for_function_status(function_name, poll_interval=0.02)
+    return function_name, secret
+
+
+@pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event"])
+def test_the_task_log_shows_the_whole_function_log_masked(sayer, capsys, invocation_type):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    name, secret = sayer
+    assert redact(secret) == secret  # not known to the masker yet
+    payload = {"lines": 200}  # ~18 KB of log: the 4 KB tail is cut, so it is read from CLS
+    invoke_op(name, payload=payload, invocation_type=invocation_type).execute(CONTEXT)
+    # The invoke registered the function's secret-looking environment values: a worker's
+    # supervisor masks the task log with them (calling execute() here prints unmasked records).
+    assert redact(f"x {secret} y") == "x *** y"
+    logged = redact(capsys.readouterr().out)
+    assert "the function says: ***" in logged and secret not in logged  # its first line
+    numbers = [int(line.split()[1]) for line in logged.splitlines() if line.startswith("filler ")]
+    assert numbers == list(range(200))
+
+
+def test_a_return_value_above_6_mb_fails_the_task(sayer):
+    payload = {"return_bytes": 6 * 1024 * 1024 + 1}
+    with pytest.raises(SCFFunctionExecutionError) as info:
+        invoke_op(sayer[0], payload=payload).execute(CONTEXT)
+    assert info.value.status_code == 407
+    assert "exceeds the upper limit (6MB)" in str(info.value)
+
+
+def test_deploy_invoke_and_logs_use_only_actions_scf_serves(emulator, function_name, code_dir):
+    """GetFunctionLogs is offline on SCF: the provider must never need it."""
+    sent: list[str] = []
+    handle = emulator.scf.handle
+    cls_handle = emulator.cls.handle
+
+    def counting(exchange, original=handle):
+        sent.append(exchange.headers.get("X-TC-Action"))
+        original(exchange)
+
+    def cls_counting(exchange, original=cls_handle):
+        sent.append("cls:" + exchange.headers.get("X-TC-Action"))
+        original(exchange)
+
+    emulator.scf.handle, emulator.cls.handle = counting, cls_counting
+    try:
+        deploy_op(function_name, code_dir).execute(CONTEXT)
+        invoke_op(function_name, payload={"print_bytes": 20_000}).execute(CONTEXT)
+        invoke_op(function_name, payload={"n": 1}, invocation_type="Event").execute(CONTEXT)
+    finally:
+        emulator.scf.handle, emulator.cls.handle = handle, cls_handle
+    served = {"CreateFunction", "GetFunction", "Invoke", "GetRequestStatus", "cls:SearchLog"}
+    assert set(sent) <= served, set(sent) - served
+    assert {"cls:SearchLog", "GetRequestStatus"} <= set(sent)
+
+
 def test_payload_is_validated_before_any_call(unique_name):
     op = invoke_op(unique_name("never-called"), payload="x" * 200_000, invocation_type="Event")
     with pytest.raises(InvalidInputError, match="not valid JSON"):
@@ -327,13 +410,16 @@ def test_async_invoke_deferrable(echo, capsys):
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_scf_snova.triggers.scf.SCFInvocationCompleteTrigger"
     assert kwargs["function_name"] == echo and kwargs["function_request_id"]
+    # The invoke time travels to the trigger and back: GetRequestStatus and the CLS search
+    # start a minute before it.
+    assert kwargs["invoked_at"] == info.value.kwargs["invoked_at"] <= time.time()
 
     async def first_event():
         return await asyncio.wait_for(anext(trigger.run()), timeout=30)
 
     event = asyncio.run(first_event()).payload
     assert event["status"] == "success" and event["ret_code"] == 0
-    value = op.execute_complete(CONTEXT, event=event)
+    value = op.execute_complete(CONTEXT, event=event, **info.value.kwargs)
     assert value["event"] == {"sleep": 0.5, "n": 4}
     assert value["request_id"] == kwargs["function_request_id"]
     assert f"START RequestId: {value['request_id']}" in capsys.readouterr().out

@@ -194,7 +194,7 @@ def test_a_deferred_async_execution_invoke_ends_with_the_events_status(deploy):
         op.execute(CONTEXT)
     trigger = deferred.value.trigger
     _, kwargs = trigger.serialize()
-    assert kwargs["async_run"] is True and kwargs["since"] > 0
+    assert kwargs["async_run"] is True and kwargs["invoked_at"] > 0
 
     async def first_event():
         return await asyncio.wait_for(anext(trigger.run()), timeout=30)

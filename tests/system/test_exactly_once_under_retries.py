@@ -131,7 +131,7 @@ def test_a_timer_sweep_failing_before_and_after_a_commit_loads_every_row_once(em
         custom_argument={"bucket": site.bucket, "prefix": "snova/backlog/", "suffix": ".log"},
         do_xcom_push=False,
     ).execute({})
-    since = time.time()
+    invoked_at = time.time()
     request_id = emulator.control.fire_timer(site.function, "nightly-sweep")
     emulator.control.wait_for_invocations(1, site.function, final=True, timeout=120)
 
@@ -152,7 +152,7 @@ def test_a_timer_sweep_failing_before_and_after_a_commit_loads_every_row_once(em
         ("snova/backlog/b.log", 20, request_id),
     ]
     # GetRequestStatus, as the provider reads it: one record per attempt, the same request id.
-    attempts = fast_hook().get_request_attempts(site.function, request_id, since=since)
+    attempts = fast_hook().get_request_attempts(site.function, request_id, invoked_at=invoked_at)
     assert [(a["RetryNum"], a["RetCode"]) for a in attempts] == [(0, -1), (1, -1), (2, 0)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 
 import pytest
 from scf_snova_devel.scf import ECHO_DIR, delete_quietly, deploy_echo, fast_hook
@@ -38,10 +39,13 @@ async def first_event(trigger, timeout=30):
         ),
         SCFInvocationCompleteTrigger("fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0),
         SCFInvocationCompleteTrigger(
-            "fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0, since=1.5e9, async_run=True
+            "fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0, invoked_at=1.5e9, async_run=True
+        ),
+        SCFInvocationCompleteTrigger(
+            "fn", "req-1", "ns", "tc", "ap-shanghai", 2.0, 60.0, invoked_at=1_800_000_000.25
         ),
     ],
-    ids=["state", "invocation", "async event"],
+    ids=["state", "invocation", "async event", "invocation with its invoke time"],
 )
 def test_serialize_round_trips(trigger):
     classpath, kwargs = trigger.serialize()
@@ -130,6 +134,20 @@ async def test_invocation_trigger_success_and_failure(hook, echo):
     # The failure is the last of SCF's retries (2 by default): the trigger waited through them.
     assert (failure["status"], failure["ret_code"], failure["retry_num"]) == ("error", -1, 2)
     assert json.loads(failure["ret_msg"])["statusCode"] == 430
+
+
+@pytest.mark.asyncio
+async def test_invocation_trigger_finds_a_run_older_than_15_minutes(
+    hook, emulator, echo, monkeypatch
+):
+    invoked_at = time.time()
+    rid = hook.invoke(echo, {}, invocation_type="Event")["FunctionRequestId"]
+    emulator.control.wait_for_invocations(1, echo, timeout=30)
+    # An hour later (on SCF's clock), GetRequestStatus without a window would miss the run.
+    monkeypatch.setattr(emulator.scf.responses, "clock", lambda: invoked_at + 3600)
+    trigger = SCFInvocationCompleteTrigger(echo, rid, poll_interval=0.05, invoked_at=invoked_at)
+    event = await first_event(trigger, timeout=10)
+    assert (event["status"], event["ret_code"]) == ("success", 0)
 
 
 @pytest.mark.asyncio

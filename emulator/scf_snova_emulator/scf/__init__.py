@@ -15,7 +15,8 @@ Layers, named as in :mod:`scf_snova_emulator.cos` (and moto):
 
 Extras only SCF needs: :mod:`.validation` (request parameters), :mod:`.code` (code packages),
 :mod:`.triggers` (timer and COS trigger rules), :mod:`.scheduler` (timers on their cron),
-:mod:`.invoker` and :mod:`.invocations` (running functions, their history), :mod:`.runtime`
-(a child process running :mod:`.bootstrap`), :mod:`.async_config` and :mod:`.retries` (a
-function's asynchronous settings, SCF's retries of failed asynchronous runs).
+:mod:`.invoker` and :mod:`.invocations` (running functions, their history), :mod:`.logship`
+(their log lines as CLS records), :mod:`.runtime` (a child process running :mod:`.bootstrap`),
+:mod:`.async_config` and :mod:`.retries` (a function's asynchronous settings, SCF's retries of
+failed asynchronous runs).
 """

@@ -88,6 +88,8 @@ class Tc3Verifier:
     :param secret_key: its SecretKey (never logged or echoed).
     :param token: when set, ``X-TC-Token`` must equal it.
     :param clock: epoch seconds, replaceable in tests.
+    :param service: the service of the credential scope (``scf``, ``cls``): a request signed for
+        another service fails as a wrong signature does.
     :ivar reject_replays: refuse a signature already seen within the skew window. Off by default:
         the SDK signs only ``content-type;host``, the body and a one-second timestamp, so two
         identical calls in the same second (or a retry) legitimately repeat a signature.
@@ -99,7 +101,9 @@ class Tc3Verifier:
         secret_key: str,
         token: str | None = None,
         clock: Callable[[], float] = time.time,
+        service: str = SERVICE,
     ) -> None:
+        self._service = service
         self._secret_id = secret_id
         self._secret_key = secret_key
         self._token = token
@@ -159,9 +163,10 @@ class Tc3Verifier:
             payload_hash=payload_hash,
             timestamp=timestamp,
             date=match.group("date"),
+            service=self._service,
         )
         signature = match.group("signature")
-        if match.group("service") != SERVICE or not hmac.compare_digest(expected, signature):
+        if match.group("service") != self._service or not hmac.compare_digest(expected, signature):
             raise AuthFailure(
                 "SignatureFailure",
                 "the provided signature does not match the one computed by the server; check "

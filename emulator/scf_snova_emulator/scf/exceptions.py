@@ -93,6 +93,12 @@ class InvalidAction(ScfError):
     family = "InvalidAction"
 
 
+class ActionOffline(ScfError):
+    """An action Tencent has taken offline (the API 3.0 common error ``ActionOffline``)."""
+
+    family = "ActionOffline"
+
+
 class NoSuchVersion(ScfError):
     """``X-TC-Version`` is not ``2018-04-16``."""
 

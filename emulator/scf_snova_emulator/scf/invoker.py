@@ -1,30 +1,40 @@
 """SCF extra ``invoker``: build the SCF context and environment, run the function (:mod:`.runtime`),
-record the outcome (:mod:`.invocations`).
+record the outcome (:mod:`.invocations`) and ship its log lines to CLS (:mod:`.logship`).
 
-Synchronous invocations run in the calling (HTTP) thread; asynchronous ones (``Event`` invokes,
-timers, COS triggers) in a bounded thread pool. Every invocation of an async-execution function
-is asynchronous (SCF answers it at once with the request id). When an asynchronous attempt ends,
-:attr:`Invoker.on_async_attempt` decides on its retry (:mod:`.retries`); :meth:`Invoker.retry`
-runs it. :meth:`Invoker.terminate` stops a running event (``TerminateAsyncEvent``): the attempt
-then ends with status 439, "User process exit when running", unless the function handled the
-SIGTERM of a graceful stop and returned.
+Synchronous invocations run in a thread of their own that the calling (HTTP) thread waits for, at
+most :attr:`Invoker.sync_timeout` seconds: "接口超时时间为 300s，更长超时时间请使用异步调用"
+(*the call times out after 300 s; use an async invoke for longer*;
+``InvokeRequest.InvocationType``, SDK 3.1.100). Past it the call fails with
+``FailedOperation.InvokeFunction`` (SCF documents no code: a stricter assumption) while the run
+goes on and is recorded. A sync run's return value may be at most 6 MB; a larger one fails the
+run with status 407, "The size of response exceeds the upper limit (6MB)"
+(https://cloud.tencent.com/document/product/583/42611). Asynchronous ones (``Event`` invokes,
+timers, COS triggers) run in a bounded thread pool.
+
+Every invocation of an async-execution function is asynchronous (SCF answers it at once with the
+request id). When an asynchronous attempt ends, :attr:`Invoker.on_async_attempt` decides on its
+retry (:mod:`.retries`); :meth:`Invoker.retry` runs it. :meth:`Invoker.terminate` stops a running
+event (``TerminateAsyncEvent``): the attempt then ends with status 439, "User process exit when
+running", unless the function handled the SIGTERM of a graceful stop and returned.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from scf_snova_core.limits import LOG_TAIL_BYTES
+from scf_snova_core.limits import LOG_TAIL_BYTES, SYNC_INVOKE_MAX_SECONDS, SYNC_RESPONSE_LIMIT
 from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, LATEST, SYNC
 
 from ..config import EmulatorConfig
+from .exceptions import FailedOperation
 from .invocations import InvocationHistory
+from .logship import PLATFORM, LogShipper, join_lines, log_lines
 from .models import Function, FunctionConfig, Invocation
 from .runtime import PythonRuntime, RunRequest, error_json
 from .storage import ScfStorage
@@ -40,20 +50,15 @@ TERMINATED_STATUS = 439
 TERMINATED_MESSAGE = "User process exit when running"
 
 
+#: A sync return value above :data:`SYNC_RESPONSE_LIMIT` fails the run with this status.
+RESPONSE_TOO_LARGE = (407, "The size of response exceeds the upper limit (6MB)")
+
+
 def format_log(
     request_id: str, output: str, duration_ms: float, memory_size: int, mem_usage: int
 ) -> str:
     """The log in SCF's ``START ... END ... Report`` layout."""
-    if output and not output.endswith("\n"):
-        output += "\n"
-    return (
-        f"START RequestId: {request_id}\n"
-        f"Event RequestId: {request_id}\n"
-        f"{output}"
-        f"END RequestId: {request_id}\n"
-        f"Report RequestId: {request_id} Duration:{math.ceil(duration_ms)}ms "
-        f"Memory:{memory_size}MB MemUsage:{mem_usage / 1048576:.6g}MB"
-    )
+    return join_lines(log_lines(request_id, output, duration_ms, memory_size, mem_usage))
 
 
 def log_tail(text: str, limit: int = LOG_TAIL_BYTES) -> str:
@@ -71,6 +76,8 @@ class Invoker:
     :param storage: code packages and scratch directories.
     :param history: where invocations are recorded.
     :param runtime: what runs the code.
+    :param shipper: where the log lines of every run go (CLS).
+    :ivar sync_timeout: seconds a sync invoke waits for its run (SCF: 300).
     """
 
     def __init__(
@@ -80,10 +87,13 @@ class Invoker:
         history: InvocationHistory,
         runtime: PythonRuntime | None = None,
         workers: int = ASYNC_WORKERS,
+        shipper: LogShipper | None = None,
     ) -> None:
         self._config = config
         self._storage = storage
         self._history = history
+        self._shipper = shipper or LogShipper()
+        self.sync_timeout: float = SYNC_INVOKE_MAX_SECONDS
         self._runtime = runtime or PythonRuntime()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scf-async")
         self._closed = False
@@ -127,12 +137,9 @@ class Invoker:
             async_run=function.async_run,
         )
         self._history.add(record)
+        self._shipper.started(record)
         if sync:
-            try:
-                return self._execute(record, function, config)
-            except Exception:
-                self._fail(record, "the emulator failed to run the function")
-                raise
+            return self._run_sync(record, function, config)
         self._submit(record, function, config)
         return Invocation.from_dict(record.to_dict())
 
@@ -170,6 +177,36 @@ class Invoker:
         self._runtime.terminate(request_id, graceful)
         return True
 
+    def _run_sync(self, record: Invocation, function: Function, config: FunctionConfig):
+        """Run in a thread of its own and wait for it at most :attr:`sync_timeout` seconds.
+
+        :raises FailedOperation: ``InvokeFunction``, when the run outlasts the wait.
+        """
+        outcome: dict = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["record"] = self._execute(record, function, config)
+            except Exception as exc:
+                outcome["error"] = exc
+                self._fail(record, "the emulator failed to run the function")
+            finally:
+                done.set()
+
+        limit = self.sync_timeout
+        threading.Thread(target=run, name=f"scf-sync-{record.request_id[:8]}", daemon=True).start()
+        if not done.wait(limit):
+            raise FailedOperation(
+                "InvokeFunction",
+                f"the sync invocation {record.request_id} of {function.name} did not end within "
+                f"{limit:g} s, the longest a sync Invoke waits; it goes on running. Invoke "
+                "functions that may run longer with InvocationType=Event",
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["record"]
+
     def _execute_logged(self, record: Invocation, function: Function, config: FunctionConfig):
         try:
             self._execute(record, function, config)
@@ -183,9 +220,11 @@ class Invoker:
         record.err_msg = record.ret_msg = error_json(record.request_id, 405, message)
         record.log = f"START RequestId: {record.request_id}\n{message}\n"
         record.end_time = time.time()
+        self._shipper.finished(record, [(PLATFORM, message)])
         self._history.update(record)
 
     def _execute(self, record: Invocation, function: Function, config: FunctionConfig):
+        self._shipper.started(record)  # each attempt's START (once: invoke() ships the first)
         run_dir = self._storage.run_dir(record.request_id)
         try:
             request = RunRequest(
@@ -205,6 +244,13 @@ class Invoker:
             outcome = self._runtime.run(request)
         finally:
             self._storage.drop_run_dir(record.request_id)
+        lines = log_lines(
+            record.request_id,
+            outcome.output,
+            outcome.duration_ms,
+            config.memory_size,
+            outcome.mem_usage,
+        )
         with self._history.lock:  # the outcome, and the retry it calls for, seen as one change
             record.status = outcome.status
             record.status_code = outcome.status_code
@@ -217,14 +263,15 @@ class Invoker:
                 record.ret_msg = record.err_msg = error
             record.duration_ms = round(outcome.duration_ms, 3)
             record.mem_usage = outcome.mem_usage
-            record.log = format_log(
-                record.request_id,
-                outcome.output,
-                outcome.duration_ms,
-                config.memory_size,
-                outcome.mem_usage,
-            )
+            too_large = len(outcome.ret_msg.encode()) > SYNC_RESPONSE_LIMIT
+            if record.invocation_type == SYNC and too_large:
+                code, message = RESPONSE_TOO_LARGE
+                record.status, record.status_code = "failed", code
+                record.ret_msg = record.err_msg = error_json(record.request_id, code, message)
+            record.log = join_lines(lines)
             record.end_time = time.time()
+            # Shipped first: once a run shows as finished, its whole log can be searched.
+            self._shipper.finished(record, lines)
             if record.invocation_type == ASYNC and self.on_async_attempt and not self._closed:
                 self.on_async_attempt(record)
             self._history.update(record)

@@ -15,7 +15,13 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scf_snova_core.limits import ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT
+from scf_snova_core.apitime import parse_api_time
+from scf_snova_core.limits import (
+    ASYNC_PAYLOAD_LIMIT,
+    REQUEST_STATUS_DEFAULT_LOOKBACK,
+    REQUEST_STATUS_MAX_WINDOW,
+    SYNC_PAYLOAD_LIMIT,
+)
 from scf_snova_core.states import ASYNC, DEFAULT_ALIAS, INVOCATION_TYPES, LATEST, SYNC
 
 from ..config import EmulatorConfig
@@ -34,35 +40,19 @@ from .exceptions import (
 from .invocations import InvocationHistory
 from .invoker import Invoker, log_tail
 from .layers import LayerActionsMixin, LayerRegistry
-from .models import FunctionConfig, Invocation, Trigger
+from .models import FunctionConfig, Trigger
 from .storage import ScfStorage
 from .wire import (
-    function_log_view,
     function_summary,
     function_view,
-    log_ret_code,
-    parse_api_time,
     request_status_view,
     result_view,
     trigger_view,
 )
 
 if TYPE_CHECKING:
+    from ..cls.backend import ClsBackend
     from ..cos.service import CosService
-
-_RET_CODE_FILTERS: dict[str, Callable[[Invocation], bool]] = {
-    "is0": lambda r: log_ret_code(r) == 0,
-    "not0": lambda r: r.finished and log_ret_code(r) != 0,
-    "TimeLimitExceeded": lambda r: r.status_code == 433,
-    "ResourceLimitExceeded": lambda r: r.status_code == 434,
-    "UserCodeException": lambda r: r.status_code == 430,
-}
-_LOG_ORDER_KEYS: dict[str, Callable[[Invocation], object]] = {
-    "function_name": lambda r: r.function_name,
-    "duration": lambda r: r.duration_ms,
-    "mem_usage": lambda r: r.mem_usage,
-    "start_time": lambda r: r.start_time,
-}
 
 
 class ScfResponses(LayerActionsMixin, AsyncEventActions):
@@ -76,6 +66,10 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
     :param history: recorded invocations.
     :param cos: the COS emulator (code from COS, COS triggers).
     :param layers: the layer versions.
+    :param logs: the CLS emulator, which holds the functions' log topic (none: GetFunction shows
+        no topic).
+    :ivar clock: epoch seconds, the "now" of ``GetRequestStatus``'s default window (replaceable
+        in tests).
     """
 
     def __init__(
@@ -87,6 +81,7 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
         history: InvocationHistory,
         cos: CosService,
         layers: LayerRegistry,
+        logs: ClsBackend | None = None,
     ) -> None:
         self._layers = layers
         self._config = config
@@ -95,6 +90,28 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
         self._invoker = invoker
         self._history = history
         self._cos = cos
+        self._logs = logs
+        self.clock: Callable[[], float] = time.time
+
+    def _log_topic(self) -> tuple[str, str]:
+        """The CLS logset and topic every function's logs go to."""
+        if self._logs is None:
+            return ("", "")
+        topic = self._logs.default_topic()
+        return (topic.logset_id, topic.topic_id)
+
+    def _check_log_topic(self, p: dict) -> None:
+        """``ClsLogsetId``/``ClsTopicId``, when given, must name the topic the emulator ships logs
+        to: it has no other, and ignoring them would send the logs somewhere else."""
+        logset_id, topic_id = self._log_topic()
+        for field, known in (("ClsLogsetId", logset_id), ("ClsTopicId", topic_id)):
+            value = p.get(field)
+            if value not in (None, "", known):
+                raise InvalidParameterValue(
+                    "Cls",
+                    f"{field} {value!r} is not a CLS {field[3:-2].lower()} of the emulator "
+                    f"(its functions log to {known!r})",
+                )
 
     def dispatch(self, action: str, params: dict) -> dict:
         """Serve ``action`` with the parsed JSON body ``params``; returns the response fields."""
@@ -134,6 +151,7 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
         namespace, name = v.namespace(p), v.function_name(p)
         if not isinstance(p.get("Code"), dict):
             raise MissingParameter("Code", "the parameter Code is required")
+        self._check_log_topic(p)
         data = self._code_bytes(p["Code"])
         handler = v.handler(p.get("Handler", "index.main_handler"))
         runtime = v.runtime(p.get("Runtime", "Python2.7"))
@@ -173,7 +191,7 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
             raise ResourceNotFound(
                 "Version", f"version {qualifier!r} of function {name!r} does not exist"
             )
-        view = function_view(function, config, qualifier)
+        view = function_view(function, config, qualifier, self._log_topic())
         return {**view, "Layers": self._layer_views(config.layers)}
 
     def update_function_code(self, p: dict) -> dict:
@@ -193,6 +211,7 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
         namespace, name = v.namespace(p), v.function_name(p)
         function = self._backend.get(namespace, name)
         current = function.config
+        self._check_log_topic(p)
         runtime = p.get("Runtime")
         if runtime is not None and runtime != current.runtime:
             raise InvalidParameterValue("Runtime", "Runtime cannot be changed after creation")
@@ -306,52 +325,17 @@ class ScfResponses(LayerActionsMixin, AsyncEventActions):
     def get_request_status(self, p: dict) -> dict:
         namespace, name = v.namespace(p), v.function_name(p)
         request_id = v.string(p, "FunctionRequestId", required=True)
-        window = _time_window(p)
+        started_in = _status_window(p, self.clock())
         records = self._history.select(
             lambda r: (
                 r.request_id == request_id
                 and r.function_name == name
                 and r.namespace == namespace
-                and window(r)
+                and started_in(r.start_time)
             )
         )
         records.sort(key=lambda r: r.retry_num)  # one record per attempt, the first one first
         return {"TotalCount": len(records), "Data": [request_status_view(r) for r in records]}
-
-    def get_function_logs(self, p: dict) -> dict:
-        namespace = v.namespace(p)
-        name = v.string(p, "FunctionName")
-        offset, limit = v.paging(p, default_limit=20, max_limit=10_000)
-        if offset + limit > 10_000:
-            raise InvalidParameterValue("Limit", "Offset + Limit must not exceed 10000")
-        descending = v.order(p, "Order", "desc")
-        order_by = v.string(p, "OrderBy", "start_time") or "start_time"
-        if order_by not in _LOG_ORDER_KEYS:
-            raise InvalidParameterValue(
-                "OrderBy", f"OrderBy must be one of {list(_LOG_ORDER_KEYS)}"
-            )
-        request_id = v.string(p, "FunctionRequestId")
-        qualifier = v.string(p, "Qualifier")
-        qualifier = LATEST if qualifier == DEFAULT_ALIAS else qualifier
-        ret_code = (p.get("Filter") or {}).get("RetCode")
-        if ret_code is not None and ret_code not in _RET_CODE_FILTERS:
-            raise InvalidParameterValue(
-                "RetCode", f"RetCode must be one of {list(_RET_CODE_FILTERS)}"
-            )
-        window = _time_window(p)
-        records = self._history.select(
-            lambda r: (
-                r.namespace == namespace
-                and (not name or r.function_name == name)
-                and (not request_id or r.request_id == request_id)
-                and (not qualifier or r.qualifier == qualifier)
-                and (ret_code is None or _RET_CODE_FILTERS[ret_code](r))
-                and window(r)
-            )
-        )
-        records.sort(key=_LOG_ORDER_KEYS[order_by], reverse=descending)
-        page = records[offset : offset + limit]
-        return {"TotalCount": len(records), "Data": [function_log_view(r) for r in page]}
 
     # -- triggers -------------------------------------------------------------------------------
     def create_trigger(self, p: dict) -> dict:
@@ -458,18 +442,40 @@ def _function_filter(flt: dict) -> Callable:
     raise InvalidParameterValue("Filters", f"filter {name!r} is not supported by the emulator")
 
 
-def _time_window(p: dict) -> Callable[[Invocation], bool]:
-    bounds = []
-    for field in ("StartTime", "EndTime"):
-        text = p.get(field)
-        if not text:
-            bounds.append(None)
-            continue
-        try:
-            bounds.append(parse_api_time(text))
-        except (TypeError, ValueError) as exc:
-            raise InvalidParameterValue(field, f"{field} must be 'YYYY-MM-DD HH:MM:SS'") from exc
-    start, end = bounds
-    return lambda r: (
-        (start is None or r.start_time >= start) and (end is None or r.start_time <= end)
-    )
+def _api_time(p: dict, field: str, code: str) -> float | None:
+    text = p.get(field)
+    if text in (None, ""):
+        return None
+    try:
+        return parse_api_time(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterValue(
+            code, f"{field} must be 'YYYY-MM-DD HH:MM:SS' (UTC+8), got {text!r}"
+        ) from exc
+
+
+def _status_window(p: dict, now: float) -> Callable[[float], bool]:
+    """Which start times ``GetRequestStatus`` finds: from ``StartTime`` (default: 15 minutes ago)
+    to ``EndTime`` (default: now; a given ``EndTime`` includes its whole second). With
+    ``StartTime``, ``EndTime`` is required and must be later; the window may span at most one day
+    (a stricter assumption: SCF documents no maximum).
+    """
+    start = _api_time(p, "StartTime", "StartTime")
+    end = _api_time(p, "EndTime", "DateTime")
+    if start is not None:
+        if end is None:
+            raise InvalidParameterValue(
+                "StartTimeOrEndTime", "with StartTime, EndTime is required too (GetRequestStatus)"
+            )
+        if end <= start:
+            raise InvalidParameterValue(
+                "StartTime", f"EndTime {p['EndTime']} must be later than StartTime {p['StartTime']}"
+            )
+        if end - start > REQUEST_STATUS_MAX_WINDOW:
+            raise InvalidParameterValue(
+                "StartTime",
+                f"StartTime {p['StartTime']} and EndTime {p['EndTime']} are more than a day apart",
+            )
+    first = now - REQUEST_STATUS_DEFAULT_LOOKBACK if start is None else start
+    last = now if end is None else end + 1
+    return lambda t: first <= t < last

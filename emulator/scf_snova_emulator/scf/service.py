@@ -1,71 +1,68 @@
 """SCF layer ``service``: the entry point the server calls; wires the layers, the runtime, the
 timers and the COS triggers together.
 
-:meth:`ScfService.handle` serves one API 3.0 request: route it (:mod:`.urls`), check the
-signature (:mod:`.auth`), consume injected faults, serve the action (:mod:`.responses` over
-:mod:`.backend`) and answer in the envelope (:mod:`.wire`).
+:meth:`ScfService.handle` serves one API 3.0 request (:class:`~..api3.ApiService`: route it
+(:mod:`.urls`), check the signature (:mod:`.auth`), consume injected faults), serves the action
+(:mod:`.responses` over :mod:`.backend`) and answers in the envelope (:mod:`.wire`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scf_snova_core.events import cos_event, timer_event
-from scf_snova_core.limits import API_REQUEST_BODY_LIMIT
 
+from ..api3 import ApiService
 from ..config import EmulatorConfig
 from ..faults import Faults
-from ..http import Exchange
 from ..types import ObjectEvent
 from . import triggers as rules
-from . import urls
-from .auth import Tc3Verifier
 from .backend import ScfBackend
 from .exceptions import (
-    InternalError,
-    InvalidParameter,
-    MissingParameter,
-    RequestLimitExceeded,
-    RequestSizeLimitExceeded,
     ResourceNotFound,
     ScfError,
-    UnsupportedOperation,
-    UnsupportedRegion,
 )
 from .interpreters import Interpreters
 from .invocations import InvocationHistory
 from .invoker import Invoker
 from .layers import LayerRegistry
+from .logship import LogShipper, cls_sink
 from .models import Trigger
 from .responses import ScfResponses
 from .retries import AsyncRetries
 from .runtime import PythonRuntime
 from .scheduler import TimerScheduler
 from .storage import ScfStorage
-from .wire import new_request_id, send
 
 if TYPE_CHECKING:
+    from ..cls.backend import ClsBackend
     from ..cos.service import CosService
 
 log = logging.getLogger(__name__)
 
 
-class ScfService:
+class ScfService(ApiService):
     """SCF API 3.0 (version 2018-04-16) on the emulator's HTTP server.
 
     :param config: the emulator's settings (keys, region, appid, status delay, timers).
     :param faults: injected faults (throttling, latency).
     :param root: the directory SCF state lives in.
     :param cos: the COS emulator (code packages from COS, COS triggers).
+    :param logs: the CLS emulator every run's log lines are shipped to (none: not shipped).
     """
 
-    def __init__(self, config: EmulatorConfig, faults: Faults, root: Path, cos: CosService) -> None:
-        self._config = config
-        self._faults = faults
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        faults: Faults,
+        root: Path,
+        cos: CosService,
+        logs: ClsBackend | None = None,
+    ) -> None:
+        super().__init__(config, faults)
         self._cos = cos
         self.storage = ScfStorage(root)
         self.scheduler = TimerScheduler(lambda: self.backend.triggers("timer"), self._fire_due)
@@ -76,11 +73,13 @@ class ScfService:
         self.layers = LayerRegistry(self.storage, lambda: self.backend.status_delay)
         interpreters = Interpreters(config.interpreters, config.runtimes_dir)
         runtime = PythonRuntime(interpreters, self.storage.exec_root)
-        self.invoker = Invoker(config, self.storage, self.history, runtime)
+        shipper = LogShipper(
+            cls_sink(logs.append, lambda: logs.default_topic().topic_id) if logs else None
+        )
+        self.invoker = Invoker(config, self.storage, self.history, runtime, shipper=shipper)
         self.retries = AsyncRetries(self.backend, self.history, self.invoker, config.retry_interval)
-        self.verifier = Tc3Verifier(config.secret_id, config.secret_key, config.token)
         self.responses = ScfResponses(
-            config, self.backend, self.storage, self.invoker, self.history, cos, self.layers
+            config, self.backend, self.storage, self.invoker, self.history, cos, self.layers, logs
         )
 
     def start(self) -> None:
@@ -93,49 +92,7 @@ class ScfService:
             self.scheduler.start()
 
     # -- the API --------------------------------------------------------------------------------
-    def handle(self, exchange: Exchange) -> None:
-        request_id = new_request_id()
-        try:
-            fields = self._serve(exchange)
-        except ScfError as error:
-            log.debug("SCF error %s: %s", error.code, error.message)
-            send(exchange, request_id, error=error)
-        except Exception as exc:
-            log.exception("SCF emulator failed on %s", exchange.headers.get("X-TC-Action"))
-            send(exchange, request_id, error=InternalError(None, f"emulator error: {exc!r}"))
-        else:
-            send(exchange, request_id, fields)
-
-    def _serve(self, exchange: Exchange) -> dict:
-        self._faults.delay("scf")
-        body = exchange.read_body()
-        if len(body) > API_REQUEST_BODY_LIMIT:
-            raise RequestSizeLimitExceeded(
-                None,
-                f"the request body is {len(body)} bytes; API 3.0 accepts at most "
-                f"{API_REQUEST_BODY_LIMIT} (upload a large code package to COS instead)",
-            )
-        action = urls.action(exchange.headers)
-        if exchange.method != "POST":
-            raise UnsupportedOperation(
-                None, "the emulator serves POST with a JSON body only (the SDK's default)"
-            )
-        self.verifier.verify(exchange.method, exchange.raw_query, exchange.headers, body)
-        region = (exchange.headers.get("X-TC-Region") or "").strip()
-        if not region:
-            raise MissingParameter(None, "the X-TC-Region header is required for SCF")
-        if region != self._config.region:
-            raise UnsupportedRegion(
-                None, f"region {region} is not served; the emulator serves {self._config.region}"
-            )
-        if self._faults.take_throttle(action):
-            raise RequestLimitExceeded(None, "request rate limit exceeded (injected fault)")
-        try:
-            params = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise InvalidParameter("Payload", f"the body is not JSON: {exc}") from exc
-        if not isinstance(params, dict):
-            raise InvalidParameter("Payload", "the body must be a JSON object")
+    def dispatch(self, action: str, params: dict) -> dict:
         return self.responses.dispatch(action, params)
 
     # -- triggers -------------------------------------------------------------------------------

@@ -20,10 +20,14 @@ from scf_snova_core.apitime import parse_api_time as parse_api_time
 from scf_snova_core.states import (
     ASYNC,
     DEFAULT_ALIAS,
+    INVOKE_RESULT_FAILED,
+    INVOKE_RESULT_SUCCESS,
+    INVOKE_RESULT_USER_ERROR,
     LATEST,
     RET_CODE_FAILED,
     RET_CODE_RUNNING,
     RET_CODE_SUCCESS,
+    STATUS_CODE_USER_EXCEPTION,
 )
 
 from ..http import Exchange
@@ -75,8 +79,16 @@ def trigger_view(trigger: Trigger, info: bool = False) -> dict:
     return view
 
 
-def function_view(function: Function, config: FunctionConfig, qualifier: str) -> dict:
-    """The GetFunction response fields."""
+def function_view(
+    function: Function,
+    config: FunctionConfig,
+    qualifier: str,
+    log_topic: tuple[str, str] = ("", ""),
+) -> dict:
+    """The GetFunction response fields.
+
+    :param log_topic: the CLS logset and topic ids the function's logs go to.
+    """
     is_latest = qualifier in (LATEST, DEFAULT_ALIAS)
     status = function.status if is_latest or function.status == "Deleting" else "Active"
     add_time = function.add_time if is_latest else function.versions[qualifier].add_time
@@ -103,8 +115,8 @@ def function_view(function: Function, config: FunctionConfig, qualifier: str) ->
         "InstallDependency": "FALSE",
         "Status": status,
         "StatusDesc": function.status_desc if is_latest else "",
-        "ClsLogsetId": "",
-        "ClsTopicId": "",
+        "ClsLogsetId": log_topic[0],
+        "ClsTopicId": log_topic[1],
         "FunctionId": function.function_id,
         "Tags": [dict(t) for t in function.tags],
         "Type": config.type,
@@ -146,6 +158,16 @@ def function_summary(function: Function) -> dict:
     }
 
 
+def invoke_result(record: Invocation) -> int:
+    """``InvokeResult``: 0 success, 1 the user code raised (status 430; ``RetMsg`` is the JSON
+    error object), -1 any other failure (timeout, memory, response too large, platform)."""
+    if record.status == "success":
+        return INVOKE_RESULT_SUCCESS
+    if record.status_code == STATUS_CODE_USER_EXCEPTION:
+        return INVOKE_RESULT_USER_ERROR
+    return INVOKE_RESULT_FAILED
+
+
 def result_view(record: Invocation, log: str) -> dict:
     """An Invoke/InvokeFunction ``Result``; async invocations carry only the request id."""
     if record.invocation_type == ASYNC:
@@ -167,33 +189,7 @@ def result_view(record: Invocation, log: str) -> dict:
         "RetMsg": record.ret_msg,
         "ErrMsg": record.err_msg,
         "Log": log,
-        "InvokeResult": 0 if record.status == "success" else -1,
-    }
-
-
-def log_ret_code(record: Invocation) -> int:
-    """FunctionLog.RetCode: 0 success, 2 running, otherwise the runtime status code."""
-    if record.status == "running":
-        return 2
-    return 0 if record.status == "success" else record.status_code
-
-
-def function_log_view(record: Invocation) -> dict:
-    """One element of GetFunctionLogs' ``Data``."""
-    return {
-        "FunctionName": record.function_name,
-        "RetMsg": record.ret_msg,
-        "RequestId": record.request_id,
-        "StartTime": api_time(record.start_time),
-        "RetCode": log_ret_code(record),
-        "InvokeFinished": 1 if record.finished else 0,
-        "Duration": record.duration_ms,
-        "BillDuration": math.ceil(record.duration_ms),
-        "MemUsage": record.mem_usage,
-        "Log": record.log,
-        "Level": "INFO" if record.status in ("success", "running") else "ERROR",
-        "Source": "",
-        "RetryNum": record.retry_num,
+        "InvokeResult": invoke_result(record),
     }
 
 

@@ -85,6 +85,16 @@ def unique_name():
     return make
 
 
+@pytest.fixture
+def shared_dir():
+    """A directory functions can read: they run as an unprivileged user when the emulator runs
+    as root, and pytest's own temporary directories are private to their owner."""
+    path = Path(tempfile.mkdtemp(prefix="scf-shared-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 # -- the emulator ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):

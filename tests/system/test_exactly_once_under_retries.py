@@ -74,7 +74,11 @@ def site(emulator, snova_db, unique_name, tmp_path):
             task_id="deploy_import_function",
             function_name=function,
             code_dir=str(code_dir),
-            include_packages=("scf_snova_core",),  # as the seed DAG deploys it
+            # As the seed DAG deploys it: the core and the requirements built for SCF's Python 3.9,
+            # staged in COS (the package is above SCF's inline limit).
+            include_packages=("scf_snova_core",),
+            requirements_file="requirements.txt",
+            code_bucket=data,
             handler=HANDLER,
             runtime="Python3.9",
             memory_size=256,

@@ -83,6 +83,7 @@ def test_tencentcloud_form_labels_secrets_and_round_trip(page, airflow, demo, sh
         "token": token,
         "namespace": "default",
         "endpoint": demo.endpoint,
+        "code_bucket": "scf-code-1250000000",
     }
     assert list(info["conn-fields"]) == list(values)
     for key, spec in info["conn-fields"].items():

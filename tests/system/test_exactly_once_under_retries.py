@@ -75,6 +75,8 @@ def site(emulator, snova_db, unique_name, tmp_path):
             function_name=function,
             code_dir=str(code_dir),
             include_packages=("scf_snova_core",),  # as the seed DAG deploys it
+            requirements_file="requirements.txt",  # psycopg2 and the COS SDK, built for SCF
+            code_bucket=data,  # the package is too large to send inline
             handler=HANDLER,
             runtime="Python3.9",
             memory_size=256,

@@ -573,7 +573,7 @@ def test_the_function_loads_only_the_objects_its_event_names(
 
 @pytest.mark.emulator_only(
     "plain PostgreSQL rejects the cos_ext DDL; on Snova the branch loads "
-    "(test_the_function_loads_only_the_objects_its_event_names, test_external_table)"
+    "(test_the_function_loads_only_the_objects_its_event_names, test_snova_external_table.py)"
 )
 def test_the_functions_external_table_branch_refuses_prefix_collisions_and_hides_secrets(
     cos_import, seed, imported, function_env

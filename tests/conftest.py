@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from scf_snova_devel.cleanup import ResourceTracker
-from scf_snova_devel.cloud import RunNames, choose_target, redact
+from scf_snova_devel.cloud import RunNames, choose_target, redact_report
 
 ROOT = Path(__file__).resolve().parents[1]
 #: db, put, run_load, block_stream, wait_for and task_logs for the load tests.
@@ -81,16 +81,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if _SECRETS:
         redact_report(outcome.get_result(), _SECRETS)
-
-
-def redact_report(report, values) -> None:
-    """Replace every secret of ``values`` in ``report``'s traceback and captured sections."""
-    if report.longrepr is not None:
-        text = str(report.longrepr)
-        clean = redact(text, values)
-        if clean != text:
-            report.longrepr = clean
-    report.sections = [(title, redact(content, values)) for title, content in report.sections]
 
 
 def pytest_terminal_summary(terminalreporter):

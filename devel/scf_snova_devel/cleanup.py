@@ -357,20 +357,20 @@ def drop_role(conn: Any, name: str) -> None:
 
 
 # -- by hand ---------------------------------------------------------------------------------------
-def stale_tags(cos: Any, bucket: str, hours: float, also: Iterable[str] = ()) -> list[str]:
-    """Run tags to sweep: those whose marker is older than ``hours``, and those found on
-    resources (``also``: names) with no marker at all (a run writes its marker first and its
-    clean-up deletes it last, so such leftovers belong to no live run)."""
+def stale_tags(cos: Any, bucket: str, hours: float) -> tuple[list[str], list[str]]:
+    """The run tags of the scratch bucket: those whose marker is older than ``hours`` (to sweep),
+    and those with objects but no marker (listed, never swept on their own: a run writes its
+    marker first and deletes it last, after a complete clean-up)."""
     now = datetime.now(timezone.utc)
     markers: dict[str, datetime] = {}
-    seen: set[str] = set(tags_in("/".join(also)))
+    seen: set[str] = set()
     for obj in cos.iter_objects(bucket, prefix=TEST_FOLDER):
         seen |= tags_in(obj.key)
         parts = obj.key[len(TEST_FOLDER) :].split("/")
         if len(parts) == 2 and parts[1] == MARKER:
             markers[parts[0]] = obj.last_modified
-    old = {t for t, when in markers.items() if (now - when).total_seconds() > hours * 3600}
-    return sorted(old | (seen - set(markers)))
+    old = [t for t, when in markers.items() if (now - when).total_seconds() > hours * 3600]
+    return sorted(old), sorted(seen - set(markers))
 
 
 def _cloud_hooks(settings: CloudSettings):
@@ -383,21 +383,6 @@ def _cloud_hooks(settings: CloudSettings):
     return SCFHook(namespace=settings.namespace), COSHook()
 
 
-def _resource_names(scf: Any, settings: CloudSettings) -> list[str]:
-    import psycopg2
-
-    names = [f["FunctionName"] for f in scf.list_functions(settings.namespace)]
-    names += [layer["LayerName"] for layer in scf.list_layers()]
-    conn = psycopg2.connect(settings.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database UNION ALL SELECT rolname FROM pg_roles")
-            names += [n for (n,) in cur.fetchall()]
-    finally:
-        conn.close()
-    return names
-
-
 def sweep_main(argv: list[str]) -> int:
     """``python -m scf_snova_devel.cloud sweep``: delete what test runs on Tencent Cloud left
     behind (the variables of ``docs/cloud-tests.md`` say where)."""
@@ -405,7 +390,7 @@ def sweep_main(argv: list[str]) -> int:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--tag", action="append", help="a run tag, e.g. it3fa9c2 (repeatable)")
     which.add_argument(
-        "--stale", type=float, metavar="HOURS", help="every run older than HOURS, and orphans"
+        "--stale", type=float, metavar="HOURS", help="every run whose marker is older than HOURS"
     )
     parser.add_argument("--dry-run", action="store_true", help="only list the tags")
     args = parser.parse_args(argv)
@@ -416,8 +401,12 @@ def sweep_main(argv: list[str]) -> int:
         return 2
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="scf-snova-sweep-"))
     scf, cos = _cloud_hooks(settings)
-    tags = args.tag or stale_tags(cos, settings.bucket, args.stale, _resource_names(scf, settings))
+    tags, unmarked = args.tag or [], []
+    if args.stale is not None:
+        tags, unmarked = stale_tags(cos, settings.bucket, args.stale)
     print(f"sweep: {settings.describe()}; run tags: {', '.join(tags) or 'none'}")
+    if unmarked:
+        print(f"  objects of runs without a marker (sweep them with --tag): {', '.join(unmarked)}")
     failed = False
     for tag in [] if args.dry_run else tags:
         tracker = ResourceTracker(tag, settings.secrets)

@@ -123,19 +123,20 @@ class InvocationWatcher:
     ) -> dict[str, Any]:
         status_record = statuses.get(retry) or {}
         status = STATUSES.get(status_record.get("RetCode"), RUNNING)
-        log = assemble_log(records) if records else None
+        complete = bool(records) and assemble_log(records).complete  # its Report line is in
+        lines = sorted(records, key=lambda r: int(r["Time"]))  # stable: CLS's order within a ms
         starts = [int(r["SCF_StartTime"]) for r in records]
         finished = False
         if status != RUNNING:
             settled = self._settled_at.setdefault((request_id, retry), time.monotonic())
-            finished = bool(log and log.complete) or time.monotonic() - settled > self.log_grace
+            finished = complete or time.monotonic() - settled > self.log_grace
         return {
             "function_name": function,
             "request_id": request_id,
             "retry_num": retry,
             "status": status,
             "ret_msg": status_record.get("RetMsg") or "",
-            "log": log.text if log else "",
+            "log": "\n".join(str(r.get("SCF_Message", "")) for r in lines),
             "start_time": min(starts) / 1000 if starts else self.since,
             "duration_ms": status_record.get("Duration"),
             "finished": finished,

@@ -26,6 +26,7 @@ import psycopg2
 import pytest
 from scf_snova_devel.cleanup import delete_function
 from scf_snova_devel.faults import HANDLER, code_dir_with_faults
+from scf_snova_devel.postgres import query
 
 from airflow_scf_snova.operators.scf import SCFDeployFunctionOperator
 from airflow_scf_snova.operators.scf_triggers import (
@@ -40,16 +41,6 @@ PLAN = "before_commit,after_commit"  # attempt 0, attempt 1; attempt 2 runs norm
 
 def lines(first: int, count: int) -> bytes:
     return "".join(f"{n}\n" for n in range(first, first + count)).encode()
-
-
-def query(dsn: str, sql: str, params=()):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import psycopg2
 import pytest
 from scf_snova_devel.cleanup import as_admin, drop_role
 from scf_snova_devel.cloud import redacted_dsn
+from scf_snova_devel.postgres import query
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
@@ -151,16 +152,6 @@ def seed(airflow_db, target, snova_server, snova_is_greenplum, new_database):
             os.environ[key] = value
     new_database.drop(database)
     as_admin(snova_server, lambda conn: drop_role(conn, role))
-
-
-def query(dsn: str, sql: str, params=()):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
 
 
 def t1_state(seed) -> tuple[int, int]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import psycopg2
 import pytest
+from scf_snova_devel.postgres import query
 
 from airflow_scf_snova.exceptions import SnovaLoadError
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
@@ -27,16 +27,6 @@ pytestmark = pytest.mark.cloud_only(
 ORDERS = "CREATE TABLE orders (order_id bigint, customer text, amount numeric(12, 2))"
 FIRST = 'order_id,customer,amount\n1,张三,9.50\n2,"Lee, Ann",12.00\n'
 SECOND = "order_id,customer,amount\n3,,0.99\n"
-
-
-def query(dsn: str, sql: str, params=()):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
 
 
 def external_tables(dsn: str) -> int:

@@ -355,16 +355,19 @@ def _check_snova_user(dsn: str) -> None:
 
 @pytest.fixture(scope="session")
 def snova_is_greenplum(snova_server) -> bool:
-    """Whether the Snova server is Greenplum (Snova) rather than plain PostgreSQL."""
+    """Whether the server is Greenplum (Snova) rather than plain PostgreSQL, by the provider's
+    own rule (what ``method="auto"`` decides with)."""
     import psycopg2
 
+    from airflow_scf_snova.hooks.snova import SnovaHook
+
+    hook = SnovaHook()
     conn = psycopg2.connect(snova_server)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT version()")
-            return "Greenplum" in cur.fetchone()[0]
+        hook.read_server_version(conn)
     finally:
         conn.close()
+    return hook.is_greenplum()
 
 
 def _new_database(admin_dsn: str, label: str = "t") -> tuple[str, str]:

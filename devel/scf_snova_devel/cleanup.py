@@ -116,13 +116,16 @@ class ResourceTracker:
         return name
 
     def _attempt(self, what: str, action) -> bool:
+        """Run a deletion; it counts as deleted unless it returns ``False`` (nothing was
+        there)."""
         try:
-            action()
+            done = action()
         except Exception as err:  # every deletion is attempted; failures are reported
             reason = redact(f"{type(err).__name__}: {err}", self.secrets)
             self.report.failed.append(f"{what}: {reason[:500]}")
             return False
-        self.report.deleted.append(what)
+        if done is not False:
+            self.report.deleted.append(what)
         return True
 
     def _attempt_quietly(self, what: str, action) -> bool:
@@ -245,12 +248,8 @@ class ResourceTracker:
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (self._like,))
-                databases = dict(self.databases)
-                databases.update({n: None for (n,) in cur.fetchall() if holds_tag(n, self.tag)})
-                cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (self._like,))
-                roles = dict(self.roles)
-                roles.update({n: None for (n,) in cur.fetchall() if holds_tag(n, self.tag)})
+                databases = self._existing(cur, "datname", "pg_database", self.databases)
+                roles = self._existing(cur, "rolname", "pg_roles", self.roles)
             for name in databases:
                 self._attempt(f"database {name}", lambda n=name: drop_database(conn, n))
             for name in roles:
@@ -258,14 +257,21 @@ class ResourceTracker:
         finally:
             conn.close()
 
-    @property
-    def _like(self) -> str:
-        return f"%{self.tag}%"
+    def _existing(self, cur: Any, column: str, catalog: str, recorded: dict) -> list[str]:
+        """The recorded names, and those with the tag, that exist (the recorded ones first)."""
+        cur.execute(
+            f"SELECT {column} FROM pg_catalog.{catalog} WHERE {column} = ANY(%s) "
+            f"OR {column} LIKE %s ORDER BY {column}",
+            (list(recorded), f"%{self.tag}%"),
+        )
+        found = [name for (name,) in cur.fetchall()]
+        tagged = [name for name in found if name in recorded or holds_tag(name, self.tag)]
+        return sorted(tagged, key=lambda n: (n not in recorded, n))
 
 
-def delete_function(scf: Any, name: str, namespace: str = "default", timeout: float = 120) -> None:
+def delete_function(scf: Any, name: str, namespace: str = "default", timeout: float = 120) -> bool:
     """Delete a function's triggers, then the function (once it has settled), and wait until it
-    is gone; a missing function is fine."""
+    is gone; returns whether there was one to delete."""
     from airflow_scf_snova.exceptions import ResourceNotFoundError
 
     try:
@@ -286,7 +292,8 @@ def delete_function(scf: Any, name: str, namespace: str = "default", timeout: fl
             name, namespace, timeout=timeout, poll_interval=0.05, max_poll_interval=5
         )
     except ResourceNotFoundError:
-        return
+        return False
+    return True
 
 
 def _multipart_uploads(cos: Any, bucket: str, prefix: str) -> Iterator[tuple[str, str]]:

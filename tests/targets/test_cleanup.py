@@ -96,6 +96,8 @@ def world(emulator, bucket, snova_server):
 
     as_admin(snova_server, create)
     tracker.database(databases[0])
+    tracker.function(mine.name("gone"))  # recorded, deleted by its test: not counted
+    tracker.database(mine.ident("gone"))
     yield locals()
     for name in (recorded, tagged, other):
         delete_function(scf, name)

@@ -93,25 +93,46 @@ class ResourceTracker:
         self.report = CleanupReport()
 
     def function(self, name: str, namespace: str = "default") -> str:
+        """Record a function (with its versions and triggers); returns ``name``.
+
+        :param name: the function's name.
+        :param namespace: its SCF namespace.
+        """
         self.functions[(namespace, name)] = None
         return name
 
     def layer(self, name: str) -> str:
+        """Record a layer (every version of it); returns ``name``.
+
+        :param name: the layer's name.
+        """
         self.layers[name] = None
         return name
 
     def folder(self, bucket: str, prefix: str) -> str:
-        """Every object under ``prefix`` of ``bucket``."""
+        """Record every object under ``prefix`` of ``bucket``; returns ``prefix``.
+
+        :param bucket: the bucket, ``name-appid``.
+        :param prefix: a non-empty key prefix.
+        """
         if not prefix:
             raise ValueError("a tracked folder needs a prefix: the whole bucket is never deleted")
         self.folders[(bucket, prefix)] = None
         return prefix
 
     def database(self, name: str) -> str:
+        """Record a Snova database; returns ``name``.
+
+        :param name: the database's name.
+        """
         self.databases[name] = None
         return name
 
     def role(self, name: str) -> str:
+        """Record a Snova role; returns ``name``.
+
+        :param name: the role's name.
+        """
         self.roles[name] = None
         return name
 
@@ -184,7 +205,13 @@ class ResourceTracker:
         return f"{TEST_FOLDER}{self.tag}/{MARKER}"
 
     def write_marker(self, cos: Any, bucket: str, target: str) -> None:
-        """``scf-snova-tests/<tag>/RUN``: the run's start, written before anything else."""
+        """Write ``scf-snova-tests/<tag>/RUN`` (the run's start, host and target) before anything
+        else.
+
+        :param cos: a COSHook.
+        :param bucket: the scratch bucket.
+        :param target: ``emulator`` or ``cloud``.
+        """
         body = {
             "tag": self.tag,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -194,7 +221,11 @@ class ResourceTracker:
         cos.put_object(bucket, self.marker_key, json.dumps(body), content_type="application/json")
 
     def delete_marker(self, cos: Any, bucket: str) -> None:
-        """Delete the marker, unless something was left behind."""
+        """Delete the marker, unless something was left behind.
+
+        :param cos: a COSHook.
+        :param bucket: the scratch bucket.
+        """
         if not self.report.failed:
             self._attempt("object marker", lambda: cos.delete_objects(bucket, [self.marker_key]))
 
@@ -271,7 +302,13 @@ class ResourceTracker:
 
 def delete_function(scf: Any, name: str, namespace: str = "default", timeout: float = 120) -> bool:
     """Delete a function's triggers, then the function (once it has settled), and wait until it
-    is gone; returns whether there was one to delete."""
+    is gone; returns whether there was one to delete.
+
+    :param scf: an SCFHook.
+    :param name: the function.
+    :param namespace: its namespace.
+    :param timeout: seconds to wait for it to settle, and again for it to go.
+    """
     from airflow_scf_snova.exceptions import ResourceNotFoundError
 
     try:
@@ -318,6 +355,8 @@ def drop_database(conn: Any, name: str, timeout: float = 60) -> None:
     linger (``ObjectInUse``) until ``timeout``.
 
     :param conn: an autocommit connection to another database.
+    :param name: the database.
+    :param timeout: seconds to keep trying while its sessions linger.
     """
     import psycopg2
     from psycopg2 import sql
@@ -344,7 +383,11 @@ def drop_database(conn: Any, name: str, timeout: float = 60) -> None:
 
 
 def as_admin(dsn: str, action: Callable[[Any], Any]) -> Any:
-    """Run ``action(conn)`` on an autocommit connection to ``dsn``; returns what it returns."""
+    """Run ``action(conn)`` on an autocommit connection to ``dsn``; returns what it returns.
+
+    :param dsn: a ``postgresql://`` DSN.
+    :param action: what to do with the connection.
+    """
     import psycopg2
 
     conn = psycopg2.connect(dsn)
@@ -356,7 +399,11 @@ def as_admin(dsn: str, action: Callable[[Any], Any]) -> Any:
 
 
 def drop_role(conn: Any, name: str) -> None:
-    """``DROP ROLE IF EXISTS`` (after the databases it had privileges in)."""
+    """``DROP ROLE IF EXISTS`` (after the databases it had privileges in).
+
+    :param conn: an autocommit connection.
+    :param name: the role.
+    """
     from psycopg2 import sql
 
     with conn.cursor() as cur:
@@ -367,7 +414,12 @@ def drop_role(conn: Any, name: str) -> None:
 def stale_tags(cos: Any, bucket: str, hours: float) -> tuple[list[str], list[str]]:
     """The run tags of the scratch bucket: those whose marker is older than ``hours`` (to sweep),
     and those with objects but no marker (listed, never swept on their own: a run writes its
-    marker first and deletes it last, after a complete clean-up)."""
+    marker first and deletes it last, after a complete clean-up).
+
+    :param cos: a COSHook.
+    :param bucket: the scratch bucket.
+    :param hours: how old a marker must be.
+    """
     now = datetime.now(timezone.utc)
     markers: dict[str, datetime] = {}
     seen: set[str] = set()
@@ -392,7 +444,10 @@ def _cloud_hooks(settings: CloudSettings):
 
 def sweep_main(argv: list[str]) -> int:
     """``python -m scf_snova_devel.cloud sweep``: delete what test runs on Tencent Cloud left
-    behind (the variables of ``docs/cloud-tests.md`` say where)."""
+    behind (the variables of ``docs/cloud-tests.md`` say where); returns the exit status.
+
+    :param argv: ``--tag TAG`` (repeatable) or ``--stale HOURS``, and ``--dry-run``.
+    """
     parser = argparse.ArgumentParser(prog="python -m scf_snova_devel.cloud sweep")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--tag", action="append", help="a run tag, e.g. it3fa9c2 (repeatable)")

@@ -98,7 +98,10 @@ class Redacted(str):
 
 
 def mask_dsn(dsn: str) -> str:
-    """``dsn`` with its password replaced by ``***``."""
+    """``dsn`` with its password replaced by ``***``.
+
+    :param dsn: a URL-style DSN.
+    """
     parts = urlsplit(dsn)
     if parts.password is None:
         return dsn
@@ -108,12 +111,19 @@ def mask_dsn(dsn: str) -> str:
 
 
 def redacted_dsn(dsn: str) -> Redacted:
-    """``dsn`` as a :class:`Redacted` whose ``repr`` shows it without the password."""
+    """``dsn`` as a :class:`Redacted` whose ``repr`` shows it without the password.
+
+    :param dsn: a URL-style DSN.
+    """
     return Redacted(dsn, mask_dsn(dsn))
 
 
 def redact(text: str, values: Iterable[str]) -> str:
-    """``text`` with every secret of ``values`` (and its URL-quoted form) replaced by ``***``."""
+    """``text`` with every secret of ``values`` (and its URL-quoted form) replaced by ``***``.
+
+    :param text: what may show a secret.
+    :param values: the secrets (empty ones are ignored).
+    """
     for value in sorted({v for v in values if v}, key=len, reverse=True):
         for form in {value, quote(value, safe="")}:
             text = text.replace(form, MASK)
@@ -122,7 +132,11 @@ def redact(text: str, values: Iterable[str]) -> str:
 
 def redact_report(report, values: Iterable[str]) -> None:
     """Replace every secret of ``values`` in a pytest report's traceback and captured sections
-    (what pytest prints for a failing test: its arguments, locals of assertions, its output)."""
+    (what pytest prints for a failing test: its arguments, locals of assertions, its output).
+
+    :param report: a ``TestReport``.
+    :param values: the secrets.
+    """
     if report.longrepr is not None:
         text = str(report.longrepr)
         clean = redact(text, values)
@@ -162,6 +176,7 @@ class CloudSettings:
     def from_environ(cls, environ: Mapping[str, str]) -> CloudSettings:
         """Read and check the variables.
 
+        :param environ: the environment (``os.environ``).
         :raises CloudSettingsError: one is missing or malformed (every problem is listed).
         """
         values = {name: (environ.get(name) or "").strip() for name in REQUIRED}
@@ -261,7 +276,10 @@ class TargetChoice:
 
 def choose_target(environ: Mapping[str, str]) -> TargetChoice:
     """The emulator, or Tencent Cloud when ``SCF_SNOVA_TEST_CLOUD`` is ``1``, ``true`` or
-    ``yes``."""
+    ``yes``.
+
+    :param environ: the environment, read before anything removes ``TENCENTCLOUD_*``.
+    """
     if (environ.get(SWITCH) or "").strip().lower() not in ("1", "true", "yes"):
         return TargetChoice(cloud=False)
     try:
@@ -286,11 +304,17 @@ class RunNames:
         self._counter = itertools.count()
 
     def name(self, label: str = "t") -> str:
-        """A function, trigger or bucket name."""
+        """A function, trigger or bucket name.
+
+        :param label: what it names.
+        """
         return f"{label}-{self.tag}-{next(self._counter)}"
 
     def ident(self, label: str = "t") -> str:
-        """A database or role name (lower case)."""
+        """A database or role name (lower case).
+
+        :param label: what it names.
+        """
         return f"{label}_{self.tag}_{next(self._counter)}".lower()
 
     @property
@@ -299,7 +323,10 @@ class RunNames:
         return f"{TEST_FOLDER}{self.tag}/"
 
     def root(self, label: str = "t") -> str:
-        """A fresh folder of the run's folder, for one test's objects."""
+        """A fresh folder of the run's folder, for one test's objects.
+
+        :param label: whose folder.
+        """
         return f"{self.folder}{label}-{next(self._counter)}/"
 
 
@@ -309,12 +336,19 @@ def new_tag() -> str:
 
 
 def holds_tag(name: str, tag: str) -> bool:
-    """Whether ``name`` carries the run tag ``tag`` between separators (``-``, ``_``, ``/``)."""
+    """Whether ``name`` carries the run tag ``tag`` between separators (``-``, ``_``, ``/``).
+
+    :param name: a resource's name or an object key.
+    :param tag: the run tag.
+    """
     return re.search(rf"(?:^|[-_/]){re.escape(tag)}(?:[-_/]|$)", name) is not None
 
 
 def tags_in(name: str) -> set[str]:
-    """The run tags ``name`` carries."""
+    """The run tags ``name`` carries.
+
+    :param name: a resource's name or an object key.
+    """
     return set(re.findall(rf"(?:^|[-_/])({TAG_PATTERN.pattern})(?=[-_/]|$)", name))
 
 
@@ -330,7 +364,10 @@ def _check(environ: Mapping[str, str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``check``: whether the cloud target is configured (exit 0), or why not (exit
     :data:`SKIP_STATUS`); ``sweep``: delete what test runs left behind
-    (:mod:`scf_snova_devel.cleanup`)."""
+    (:mod:`scf_snova_devel.cleanup`).
+
+    :param argv: the arguments (``sys.argv[1:]`` when omitted).
+    """
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["check"]:
         return _check(os.environ)

@@ -89,7 +89,12 @@ class InvocationWatcher:
     def invocations(self, function: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Every attempt of every run of ``function`` CLS has lines of, oldest first: dicts with
         ``request_id``, ``retry_num``, ``status`` (``success``, ``failed``, ``running``),
-        ``ret_msg``, ``log``, ``start_time`` (epoch seconds), ``duration_ms`` and ``finished``."""
+        ``ret_msg``, ``log``, ``start_time`` (epoch seconds), ``duration_ms`` and ``finished``.
+
+        :param function: the function.
+        :param namespace: its namespace (the hook's when omitted).
+        :raises LookupError: the function ships its logs to no CLS topic.
+        """
         namespace = self._namespace(namespace)
         topic = self._topic(function, namespace)
         if topic is None:
@@ -152,8 +157,12 @@ class InvocationWatcher:
     ) -> list[dict[str, Any]]:
         """Wait until ``count`` attempts of ``function`` have finished.
 
+        :param count: how many.
+        :param function: the function.
         :param final: count only attempts no retry follows (one per settled run).
         :returns: the finished (or final) attempts, oldest first (at least ``count``).
+        :param timeout: seconds.
+        :param namespace: its namespace (the hook's when omitted).
         :raises TimeoutError: fewer within ``timeout`` seconds.
         """
         namespace = self._namespace(namespace)
@@ -187,6 +196,10 @@ def fire_timer(hook: Any, function: str, trigger_name: str, namespace: str | Non
     """Run ``function`` as its timer trigger ``trigger_name`` would, now: an async invoke with
     the trigger's event, on the trigger's qualifier. Returns the FunctionRequestId.
 
+    :param hook: an SCFHook.
+    :param function: the function.
+    :param trigger_name: its timer trigger.
+    :param namespace: its namespace (the hook's when omitted).
     :raises LookupError: the function has no such timer trigger.
     """
     for trigger in hook.list_triggers(function, namespace):

@@ -26,7 +26,10 @@ CLOUD_TIME_SCALE = 10.0
 
 
 def cloud_connection_json(settings: CloudSettings) -> str:
-    """An ``AIRFLOW_CONN_*`` value for a ``tencentcloud`` connection to Tencent Cloud."""
+    """An ``AIRFLOW_CONN_*`` value for a ``tencentcloud`` connection to Tencent Cloud.
+
+    :param settings: the cloud's settings.
+    """
     extra = {"region": settings.region, "appid": settings.appid, "namespace": settings.namespace}
     if settings.token:
         extra["token"] = settings.token
@@ -94,7 +97,12 @@ class Target:
     def for_emulator(
         cls, server: Any, names: RunNames, tracker: ResourceTracker | None = None
     ) -> Target:
-        """The emulator ``server``, with a scratch bucket of its own."""
+        """The emulator ``server``, with a scratch bucket of its own.
+
+        :param server: a started :class:`~scf_snova_emulator.EmulatorServer`.
+        :param names: the run's names.
+        :param tracker: what the run created.
+        """
         cfg = server.config
         bucket = f"{names.name('scratch')}-{cfg.appid}"
         server.cos.create_bucket(bucket)
@@ -116,7 +124,12 @@ class Target:
     def for_cloud(
         cls, settings: CloudSettings, names: RunNames, tracker: ResourceTracker | None = None
     ) -> Target:
-        """Tencent Cloud as ``settings`` say."""
+        """Tencent Cloud as ``settings`` say.
+
+        :param settings: the cloud's settings.
+        :param names: the run's names.
+        :param tracker: what the run created.
+        """
         target = cls(
             cloud=True,
             region=settings.region,
@@ -134,15 +147,24 @@ class Target:
 
     # -- names and secrets -------------------------------------------------------------------------
     def name(self, label: str = "t") -> str:
-        """A fresh name with the run's tag (functions, triggers)."""
+        """A fresh name with the run's tag (functions, triggers).
+
+        :param label: what it names, e.g. ``import``.
+        """
         return self.names.name(label)
 
     def root(self, label: str = "t") -> str:
-        """A fresh folder of the scratch bucket, ``scf-snova-tests/<tag>/<label>-<n>/``."""
+        """A fresh folder of the scratch bucket, ``scf-snova-tests/<tag>/<label>-<n>/``.
+
+        :param label: whose folder, e.g. the test module's name.
+        """
         return self.names.root(label)
 
     def secret(self, value: str) -> Redacted:
-        """Register a value no output may show (a generated password); returns it redacted."""
+        """Register a value no output may show (a generated password); returns it redacted.
+
+        :param value: the secret.
+        """
         self.tracker.secrets.add(value)
         return Redacted(value)
 
@@ -151,7 +173,10 @@ class Target:
         return self.tracker.secrets
 
     def seconds(self, emulator_seconds: float) -> float:
-        """A wait that takes ``emulator_seconds`` on the emulator, scaled for the target."""
+        """A wait that takes ``emulator_seconds`` on the emulator, scaled for the target.
+
+        :param emulator_seconds: the wait on the emulator.
+        """
         return emulator_seconds * self.time_scale
 
     # -- hooks -------------------------------------------------------------------------------------
@@ -182,31 +207,52 @@ class Target:
 
     # -- what the tests do -------------------------------------------------------------------------
     def put_object(self, bucket: str, key: str, body: bytes | str) -> str:
-        """Upload an object through the COS SDK; returns its ETag (no quotes)."""
+        """Upload an object through the COS SDK; returns its ETag (no quotes).
+
+        :param bucket: the bucket.
+        :param key: the key (under the test's folder).
+        :param body: the content (``str`` is sent as UTF-8).
+        """
         return self.cos.put_object(bucket, key, body)
 
     def head_object(self, bucket: str, key: str):
-        """The object's :class:`~scf_snova_core.objects.COSObject` (``size``, ``etag``...)."""
+        """The object's :class:`~scf_snova_core.objects.COSObject` (``size``, ``etag``...).
+
+        :param bucket: the bucket.
+        :param key: the key.
+        """
         return self.cos.head_object(bucket, key)
 
     def fire_timer(self, function: str, trigger_name: str) -> str:
         """Run a timer trigger now; returns the FunctionRequestId. The emulator fires the trigger
         itself; the cloud invokes the function with the trigger's event
-        (:func:`~.invocations.fire_timer`)."""
+        (:func:`~.invocations.fire_timer`).
+
+        :param function: the function.
+        :param trigger_name: its timer trigger.
+        """
         if self.emulator is not None:
             return self.emulator.control.fire_timer(function, trigger_name, self.namespace)
         return fire_timer(self.scf, function, trigger_name, self.namespace)
 
     def invocations(self, function: str) -> list[dict[str, Any]]:
         """Every attempt of every run of ``function`` so far (see
-        :meth:`~.invocations.InvocationWatcher.invocations`)."""
+        :meth:`~.invocations.InvocationWatcher.invocations`).
+
+        :param function: the function.
+        """
         return self.watcher.invocations(function, self.namespace)
 
     def wait_for_invocations(
         self, count: int, function: str, final: bool = False, timeout: float = 60
     ) -> list[dict[str, Any]]:
-        """Wait for ``count`` finished attempts (``final``: runs) of ``function``; ``timeout``
-        is the emulator's, scaled for the target."""
+        """Wait for ``count`` finished attempts of ``function``.
+
+        :param count: how many.
+        :param function: the function.
+        :param final: count only attempts no retry follows (one per run).
+        :param timeout: the emulator's seconds, scaled for the target.
+        """
         return self.watcher.wait_for(count, function, final, self.seconds(timeout), self.namespace)
 
     # -- the run's clean-up ------------------------------------------------------------------------

@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from scf_snova_core.limits import LOG_TAIL_BYTES, SYNC_RESPONSE_LIMIT
@@ -252,16 +249,6 @@ def test_tail_is_4kb_and_cls_has_every_line(scf_client, cls_client, unique_name)
     assert messages[0] == f"START RequestId: {rid}"
 
 
-@pytest.fixture
-def shared_dir():
-    """A directory functions can see: they run as an unprivileged user when the emulator runs
-    as root, and pytest's own temporary directories are private to their owner."""
-    path = Path(tempfile.mkdtemp(prefix="scf-shared-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_async_invoke_and_request_status(scf_client, unique_name, shared_dir):
     name = unique_name("fn")
     create_function(scf_client, name, source=WAITS_FOR_FILE, Timeout=30)
@@ -347,10 +334,10 @@ def test_a_sync_response_above_6_mb_fails_with_407(emulator, scf_client, unique_
     assert status["Data"][0]["RetCode"] == 0
 
 
-def test_a_sync_invoke_waits_at_most_the_sync_cap(emulator, scf_client, unique_name, tmp_path):
+def test_a_sync_invoke_waits_at_most_the_sync_cap(emulator, scf_client, unique_name, shared_dir):
     name = unique_name("fn")
     create_function(scf_client, name, source=WAITS_FOR_FILE, Timeout=60)
-    release = tmp_path / "release"
+    release = shared_dir / "release"
     emulator.control.set_sync_invoke_timeout(0.5)  # SCF's is 300 s
     try:
         started = time.monotonic()

@@ -341,7 +341,9 @@ def test_assemble_log_puts_retries_after_the_first_attempt():
     assert (running.status_code, running.complete) == (None, False)
 
 
-def test_a_sync_invoke_scf_stops_waiting_for_fails_for_good(hook, emulator, unique_name, tmp_path):
+def test_a_sync_invoke_scf_stops_waiting_for_fails_for_good(
+    hook, emulator, unique_name, tmp_path, shared_dir
+):
     source = (
         "import os, time\n"
         "def main_handler(event, context):\n"
@@ -356,7 +358,7 @@ def test_a_sync_invoke_scf_stops_waiting_for_fails_for_good(hook, emulator, uniq
     code = hook.zip_code(package.data)
     hook.create_function(name, code, "index.main_handler", "Python3.9", timeout=60)
     hook.wait_for_function_status(name, poll_interval=0.02)
-    release = tmp_path / "release"
+    release = shared_dir / "release"  # the function runs as another user
     emulator.control.set_sync_invoke_timeout(0.5)
     try:
         with pytest.raises(SCFFunctionExecutionError, match="may still be running") as info:

@@ -351,8 +351,8 @@ def _multipart_uploads(cos: Any, bucket: str, prefix: str) -> Iterator[tuple[str
 
 def drop_database(conn: Any, name: str, timeout: float = 60) -> None:
     """``DROP DATABASE IF EXISTS``, ending its other sessions first: ``WITH (FORCE)`` from
-    PostgreSQL 13, ``pg_terminate_backend`` before (Greenplum 6, Snova), retried while sessions
-    linger (``ObjectInUse``) until ``timeout``.
+    PostgreSQL 13; before (Greenplum 6, Snova), ``pg_terminate_backend`` on the user's own
+    sessions, and the drop retried while sessions linger (``ObjectInUse``) until ``timeout``.
 
     :param conn: an autocommit connection to another database.
     :param name: the database.
@@ -368,9 +368,9 @@ def drop_database(conn: Any, name: str, timeout: float = 60) -> None:
             return
         deadline = time.monotonic() + timeout
         while True:
-            cur.execute(
+            cur.execute(  # another role's session may only end by itself (not a superuser)
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                "WHERE datname = %s AND pid <> pg_backend_pid() AND usename = current_user",
                 (name,),
             )
             try:

@@ -5,7 +5,7 @@ The environment is fixed here, before anything imports Airflow:
   once per session by the ``airflow_db`` fixture (only tests that run DAGs ask for it);
 - the target of the system tests is chosen (:func:`scf_snova_devel.cloud.choose_target`): the
   emulator, or Tencent Cloud when ``SCF_SNOVA_TEST_CLOUD=1`` and its variables are set
-  (``make test-cloud``, docs/cloud-tests.md); its variables are read before
+  (``make test-cloud``, docs/cloud-tests.md); its variables are read before the next step;
 - ``TENCENTCLOUD_*`` variables are scrubbed (and, on the emulator, proxy variables); ``NO_PROXY``
   covers loopback, so the SDKs never leave the machine unless the cloud is the target;
 - connections are ``AIRFLOW_CONN_*`` variables pointing at the session's target and PostgreSQL.
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: db, put, run_load, block_stream, wait_for and task_logs for the load tests.
 pytest_plugins = ["scf_snova_devel.loads"]
 
-# -- the process environment, before Airflow is imported anywhere ----------------------------------
+# -- the process environment, before Airflow is imported anywhere --------------------------------
 #: The system tests' target, read before the scrub below.
 TARGET = choose_target(os.environ)
 #: The run's names: everything the session creates carries ``RUN.tag``.
@@ -100,7 +100,7 @@ _CLEANUP_LINES: list[str] = []
 TRACKER = ResourceTracker(RUN.tag, _SECRETS)
 
 
-# -- Airflow metadata database ---------------------------------------------------------------------
+# -- Airflow metadata database ------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def airflow_db():
     """Migrate the isolated Airflow metadata database once per session."""
@@ -110,7 +110,7 @@ def airflow_db():
     yield _AIRFLOW_HOME
 
 
-# -- names -----------------------------------------------------------------------------------------
+# -- names ----------------------------------------------------------------------------------------
 @pytest.fixture
 def unique_name():
     """``unique_name("fn")`` -> a fresh lowercase name with the run's tag, such as
@@ -118,7 +118,7 @@ def unique_name():
     return RUN.name
 
 
-# -- the emulator ----------------------------------------------------------------------------------
+# -- the emulator ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """A started emulator (SCF + COS + CLS) on a free port, data under a session temp dir. SCF
@@ -210,7 +210,7 @@ def _delete_leftover_cloud_functions(target):
         delete_function(target.scf, name, target.namespace)
 
 
-# -- the system tests' target ----------------------------------------------------------------------
+# -- the system tests' target ---------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def target(request):
     """Where the system tests run (:class:`scf_snova_devel.target.Target`): the session's emulator
@@ -308,7 +308,7 @@ def bucket(emulator, unique_name):
     return name
 
 
-# -- PostgreSQL (the Snova stand-in), or Snova -----------------------------------------------------
+# -- PostgreSQL (the Snova stand-in), or Snova ----------------------------------------------------
 @pytest.fixture(scope="session")
 def snova_server(request):
     """A real PostgreSQL: ``SNOVA_TEST_DSN`` when set, otherwise an embedded one on loopback; on

@@ -193,3 +193,21 @@ def test_the_cloud_connection_and_target_show_no_secret():
     assert set(settings.secrets) <= target.secrets
     text = shown(target, target.secret_key, target.tracker.report)
     assert not any(secret in text for secret in settings.secrets), text
+
+
+def test_the_command_line_checks_and_refuses_without_settings(capsys, monkeypatch):
+    from scf_snova_devel.cloud import SKIP_STATUS, main
+
+    for name in REQUIRED:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["check"]) == SKIP_STATUS
+    assert capsys.readouterr().out.startswith("make test-cloud: skipped: the cloud target needs")
+    assert main(["sweep", "--tag", "it3fa9c2"]) == 2  # nothing to sweep with
+    assert "sweep: the cloud target needs variables that are not set" in capsys.readouterr().out
+    assert main(["bogus"]) == 2
+    assert capsys.readouterr().out.startswith("usage: python -m scf_snova_devel.cloud check")
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("make test-cloud: Tencent Cloud ap-shanghai") and SECRET_KEY not in out

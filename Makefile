@@ -7,7 +7,8 @@ COMPAT_VENV := .venv-compat
 COMPAT_AIRFLOW := 3.2.2
 PYTEST_ARGS ?=
 
-.PHONY: install runtimes lint format test test-compat demo demo-ui bench soak test-ui clean
+.PHONY: install runtimes lint format test test-compat test-cloud test-cloud-run test-cloud-sweep \
+	demo demo-ui bench soak test-ui clean
 
 # The repository holds several distributions: the provider (.), its pure core (core/), the offline
 # SCF + COS emulator (emulator/) and the development helpers shared by the tests, benchmarks and
@@ -38,8 +39,29 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Offline: the system tests run against the emulator whatever SCF_SNOVA_TEST_CLOUD says.
 test: install lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	env -u SCF_SNOVA_TEST_CLOUD $(BIN)/pytest $(PYTEST_ARGS)
+
+# The same system tests against Tencent Cloud: SCF, COS, CLS and Snova (docs/cloud-tests.md). It
+# needs TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_REGION, TENCENTCLOUD_APPID,
+# SCF_SNOVA_TEST_BUCKET and SNOVA_TEST_DSN; without them it says which are missing and stops
+# (status 0) before installing anything. It deletes what it created at the end; after a killed
+# run, `make test-cloud-sweep TAG=<the run's tag>` (or STALE=<hours>) does.
+CLOUD := PYTHONPATH=devel:core $(PYTHON) -m scf_snova_devel.cloud
+CLOUD_SKIPPED := 3
+test-cloud:
+	@$(CLOUD) check; status=$$?; \
+	if [ $$status -eq $(CLOUD_SKIPPED) ]; then exit 0; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi; \
+	$(MAKE) --no-print-directory test-cloud-run
+
+test-cloud-run: install
+	SCF_SNOVA_TEST_CLOUD=1 $(BIN)/pytest tests/system -m "not emulator_only" --timeout=1800 \
+		$(PYTEST_ARGS)
+
+test-cloud-sweep: install
+	$(BIN)/python -m scf_snova_devel.cloud sweep $(if $(TAG),--tag $(TAG),--stale $(or $(STALE),6))
 
 # The declared minimum (apache-airflow>=3.2) is a tested one: the suite again on Airflow 3.2.x.
 $(COMPAT_VENV)/.installed-stamp: $(PROJECT_FILES)

@@ -12,7 +12,8 @@ Needs ``t1`` and the ledger: run ``cos_to_snova_import`` once first (its ``creat
 ``create_scf_visit``).
 
 Connections: ``snova_default`` and ``tencentcloud_default``. The bucket comes from the
-``SNOVA_IMPORT_BUCKET`` environment variable (assets are fixed when the DAG file is parsed).
+``SNOVA_IMPORT_BUCKET`` environment variable and the prefix from ``SNOVA_IMPORT_PREFIX``
+(``snova/`` when unset): assets are fixed when the DAG file is parsed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 from airflow_scf_snova.triggers.cos import COSObjectEventTrigger
 
 BUCKET = os.environ.get("SNOVA_IMPORT_BUCKET", "snova-demo-1250000000")
-PREFIX = "snova/"
+PREFIX = os.environ.get("SNOVA_IMPORT_PREFIX", "snova/")
 SUFFIX = ".log"
 
 snova_logs = Asset(

@@ -3,8 +3,9 @@
 Connection: ``tencentcloud_default`` (SecretId/SecretKey, ``region``, ``appid``; add the
 ``endpoint`` extra to run against the bundled emulator).
 
-Params: ``bucket`` (``name`` or ``name-appid``; created when missing) and ``prefix``, the folder
-the files land in.
+Params: ``bucket`` (``name`` or ``name-appid``; created when missing) and ``folder``, under which
+everything the example writes goes (the files land in its ``incoming/``, the copy in its
+``archive/``) and which the clean-up empties.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from airflow_scf_snova.operators.cos import (
 from airflow_scf_snova.sensors.cos import COSObjectSensor, COSObjectsUnchangedSensor
 
 BUCKET = "{{ params.bucket }}"
-PREFIX = "{{ params.prefix }}"
+FOLDER = "{{ params.folder }}"
+PREFIX = FOLDER + "incoming/"
 
 with DAG(
     dag_id="example_cos",
@@ -31,7 +33,7 @@ with DAG(
     tags=["example", "tencentcloud", "cos"],
     params={
         "bucket": Param("airflow-example", type="string"),
-        "prefix": Param("example-cos/incoming/", type="string"),
+        "folder": Param("example-cos/", type="string", pattern=r"^[^/].*/$"),
     },
 ) as dag:
 
@@ -96,7 +98,7 @@ with DAG(
         task_id="archive_first_csv",
         source_bucket=BUCKET,
         source_key="{{ ti.xcom_pull(task_ids='wait_for_csv')[0]['key'] }}",
-        dest_key="example-cos/archive/{{ ds_nodash }}.csv",
+        dest_key=FOLDER + "archive/{{ ds_nodash }}.csv",
     )
     # [END howto_operator_cos_copy_object]
 
@@ -118,7 +120,7 @@ with DAG(
     cleanup = COSDeleteObjectsOperator(
         task_id="cleanup",
         bucket=BUCKET,
-        prefix="example-cos/",
+        prefix=FOLDER,
         trigger_rule="all_done",
     )
     # [END howto_operator_cos_delete_objects]

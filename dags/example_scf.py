@@ -5,7 +5,8 @@ Connections: ``tencentcloud_default`` (SecretId/SecretKey, ``region``, ``appid``
 function receives as ``DB_PASSWORD`` (masked in every log).
 
 Params: ``function_name``; ``bucket``, an existing COS bucket in the function's region for the
-COS trigger; ``cleanup``: set it to false to keep the function and its triggers.
+COS trigger, and ``prefix``, the folder whose ``.csv`` uploads fire it; ``cleanup``: set it to
+false to keep the function and its triggers.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ with DAG(
     params={
         "function_name": Param("airflow-example-echo", type="string"),
         "bucket": Param("airflow-example", type="string"),
+        "prefix": Param("incoming/", type="string"),
         "cleanup": Param(True, type="boolean"),
     },
 ) as dag:
@@ -107,7 +109,7 @@ with DAG(
         function_name=FUNCTION,
         bucket="{{ params.bucket }}",
         events=("cos:ObjectCreated:*",),
-        prefix="incoming/",
+        prefix="{{ params.prefix }}",
         suffix=".csv",
     )
     # [END howto_operator_scf_cos_trigger]

@@ -21,6 +21,20 @@ from pathlib import Path
 SUPERUSER = "postgres"
 
 
+def query(dsn: str, sql: str, params=()):
+    """Run one statement in its own transaction on ``dsn``: its rows, or the row count of a
+    statement that returns none."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else cur.rowcount
+    finally:
+        conn.close()
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

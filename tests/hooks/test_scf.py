@@ -358,7 +358,7 @@ def test_a_sync_invoke_scf_stops_waiting_for_fails_for_good(
     code = hook.zip_code(package.data)
     hook.create_function(name, code, "index.main_handler", "Python3.9", timeout=60)
     hook.wait_for_function_status(name, poll_interval=0.02)
-    release = shared_dir / "release"  # the function runs as an unprivileged user
+    release = shared_dir / "release"  # the function runs as another user
     emulator.control.set_sync_invoke_timeout(0.5)
     try:
         with pytest.raises(SCFFunctionExecutionError, match="may still be running") as info:

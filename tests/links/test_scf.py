@@ -117,6 +117,7 @@ with DAG("scf_links", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) a
 """
 
 
+@pytest.mark.slow  # dag.test(): like every DAG run, out of make test-compat until issue 16
 def test_the_links_a_task_run_stores(airflow_db, tmp_path, monkeypatch):
     import importlib.util
     import json

@@ -67,6 +67,7 @@ def demo_root():
 
 
 @pytest.mark.slow
+@pytest.mark.emulator_only("make demo is offline: it starts its own emulator and PostgreSQL")
 @pytest.mark.timeout(1800)  # two whole demo runs (each bounded at 900 s by run_demo)
 def test_demo_runs_the_seed_workflows_and_a_second_run_loads_nothing(demo_root):
     root = demo_root

@@ -6,24 +6,27 @@ The failures come from a test-only wrapper handler added to a copy of the functi
 directory (``scf_snova_devel.faults``); nothing in ``functions/`` knows about it. It fails the
 first attempt of an event inside the first object's transaction, after its rows and ledger row
 were written (the loader rolls them back), and the second attempt right after the first object's
-load committed; the third attempt runs normally. Everything else is real: the emulator runs the
-function on its COS and timer triggers and retries it as SCF does (same request id, RetryNum
-counted), the function loads through the COS API into a real PostgreSQL.
+load committed; the third attempt runs normally. Everything else is real: the target (the
+emulator, or SCF under ``make test-cloud``) runs the function on its COS and timer triggers and
+retries it as SCF does (same request id, RetryNum counted), the function loads through the COS
+API into a real PostgreSQL (or Snova). The attempts are read as any client reads them: CLS and
+GetRequestStatus. On the cloud the timer's event is sent by an async invoke (a timer cannot be
+fired by hand there), which SCF retries like the timer's own run.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+from scf_snova_devel.cleanup import delete_function
 from scf_snova_devel.faults import HANDLER, code_dir_with_faults
-from scf_snova_devel.scf import delete_quietly, fast_hook
+from scf_snova_devel.postgres import query
 
 from airflow_scf_snova.operators.scf import SCFDeployFunctionOperator
 from airflow_scf_snova.operators.scf_triggers import (
@@ -40,45 +43,29 @@ def lines(first: int, count: int) -> bytes:
     return "".join(f"{n}\n" for n in range(first, first + count)).encode()
 
 
-def query(dsn: str, sql: str, params=()):
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.fixture
-def site(emulator, snova_db, unique_name, tmp_path):
-    """A table, a data bucket, a bucket for the wrapper's attempt counts, and the function
-    deployed with the wrapper (SCF's default of 2 retries, set explicitly)."""
+def site(target, scratch, snova_db, unique_name, tmp_path):
+    """A table, the test's folder of the scratch bucket (data under ``snova/``, the wrapper's
+    attempt counts under ``attempts/``), and the function deployed with the wrapper (SCF's
+    default of 2 retries, set explicitly)."""
     conn = psycopg2.connect(snova_db)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE t1 (a1 integer)")
     conn.close()
-    appid = emulator.config.appid
-    data = f"import-{uuid.uuid4().hex[:8]}-{appid}"
-    state = f"faults-{uuid.uuid4().hex[:8]}-{appid}"
-    emulator.cos.create_bucket(data)
-    emulator.cos.create_bucket(state)
+    bucket, root = scratch.bucket, scratch.root
     function = unique_name("import")
     code_dir = code_dir_with_faults(COS_IMPORT, tmp_path / "cos_import")
     db = urlsplit(snova_db)
-    cfg = emulator.config
 
     def deploy(retries: int) -> dict:
         return SCFDeployFunctionOperator(
             task_id="deploy_import_function",
             function_name=function,
             code_dir=str(code_dir),
-            # As the seed DAG deploys it: the core and the requirements built for SCF's Python 3.9,
-            # staged in COS (the package is above SCF's inline limit).
-            include_packages=("scf_snova_core",),
-            requirements_file="requirements.txt",
-            code_bucket=data,
+            include_packages=("scf_snova_core",),  # as the seed DAG deploys it
+            requirements_file="requirements.txt",  # psycopg2 and the COS SDK, built for SCF
+            code_bucket=bucket,  # the package is too large to send inline
             handler=HANDLER,
             runtime="Python3.9",
             memory_size=256,
@@ -90,14 +77,15 @@ def site(emulator, snova_db, unique_name, tmp_path):
                 "DB_USER": db.username,
                 "DB_PASSWORD": db.password or "",
                 "TARGET_TABLE": "t1",
-                "KEY_PREFIX": "snova/",
+                "KEY_PREFIX": root + "snova/",
                 "KEY_SUFFIX": ".log",
-                "COS_REGION": cfg.region,
-                "COS_SECRET_ID": cfg.secret_id,
-                "COS_SECRET_KEY": cfg.secret_key,
-                "COS_ENDPOINT": emulator.endpoint,
+                "COS_REGION": target.region,
+                "COS_SECRET_ID": target.secret_id,
+                "COS_SECRET_KEY": target.secret_key,
+                "COS_ENDPOINT": target.endpoint,
                 "FAULT_PLAN": PLAN,
-                "FAULT_STATE_BUCKET": state,
+                "FAULT_STATE_BUCKET": bucket,
+                "FAULT_STATE_PREFIX": root + "attempts/",
             },
             async_retries=retries,
             poll_interval=0.05,
@@ -105,12 +93,12 @@ def site(emulator, snova_db, unique_name, tmp_path):
         ).execute({})
 
     deploy(2)
-    yield SimpleNamespace(dsn=snova_db, bucket=data, function=function, deploy=deploy)
-    delete_quietly(fast_hook(), function)
+    yield SimpleNamespace(dsn=snova_db, bucket=bucket, root=root, function=function, deploy=deploy)
+    delete_function(target.scf, function, target.namespace)
 
 
-def event_attempts(emulator, function: str, request_id: str) -> list[dict]:
-    return [a for a in emulator.control.invocations(function) if a["request_id"] == request_id]
+def event_attempts(target, function: str, request_id: str) -> list[dict]:
+    return [a for a in target.invocations(function) if a["request_id"] == request_id]
 
 
 def assert_failed_then_succeeded(attempts: list[dict]) -> dict:
@@ -123,26 +111,27 @@ def assert_failed_then_succeeded(attempts: list[dict]) -> dict:
     return third
 
 
-def test_a_timer_sweep_failing_before_and_after_a_commit_loads_every_row_once(emulator, site):
-    put = emulator.cos.put_object
-    put(site.bucket, "snova/backlog/a.log", lines(1, 30))
-    put(site.bucket, "snova/backlog/b.log", lines(101, 20))
+def test_a_timer_sweep_failing_before_and_after_a_commit_loads_every_row_once(target, site):
+    backlog = site.root + "snova/backlog/"
+    target.put_object(site.bucket, backlog + "a.log", lines(1, 30))
+    target.put_object(site.bucket, backlog + "b.log", lines(101, 20))
     SCFCreateTimerTriggerOperator(
         task_id="create_sweep_timer",
         function_name=site.function,
         trigger_name="nightly-sweep",
         cron="0 2 * * *",
-        custom_argument={"bucket": site.bucket, "prefix": "snova/backlog/", "suffix": ".log"},
+        custom_argument={"bucket": site.bucket, "prefix": backlog, "suffix": ".log"},
         do_xcom_push=False,
     ).execute({})
     invoked_at = time.time()
-    request_id = emulator.control.fire_timer(site.function, "nightly-sweep")
-    emulator.control.wait_for_invocations(1, site.function, final=True, timeout=120)
+    request_id = target.fire_timer(site.function, "nightly-sweep")
+    target.wait_for_invocations(1, site.function, final=True, timeout=120)
 
-    third = assert_failed_then_succeeded(event_attempts(emulator, site.function, request_id))
+    third = assert_failed_then_succeeded(event_attempts(target, site.function, request_id))
+    assert third["trigger"] == "timer"
     # Attempt 1 committed a.log before it failed; the last attempt skips it and loads b.log.
     statuses = {o["key"]: o["status"] for o in third["objects"]}
-    assert statuses == {"snova/backlog/a.log": "skipped", "snova/backlog/b.log": "loaded"}
+    assert statuses == {backlog + "a.log": "skipped", backlog + "b.log": "loaded"}
     [(rows, distinct, total)] = query(
         site.dsn, "SELECT count(*), count(DISTINCT a1), sum(a1) FROM t1"
     )
@@ -152,49 +141,46 @@ def test_a_timer_sweep_failing_before_and_after_a_commit_loads_every_row_once(em
         "SELECT key, rows, run_id FROM airflow_scf_snova_load_ledger ORDER BY key",
     )
     assert ledger == [
-        ("snova/backlog/a.log", 30, request_id),
-        ("snova/backlog/b.log", 20, request_id),
+        (backlog + "a.log", 30, request_id),
+        (backlog + "b.log", 20, request_id),
     ]
     # GetRequestStatus, as the provider reads it: one record per attempt, the same request id.
-    attempts = fast_hook().get_request_attempts(site.function, request_id, invoked_at=invoked_at)
+    attempts = target.scf.get_request_attempts(site.function, request_id, invoked_at=invoked_at)
     assert [(a["RetryNum"], a["RetCode"]) for a in attempts] == [(0, -1), (1, -1), (2, 0)]
 
 
-def test_a_cos_event_failing_before_and_after_its_commit_loads_its_rows_once(emulator, site):
+def test_a_cos_event_failing_before_and_after_its_commit_loads_its_rows_once(target, site):
+    live = site.root + "snova/live/"
     SCFCreateCOSTriggerOperator(
         task_id="create_cos_trigger",
         function_name=site.function,
         bucket=site.bucket,
         events=("cos:ObjectCreated:*",),
-        prefix="snova/",
+        prefix=site.root + "snova/",
         suffix=".log",
         do_xcom_push=False,
     ).execute({})
-    emulator.cos.put_object(site.bucket, "snova/live/new.log", lines(1001, 40))
-    [final] = emulator.control.wait_for_invocations(1, site.function, final=True, timeout=120)
+    target.put_object(site.bucket, live + "new.log", lines(1001, 40))
+    [final] = target.wait_for_invocations(1, site.function, final=True, timeout=120)
 
-    attempts = event_attempts(emulator, site.function, final["request_id"])
-    assert {a["trigger"] for a in attempts} == {"cos"}
-    third = assert_failed_then_succeeded(attempts)
+    third = assert_failed_then_succeeded(event_attempts(target, site.function, final["request_id"]))
+    assert third["trigger"] == "cos"
     # Attempt 1 committed the object before it failed: the last attempt finds it in the ledger.
     [loaded] = third["objects"]
-    assert (loaded["key"], loaded["status"], loaded["rows"]) == (
-        "snova/live/new.log",
-        "skipped",
-        40,
-    )
+    assert (loaded["key"], loaded["status"], loaded["rows"]) == (live + "new.log", "skipped", 40)
     [(rows, distinct)] = query(site.dsn, "SELECT count(*), count(DISTINCT a1) FROM t1")
     assert (rows, distinct) == (40, 40)
     assert query(site.dsn, "SELECT count(*) FROM airflow_scf_snova_load_ledger") == [(1,)]
 
     # Without retries (RetryNum 0) the same failure before the commit is final: nothing loaded.
     assert site.deploy(0)["async_config_updated"] is True
-    emulator.cos.put_object(site.bucket, "snova/live/later.log", lines(2001, 10))
-    emulator.control.wait_for_invocations(2, site.function, final=True, timeout=120)
-    [last] = [
-        a
-        for a in emulator.control.invocations(site.function)
-        if "later.log" in json.dumps(a["event"])
-    ]
+    target.put_object(site.bucket, live + "later.log", lines(2001, 10))
+    finals = target.wait_for_invocations(2, site.function, final=True, timeout=120)
+    [last] = [a for a in finals if a["request_id"] != final["request_id"]]
     assert (last["retry_num"], last["status"]) == (0, "failed")
+    error = json.loads(last["ret_msg"])
+    assert f"before the commit of {live}later.log" in error["errorMessage"] + error["stackTrace"]
+    assert [a["request_id"] for a in target.invocations(site.function)].count(
+        last["request_id"]
+    ) == 1  # not retried
     assert query(site.dsn, "SELECT count(*) FROM t1") == [(40,)]

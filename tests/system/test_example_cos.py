@@ -1,5 +1,6 @@
-"""dags/example_cos.py run with ``dag.test()`` against the emulator; dags/example_cos_event.py
-parsed with its AssetWatcher; docs/cos.md kept in step with both."""
+"""dags/example_cos.py run with ``dag.test()`` against the target (the emulator, or Tencent Cloud
+under ``make test-cloud``), in a folder of its scratch bucket; dags/example_cos_event.py parsed
+with its AssetWatcher and run by a real triggerer; docs/cos.md kept in step with both."""
 
 from __future__ import annotations
 
@@ -39,13 +40,14 @@ def xcoms(run_id: str, dag_id: str) -> dict[tuple[str, str], object]:
         return {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
 
 
-def test_example_dag_runs_end_to_end(airflow_db, emulator, bucket, capsys):
+def test_example_dag_runs_end_to_end(airflow_db, target, scratch, capsys):
     from airflow_scf_snova.hooks.cos import COSHook
 
-    prefix = "example-cos/incoming/"
+    bucket, folder = scratch.bucket, scratch.root + "example-cos/"
+    prefix = folder + "incoming/"
     hook = COSHook()
     dag = load(DAG_FILE, "example_cos_under_test").dag
-    dag_run = dag.test(run_conf={"bucket": bucket, "prefix": prefix})
+    dag_run = dag.test(run_conf={"bucket": bucket, "folder": folder})
     output = capsys.readouterr()
     assert dag_run.state == "success", output.out[-5000:]
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
@@ -58,12 +60,12 @@ def test_example_dag_runs_end_to_end(airflow_db, emulator, bucket, capsys):
     assert re.fullmatch(re.escape(prefix) + r"orders-\d{8}\.csv", new_key)
     assert values[("list_csv", "return_value")] == sorted(keys)
     summary = values[("summarise", "return_value")]
-    appid, short = emulator.config.appid, bucket.rsplit("-", 1)[0]
+    appid, short = target.appid, bucket.rsplit("-", 1)[0]
     assert summary["objects"] == [f"/{appid}/{short}/{k}" for k in keys]
     assert summary["bytes"] == sum(o["size"] for o in found)
     assert values[("cleanup", "return_value")] == 3  # the csv, loader.log and the archive copy
-    assert list(hook.iter_objects(bucket)) == []
-    assert emulator.config.secret_key not in output.out + output.err
+    assert list(hook.iter_objects(bucket, prefix=scratch.root)) == []
+    assert target.secret_key not in output.out + output.err
 
 
 def test_event_dag_parses_with_its_watcher(monkeypatch):
@@ -131,12 +133,12 @@ from airflow.sdk import DAG, Asset, AssetWatcher, task
 from airflow_scf_snova.triggers.cos import COSObjectEventTrigger
 
 drops = Asset(
-    "cos://{bucket}/incoming/",
+    "cos://{bucket}/{root}incoming/",
     watchers=[
         AssetWatcher(
             name="cos_drops",
             trigger=COSObjectEventTrigger(
-                bucket="{bucket}", prefix="incoming/", suffix=".csv",
+                bucket="{bucket}", prefix="{root}incoming/", suffix=".csv",
                 poll_interval=0.5, settle_seconds=0,
             ),
         )
@@ -158,7 +160,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(predicate, what: str, timeout: float = 90):
+def _wait_for(predicate, what: str, timeout: float):
     """Poll ``predicate`` until it returns something truthy (a deadline, not a sleep)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -170,7 +172,7 @@ def _wait_for(predicate, what: str, timeout: float = 90):
 
 
 @pytest.mark.slow
-def test_watched_asset_in_a_real_triggerer_survives_a_restart(emulator, bucket, tmp_path):
+def test_watched_asset_in_a_real_triggerer_survives_a_restart(target, scratch, tmp_path):
     """The real ``airflow triggerer`` runs COSObjectEventTrigger: one asset event per uploaded
     file, queued for the DAG, and the watermark in the real asset state store means a restart
     neither replays nor loses files. (The scheduler and an executor, which would turn the queued
@@ -178,7 +180,11 @@ def test_watched_asset_in_a_real_triggerer_survives_a_restart(emulator, bucket, 
     airflow = str(Path(sys.executable).with_name("airflow"))
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "cos_watched.py").write_text(WATCHED_DAG.replace("{bucket}", bucket))
+    bucket, root = scratch.bucket, scratch.root
+    (dags / "cos_watched.py").write_text(
+        WATCHED_DAG.replace("{bucket}", bucket).replace("{root}", root)
+    )
+    timeout = target.seconds(90)
     db = tmp_path / "airflow.db"
     env = {
         **os.environ,
@@ -214,33 +220,37 @@ def test_watched_asset_in_a_real_triggerer_survives_a_restart(emulator, bucket, 
         os.killpg(process.pid, signal.SIGTERM)  # the process group this test started
         process.wait(60)
 
-    def put(bucket: str, key: str, body: bytes) -> str:
-        return emulator.cos.put_object(bucket, key, body).strip('"')  # one ETag format: no quotes
+    def put(name: str, body: bytes) -> tuple[str, str]:
+        """Upload ``<root>incoming/<name>``; returns its key and ETag (no quotes)."""
+        key = f"{root}incoming/{name}"
+        return key, target.put_object(bucket, key, body).strip('"')
 
-    put(bucket, "incoming/before.csv", b"present before the watcher started")
+    put("before.csv", b"present before the watcher started")
     first = start_triggerer("triggerer-1")
     try:
-        _wait_for(lambda: rows("SELECT key FROM asset_state_store"), "the baseline watermark")
-        expected = [("incoming/a.csv", put(bucket, "incoming/a.csv", b"a"))]
-        put(bucket, "incoming/notes.txt", b"not a csv")
-        expected.append(("incoming/b.csv", put(bucket, "incoming/b.csv", b"b")))
-        _wait_for(lambda: len(events()) >= 2, "events for a.csv and b.csv")
+        _wait_for(
+            lambda: rows("SELECT key FROM asset_state_store"), "the baseline watermark", timeout
+        )
+        expected = [put("a.csv", b"a")]
+        put("notes.txt", b"not a csv")
+        expected.append(put("b.csv", b"b"))
+        _wait_for(lambda: len(events()) >= 2, "events for a.csv and b.csv", timeout)
     finally:
         stop(first)
 
     # While no triggerer runs: a new file and an overwrite.
-    expected.append(("incoming/a.csv", put(bucket, "incoming/a.csv", b"a, version 2")))
-    expected.append(("incoming/c.csv", put(bucket, "incoming/c.csv", b"c")))
+    expected.append(put("a.csv", b"a, version 2"))
+    expected.append(put("c.csv", b"c"))
     second = start_triggerer("triggerer-2")
     try:
-        _wait_for(lambda: len(events()) >= 4, "events for the changes made while down")
-        expected.append(("incoming/d.csv", put(bucket, "incoming/d.csv", b"d")))
-        _wait_for(lambda: len(events()) >= 5, "an event for d.csv")
+        _wait_for(lambda: len(events()) >= 4, "events for the changes made while down", timeout)
+        expected.append(put("d.csv", b"d"))
+        _wait_for(lambda: len(events()) >= 5, "an event for d.csv", timeout)
     finally:
         stop(second)
 
     assert events() == expected  # nothing replayed, nothing lost, decoys ignored
     [(state,)] = rows("SELECT value FROM asset_state_store")
-    assert set(json.loads(state)["seen"]) <= {"incoming/d.csv", "incoming/c.csv", "incoming/a.csv"}
+    assert set(json.loads(state)["seen"]) <= {f"{root}incoming/{n}.csv" for n in "acd"}
     queued = rows("SELECT target_dag_id FROM asset_dag_run_queue")
     assert queued == [("cos_watched",)]

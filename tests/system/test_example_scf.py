@@ -1,5 +1,5 @@
-"""dags/example_scf.py run with ``dag.test()`` against the emulator, and docs/scf.md kept in step
-with it."""
+"""dags/example_scf.py run with ``dag.test()`` against the target (the emulator, or Tencent Cloud
+under ``make test-cloud``), and docs/scf.md kept in step with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import re
 import textwrap
 
 import pytest
-from scf_snova_devel.scf import ROOT, delete_quietly, fast_hook
+from scf_snova_devel.cleanup import delete_function
+from scf_snova_devel.scf import ROOT
+
+from airflow_scf_snova.links.scf import console_region
 
 DAG_FILE = ROOT / "dags" / "example_scf.py"
 DOC_FILE = ROOT / "docs" / "scf.md"
@@ -41,14 +44,26 @@ def snova_password(monkeypatch):
     return DB_PASSWORD
 
 
+def trigger_of(event: dict) -> str:
+    """Which trigger sent an event: SCF's timer event has ``Type`` Timer, a COS event
+    ``Records``."""
+    return "timer" if event.get("Type") == "Timer" else "cos" if "Records" in event else "api"
+
+
 def test_example_dag_runs_end_to_end(
-    airflow_db, emulator, bucket, unique_name, snova_password, capsys, caplog
+    airflow_db, target, scratch, unique_name, snova_password, capsys, caplog
 ):
-    hook = fast_hook()
+    hook = target.scf
+    bucket, prefix = scratch.bucket, scratch.root + "incoming/"
     function_name = unique_name("example")
     try:
         dag_run = load_dag().test(
-            run_conf={"function_name": function_name, "bucket": bucket, "cleanup": False}
+            run_conf={
+                "function_name": function_name,
+                "bucket": bucket,
+                "prefix": prefix,
+                "cleanup": False,
+            }
         )
         output = capsys.readouterr()
         # Task output goes to stdout (structlog); the DAG runner's own lines to logging.
@@ -75,40 +90,44 @@ def test_example_dag_runs_end_to_end(
 
         # Console links, computed by the task runner from what execute persisted.
         link = values[("invoke_function", "_link_SCFFunctionLogsLink")]
+        rid = "1" if target.region == "ap-guangzhou" else console_region(target.region)
         assert link == (
-            "https://console.cloud.tencent.com/scf/list-detail?rid=1&ns=default"
+            f"https://console.cloud.tencent.com/scf/list-detail?rid={rid}&ns={target.namespace}"
             f"&id={function_name}&menu=log&tab=codeTab"
         )
         assert values[("deploy_function", "_link_SCFFunctionLink")] == link.replace("&menu=log", "")
 
         # No secret in the task logs: neither the SecretKey nor the function's DB password.
         assert "SCF function log (FunctionRequestId" in logged  # the function's log was relayed
-        assert emulator.config.secret_key not in logged
+        assert target.secret_key not in logged
         assert DB_PASSWORD not in logged
 
-        # The triggers the DAG created fire.
-        emulator.control.fire_timer(function_name, "nightly")
-        emulator.cos.put_object(bucket, "incoming/day-1.csv", b"id\n1\n")
-        runs = emulator.control.wait_for_invocations(4, function_name, timeout=30)
-        by_trigger = {r["trigger"]: json.loads(r["ret_msg"])["event"] for r in runs}
+        # The triggers the DAG created fire (on the cloud, the timer's event is sent by hand).
+        target.fire_timer(function_name, "nightly")
+        target.put_object(bucket, prefix + "day-1.csv", b"id\n1\n")
+        runs = target.wait_for_invocations(4, function_name, timeout=30)
+        events = [json.loads(r["ret_msg"])["event"] for r in runs]
+        by_trigger = {trigger_of(event): event for event in events}
+        assert sorted(trigger_of(event) for event in events) == ["api", "api", "cos", "timer"]
         assert by_trigger["timer"]["Message"] == '{"source": "nightly timer"}'
         key = by_trigger["cos"]["Records"][0]["cos"]["cosObject"]["key"]
-        assert key.endswith(f"/{bucket.rsplit('-', 1)[0]}/incoming/day-1.csv")
+        assert key.endswith(f"/{bucket.rsplit('-', 1)[0]}/{prefix}day-1.csv")
     finally:
-        delete_quietly(hook, function_name)
+        delete_function(hook, function_name, target.namespace)
 
 
 def test_example_dag_cleans_up_after_itself(
-    airflow_db, emulator, bucket, unique_name, snova_password
+    airflow_db, target, scratch, unique_name, snova_password
 ):
-    hook = fast_hook()
+    hook = target.scf
     function_name = unique_name("example")
+    conf = {"function_name": function_name, "bucket": scratch.bucket, "prefix": scratch.root}
     try:
-        dag_run = load_dag().test(run_conf={"function_name": function_name, "bucket": bucket})
+        dag_run = load_dag().test(run_conf=conf)
         assert dag_run.state == "success"
         assert not hook.function_exists(function_name)
     finally:
-        delete_quietly(hook, function_name)
+        delete_function(hook, function_name, target.namespace)
 
 
 # -- docs ----------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""dags/example_snova.py run with ``dag.test()`` against the emulator and a real PostgreSQL;
-docs/snova.md kept in step with it (and with dags/cos_to_snova_import.py's role snippet)."""
+"""dags/example_snova.py run with ``dag.test()`` against the target (the emulator and a real
+PostgreSQL, or Tencent Cloud and Snova under ``make test-cloud``, where ``method="auto"`` loads and
+exports through cos_ext external tables); docs/snova.md kept in step with it (and with
+dags/cos_to_snova_import.py's role snippet)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ DAG_FILE = ROOT / "dags" / "example_snova.py"
 #: DAG files whose [START ...] snippets docs/snova.md quotes.
 SNIPPET_FILES = (DAG_FILE, ROOT / "dags" / "cos_to_snova_import.py")
 DOC_FILE = ROOT / "docs" / "snova.md"
-PREFIX = "example-snova/incoming/"
-EXPORT_KEY = "example-snova/exports/orders.csv.gz"
 
 
 def load(path: Path, name: str):
@@ -37,20 +37,23 @@ def xcoms(run_id: str, dag_id: str) -> dict[tuple[str, str], object]:
         return {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
 
 
-def test_example_dag_loads_once_and_exports(airflow_db, emulator, bucket, snova_db, capfd):
+def test_example_dag_loads_once_and_exports(airflow_db, target, scratch, snova_db, capfd):
     import psycopg2
 
     from airflow_scf_snova.hooks.cos import COSHook
 
+    bucket = scratch.bucket
+    prefix = scratch.root + "example-snova/incoming/"
+    export_key = scratch.root + "example-snova/exports/orders.csv.gz"
     dag = load(DAG_FILE, "example_snova_under_test").dag
-    conf = {"bucket": bucket, "prefix": PREFIX, "export_key": EXPORT_KEY}
+    conf = {"bucket": bucket, "prefix": prefix, "export_key": export_key}
 
     first = dag.test(run_conf=conf)
     out, err = capfd.readouterr()
     assert first.state == "success", out[-5000:]
     loaded = xcoms(first.run_id, "example_snova")[("load_orders", "return_value")]
     assert [(r["key"], r["status"], r["rows"]) for r in loaded] == [
-        (PREFIX + "orders.csv", "loaded", 3)
+        (prefix + "orders.csv", "loaded", 3)
     ]
 
     second = dag.test(run_conf=conf)  # the same file again: skipped, not duplicated
@@ -73,14 +76,14 @@ def test_example_dag_loads_once_and_exports(airflow_db, emulator, bucket, snova_
         (3, None, Decimal("0.99")),
     ]
 
-    exported = gzip.decompress(COSHook().read_object(bucket, EXPORT_KEY)).decode()
+    exported = gzip.decompress(COSHook().read_object(bucket, export_key)).decode()
     assert list(csv.reader(io.StringIO(exported))) == [
         ["order_id", "customer", "amount"],
         ["1", "张三", "9.50"],
         ["2", "Lee, Ann", "12.00"],
         ["3", "", "0.99"],
     ]
-    assert emulator.config.secret_key not in out + err + out2 + err2
+    assert target.secret_key not in out + err + out2 + err2
 
 
 # -- docs ----------------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """The seed article's workflows as DAGs (dags/cos_to_snova_import.py, snova_timer_query.py,
-cos_event_import.py, scf_native_triggers.py) run with ``dag.test()`` against the emulator and a
-real PostgreSQL, and the SCF functions they deploy (functions/cos_import, functions/snova_query)
-checked to take the rules they share with the provider (ledger, lock key, external-table DDL)
-from the core, scf_snova_core, instead of holding copies."""
+cos_event_import.py, scf_native_triggers.py) run with ``dag.test()`` against the target (the
+emulator and a real PostgreSQL, or Tencent Cloud and Snova under ``make test-cloud``), and the SCF
+functions they deploy (functions/cos_import, functions/snova_query) checked to take the rules
+they share with the provider (ledger, lock key, external-table DDL) from the core,
+scf_snova_core, instead of holding copies.
+
+Everything the module writes to the bucket lives under its folder ``seed.root``; function
+invocations are read as any client reads them (CLS and GetRequestStatus)."""
 
 from __future__ import annotations
 
@@ -12,12 +16,15 @@ import os
 import re
 import secrets
 import sys
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import psycopg2
 import pytest
+from scf_snova_devel.cleanup import as_admin, drop_role
+from scf_snova_devel.cloud import redacted_dsn
+from scf_snova_devel.postgres import query
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
@@ -98,41 +105,43 @@ def test_the_secret_scan_catches_what_it_is_meant_to():
 
 # -- a warehouse, a bucket and the connections, shared by this module's DAG runs ------------------
 @pytest.fixture(scope="module")
-def seed(airflow_db, emulator, snova_server):
+def seed(airflow_db, target, snova_server, snova_is_greenplum, new_database):
     """A fresh database as ``snova_default``, a fresh least-privilege role as
-    ``snova_scf_visit``, and a fresh bucket as ``SNOVA_IMPORT_BUCKET``."""
-    import psycopg2
-
-    database = f"seed_{uuid.uuid4().hex[:10]}"
-    role = f"scf_visit_{uuid.uuid4().hex[:8]}"
-    password = "pw-" + secrets.token_urlsafe(12) + "'\"; --"  # quoting is exercised
-    bucket = f"seed-{uuid.uuid4().hex[:8]}-{emulator.config.appid}"
-    emulator.cos.create_bucket(bucket)
-    admin = psycopg2.connect(snova_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{database}"')
-    dsn = urlunsplit(urlsplit(snova_server)._replace(path=f"/{database}"))
+    ``snova_scf_visit``, and a fresh folder (``root``) of the target's scratch bucket: the
+    bucket is ``SNOVA_IMPORT_BUCKET``, the seed's ``snova/`` is ``root + "snova/"``
+    (``SNOVA_IMPORT_PREFIX``)."""
+    database, dsn = new_database("seed")
+    role = target.tracker.role(target.names.ident("scf_visit"))
+    password = target.secret("pw-" + secrets.token_urlsafe(12) + "'\"; --")  # quoting exercised
+    root = target.root("seed")
     parts = urlsplit(dsn)
     visit_uri = (
         f"snova://{role}:{quote(password, safe='')}@{parts.hostname}:{parts.port}/{database}"
     )
-    saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_SNOVA_DEFAULT", "SNOVA_IMPORT_BUCKET")}
+    names = ("AIRFLOW_CONN_SNOVA_DEFAULT", "SNOVA_IMPORT_BUCKET", "SNOVA_IMPORT_PREFIX")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ.update(
         {
             "AIRFLOW_CONN_SNOVA_DEFAULT": dsn.replace("postgresql://", "snova://", 1),
             "AIRFLOW_CONN_SNOVA_SCF_VISIT": visit_uri,
-            "SNOVA_IMPORT_BUCKET": bucket,
+            "SNOVA_IMPORT_BUCKET": target.bucket,
+            "SNOVA_IMPORT_PREFIX": root + "snova/",
         }
     )
     yield SimpleNamespace(
         dsn=dsn,
         role=role,
         password=password,
-        bucket=bucket,
-        emulator=emulator,
-        role_dsn=urlunsplit(
-            parts._replace(netloc=f"{role}:{quote(password, safe='')}@{parts.netloc.split('@')[1]}")
+        bucket=target.bucket,
+        root=root,
+        target=target,
+        greenplum=snova_is_greenplum,
+        role_dsn=redacted_dsn(
+            urlunsplit(
+                parts._replace(
+                    netloc=f"{role}:{quote(password, safe='')}@{parts.netloc.split('@')[1]}"
+                )
+            )
         ),
     )
     os.environ.pop("AIRFLOW_CONN_SNOVA_SCF_VISIT", None)
@@ -141,22 +150,8 @@ def seed(airflow_db, emulator, snova_server):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        cur.execute(f'DROP ROLE IF EXISTS "{role}"')
-    admin.close()
-
-
-def query(dsn: str, sql: str, params=()):
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else cur.rowcount
-    finally:
-        conn.close()
+    new_database.drop(database)
+    as_admin(snova_server, lambda conn: drop_role(conn, role))
 
 
 def t1_state(seed) -> tuple[int, int]:
@@ -164,28 +159,28 @@ def t1_state(seed) -> tuple[int, int]:
     return count, total
 
 
+def conf(seed, **more) -> dict:
+    """The run conf pointing a seed DAG at the module's folder of the bucket."""
+    return {"bucket": seed.bucket, "prefix": seed.root + "snova/", **more}
+
+
 @pytest.fixture(scope="module")
 def imported(seed):
     """cos_to_snova_import run once on three .log files and two decoys."""
-    put = seed.emulator.cos.put_object
+    put, root = seed.target.put_object, seed.root
     for index in range(3):
-        put(seed.bucket, f"snova/2024-01-0{index + 1}.log", log_lines(index * 100 + 1, 100))
-    put(seed.bucket, "snova/readme.txt", b"not a .log file\n")
-    put(seed.bucket, "archive/old.log", b"999999\n")  # outside snova/
+        put(seed.bucket, f"{root}snova/2024-01-0{index + 1}.log", log_lines(index * 100 + 1, 100))
+    put(seed.bucket, f"{root}snova/readme.txt", b"not a .log file\n")
+    put(seed.bucket, f"{root}archive/old.log", b"999999\n")  # outside snova/
     dag = load_dag("cos_to_snova_import")
-    run = dag.test()
+    run = dag.test(run_conf=conf(seed))
     return SimpleNamespace(run=run, values=xcoms(run.run_id, dag.dag_id), dag=dag)
 
 
-def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
-    assert imported.run.state == "success"
-    loaded = imported.values[("load_into_t1", "return_value")]
-    assert [(r["key"], r["status"], r["rows"]) for r in loaded] == [
-        (f"snova/2024-01-0{i}.log", "loaded", 100) for i in (1, 2, 3)
-    ]
-    assert t1_state(seed) == (300, 300 * 301 // 2)
-    setup = imported.values[("create_scf_visit", "return_value")]
-    assert setup == {
+def expected_role_setup(seed) -> dict:
+    """What create_scf_visit returns: on Snova (Greenplum) the role also loads through cos_ext
+    external tables, which needs CREATE on the schema and the cos protocol."""
+    return {
         "role": seed.role,
         "role_created": True,
         "ledger": "public.airflow_scf_snova_load_ledger",
@@ -193,12 +188,22 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
             "public.t1": ["SELECT", "INSERT"],
             "public.airflow_scf_snova_load_ledger": ["SELECT", "INSERT"],
         },
-        "schemas": {"public": ["USAGE"]},
+        "schemas": {"public": ["USAGE", "CREATE"] if seed.greenplum else ["USAGE"]},
         "temporary": False,
-        "cos_protocol": False,
+        "cos_protocol": seed.greenplum,
     }
 
-    again = imported.dag.test()  # same files: skipped, not loaded twice
+
+def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
+    assert imported.run.state == "success"
+    loaded = imported.values[("load_into_t1", "return_value")]
+    assert [(r["key"], r["status"], r["rows"]) for r in loaded] == [
+        (f"{seed.root}snova/2024-01-0{i}.log", "loaded", 100) for i in (1, 2, 3)
+    ]
+    assert t1_state(seed) == (300, 300 * 301 // 2)
+    assert imported.values[("create_scf_visit", "return_value")] == expected_role_setup(seed)
+
+    again = imported.dag.test(run_conf=conf(seed))  # same files: skipped, not loaded twice
     out, err = capfd.readouterr()
     assert again.state == "success", out[-4000:]
     values = xcoms(again.run_id, imported.dag.dag_id)
@@ -208,22 +213,33 @@ def test_cos_to_snova_import_loads_the_seed_filter_once(seed, imported, capfd):
     assert seed.password not in out + err
 
 
-def test_the_scf_user_has_least_privileges_and_its_password_never_travels_in_clear(seed, imported):
-    import psycopg2
-
+def test_the_scf_user_has_least_privileges(seed, imported):
     # It can log in with the connection's password (quotes and all) and read and append ...
     assert query(seed.role_dsn, "SELECT count(*) FROM t1") == [(300,)]
     assert query(seed.role_dsn, "INSERT INTO t1 VALUES (NULL) RETURNING a1") == [(None,)]
     query(seed.dsn, "DELETE FROM t1 WHERE a1 IS NULL")
-    # ... but nothing more than the imports and queries need.
-    for statement in ("DELETE FROM t1", "CREATE TABLE scf_visit_probe (a int)", "DROP TABLE t1"):
+    # ... but nothing more than the imports and queries need (on Snova its loads create cos_ext
+    # external tables, so it may create tables in the schema).
+    denied = ["DELETE FROM t1", "DROP TABLE t1"]
+    if not seed.greenplum:
+        denied.append("CREATE TABLE scf_visit_probe (a int)")
+    for statement in denied:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             query(seed.role_dsn, statement)
-    # The server stores (and was sent) a SCRAM verifier, not the password.
+
+
+def test_the_scf_users_password_never_travels_in_clear(seed, imported):
+    """The server stores (and was sent) a verifier, not the password: SCRAM-SHA-256, or MD5 where
+    the server asks for it (Greenplum 6)."""
+    [(superuser,)] = query(seed.dsn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if not superuser:
+        pytest.skip("reading pg_authid needs a superuser, and SNOVA_TEST_DSN's user is not one")
+    [(encryption,)] = query(seed.dsn, "SHOW password_encryption")
     [(verifier,)] = query(
         seed.dsn, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (seed.role,)
     )
-    assert verifier.startswith("SCRAM-SHA-256$") and seed.password not in verifier
+    assert verifier.startswith("SCRAM-SHA-256$" if encryption == "scram-sha-256" else "md5")
+    assert seed.password not in verifier
 
 
 def test_snova_timer_query_returns_the_rows_via_scf_and_directly(
@@ -244,7 +260,9 @@ def test_snova_timer_query_returns_the_rows_via_scf_and_directly(
         "truncated": False,
     }
     assert values[("compare_paths", "return_value")]["same"] is True
-    [invocation] = seed.emulator.control.invocations(function_name=function)
+    seed.target.wait_for_invocations(1, function)
+    [invocation] = seed.target.invocations(function)
+    assert invocation["status"] == "success"
     assert f"row_count = {count}, a1_sum = {total}" in invocation["log"]
     assert seed.password not in out + err + invocation["log"]
 
@@ -265,16 +283,20 @@ def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported
     events_helper = load_module(ROOT / "scripts" / "demo_events.py", "demo_events_under_test")
     dag = load_dag("cos_event_import")
     asset = events_helper.watched_asset(dag)
-    assert asset.uri == f"cos://{seed.bucket}/snova"
-    put = seed.emulator.cos.put_object
+    root = seed.root
+    assert asset.uri == f"cos://{seed.bucket}/{root}snova"
+    put = seed.target.put_object
     before = t1_state(seed)
     with events_helper.WatcherHarness(asset.watchers[0].trigger) as watcher:
-        put(seed.bucket, "snova/events/a.log", log_lines(1001, 10))
-        put(seed.bucket, "snova/events/notes.txt", b"not a .log\n")
-        put(seed.bucket, "other/events/b.log", log_lines(2001, 10))
-        put(seed.bucket, "snova/events/b.log", log_lines(3001, 20))
-        payloads = watcher.wait_for(2)
-    assert sorted(p["key"] for p in payloads) == ["snova/events/a.log", "snova/events/b.log"]
+        put(seed.bucket, f"{root}snova/events/a.log", log_lines(1001, 10))
+        put(seed.bucket, f"{root}snova/events/notes.txt", b"not a .log\n")
+        put(seed.bucket, f"{root}other/events/b.log", log_lines(2001, 10))
+        put(seed.bucket, f"{root}snova/events/b.log", log_lines(3001, 20))
+        payloads = watcher.wait_for(2, timeout=seed.target.seconds(30))
+    assert sorted(p["key"] for p in payloads) == [
+        f"{root}snova/events/a.log",
+        f"{root}snova/events/b.log",
+    ]
 
     run = events_helper.test_with_asset_events(dag, asset, payloads)
     out, _ = capfd.readouterr()
@@ -284,8 +306,8 @@ def test_cos_event_import_loads_exactly_the_objects_of_its_events(seed, imported
         assert f"new object {payload['url']} etag={payload['etag']}" in out
     loaded = xcoms(run.run_id, dag.dag_id)[("load_new_objects", "return_value")]
     assert sorted((r["key"], r["status"], r["rows"]) for r in loaded) == [
-        ("snova/events/a.log", "loaded", 10),
-        ("snova/events/b.log", "loaded", 20),
+        (f"{root}snova/events/a.log", "loaded", 10),
+        (f"{root}snova/events/b.log", "loaded", 20),
     ]
     assert t1_state(seed) == (
         before[0] + 30,
@@ -309,12 +331,12 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     )
     from airflow_scf_snova.scf.packaging import package_directory
 
-    control = seed.emulator.control
-    put = seed.emulator.cos.put_object
+    target, root = seed.target, seed.root
+    put = target.put_object
     function = unique_name("import")
-    put(seed.bucket, "snova/backlog/early.log", log_lines(5001, 50))  # before any trigger
+    put(seed.bucket, f"{root}snova/backlog/early.log", log_lines(5001, 50))  # before any trigger
     dag = load_dag("scf_native_triggers")
-    run = dag.test(run_conf={"function_name": function})
+    run = dag.test(run_conf=conf(seed, function_name=function))
     out, err = capfd.readouterr()
     assert run.state == "success", out[-4000:]
     values = xcoms(run.run_id, dag.dag_id)
@@ -325,24 +347,22 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
     site = build_dependencies(read_requirements(code_dir / "requirements.txt"), "Python3.9")
     expected = package_directory(code_dir, ["scf_snova_core"], site, default_cache_dir())
     assert deployed["code_sha256"] == expected.sha256
-    staged = seed.emulator.cos.head_object(
-        seed.bucket, f"scf-code/{function}/{expected.sha256}.zip"
-    )
+    staged = target.head_object(seed.bucket, f"scf-code/{function}/{expected.sha256}.zip")
     assert staged.size == expected.size > 7_400_000
     assert values[("create_sweep_timer", "return_value")]["triggers"] == ["0 0 10 * * * *"]
     [cos_desc] = values[("create_cos_trigger", "return_value")]["triggers"]
     assert json.loads(cos_desc) == {
         "event": "cos:ObjectCreated:*",
-        "filter": {"Prefix": "snova/", "Suffix": ".log"},
+        "filter": {"Prefix": f"{root}snova/", "Suffix": ".log"},
     }
     assert seed.password not in out + err
     before = t1_state(seed)
 
     # A COS upload matching the filter fires the function, which loads that object only.
-    put(seed.bucket, "snova/live/new.log", log_lines(6001, 40))
-    put(seed.bucket, "snova/live/ignored.csv", b"1\n")  # wrong suffix: no invocation
-    [fired] = control.wait_for_invocations(1, function_name=function, timeout=60)
-    assert fired["trigger"] == "cos" and fired["status"] == "success", fired["log"][-3000:]
+    put(seed.bucket, f"{root}snova/live/new.log", log_lines(6001, 40))
+    put(seed.bucket, f"{root}snova/live/ignored.csv", b"1\n")  # wrong suffix: no invocation
+    [fired] = target.wait_for_invocations(1, function, timeout=60)
+    assert fired["status"] == "success", fired["log"][-3000:]
     result = json.loads(fired["ret_msg"])
     assert (result["trigger"], result["loaded"], result["skipped"], result["rows"]) == (
         "cos",
@@ -350,30 +370,32 @@ def test_scf_native_triggers_bind_triggers_that_load_exactly_once(
         0,
         40,
     )
-    assert [o["key"] for o in result["objects"]] == ["snova/live/new.log"]
+    assert [o["key"] for o in result["objects"]] == [f"{root}snova/live/new.log"]
     assert t1_state(seed)[0] == before[0] + 40
     assert seed.password not in fired["log"]
 
     # The timer sweeps the prefix: it loads only what no event delivered (the backlog).
-    control.fire_timer(function, "nightly-sweep")
-    swept = control.wait_for_invocations(2, function_name=function, timeout=60)[-1]
-    assert swept["trigger"] == "timer" and swept["status"] == "success", swept["log"][-3000:]
+    request_id = target.fire_timer(function, "nightly-sweep")
+    swept = target.wait_for_invocations(2, function, timeout=60)[-1]
+    assert swept["request_id"] == request_id
+    assert swept["status"] == "success", swept["log"][-3000:]
     result = json.loads(swept["ret_msg"])
+    assert result["trigger"] == "timer"
     assert [o["key"] for o in result["objects"] if o["status"] == "loaded"] == [
-        "snova/backlog/early.log"
+        f"{root}snova/backlog/early.log"
     ]
     assert result["loaded"] == 1 and result["skipped"] >= 6
     assert t1_state(seed)[0] == before[0] + 90
 
     # Re-uploading the same bytes fires again; the ledger makes it a no-op.
-    put(seed.bucket, "snova/live/new.log", log_lines(6001, 40))
-    again = control.wait_for_invocations(3, function_name=function, timeout=60)[-1]
+    put(seed.bucket, f"{root}snova/live/new.log", log_lines(6001, 40))
+    again = target.wait_for_invocations(3, function, timeout=60)[-1]
     assert json.loads(again["ret_msg"])["skipped"] == 1
     assert t1_state(seed)[0] == before[0] + 90
-    assert len(control.invocations(function_name=function)) == 3
+    assert len(target.invocations(function)) == 3
 
     # Deploying again changes nothing.
-    run = dag.test(run_conf={"function_name": function})
+    run = dag.test(run_conf=conf(seed, function_name=function))
     values = xcoms(run.run_id, dag.dag_id)
     assert values[("deploy_import_function", "return_value")]["code_updated"] is False
     assert values[("create_cos_trigger", "return_value")]["changed"] is False
@@ -434,7 +456,7 @@ def test_the_functions_greenplum_ddl_is_the_cores(cos_import, seed, imported, fu
     from scf_snova_core.objects import COSObject
     from scf_snova_devel.ddl_syntax import check_cos_ext_ddl
 
-    cfg = seed.emulator.config
+    cfg = seed.target
     source = cos_import.source.CosSource(cos_import.source.CosSettings.from_environ(os.environ))
     obj = COSObject(seed.bucket, "snova/x.log", 3, "e", __import__("datetime").datetime.now())
     conn = psycopg2.connect(seed.role_dsn)
@@ -468,7 +490,7 @@ def test_the_functions_greenplum_ddl_is_the_cores(cos_import, seed, imported, fu
 @pytest.fixture
 def function_env(cos_import, seed, monkeypatch):
     """The function's environment as the scf_native_triggers deploy renders it."""
-    cfg = seed.emulator.config
+    cfg = seed.target
     parts = urlsplit(seed.dsn)
     env = {
         "DB_HOST": parts.hostname,
@@ -477,12 +499,12 @@ def function_env(cos_import, seed, monkeypatch):
         "DB_USER": seed.role,
         "DB_PASSWORD": seed.password,
         "TARGET_TABLE": "t1",
-        "KEY_PREFIX": "snova/",
+        "KEY_PREFIX": seed.root + "snova/",
         "KEY_SUFFIX": ".log",
         "COS_REGION": cfg.region,
         "COS_SECRET_ID": cfg.secret_id,
         "COS_SECRET_KEY": cfg.secret_key,
-        "COS_ENDPOINT": seed.emulator.endpoint,
+        "COS_ENDPOINT": seed.target.endpoint,
         "TENCENTCLOUD_APPID": cfg.appid,
     }
     for key, value in env.items():
@@ -493,34 +515,36 @@ def function_env(cos_import, seed, monkeypatch):
 def cos_event(seed, key: str, event_name: str = "cos:ObjectCreated:Put") -> dict:
     from scf_snova_core.events import cos_event as build
 
-    head = seed.emulator.cos.head_object(seed.bucket, key) if "Created" in event_name else None
+    head = seed.target.head_object(seed.bucket, key) if "Created" in event_name else None
     size, etag = (head.size, head.etag) if head else (0, "")
-    return build(seed.bucket, key, size, etag, seed.emulator.config.region, event_name=event_name)
+    return build(seed.bucket, key, size, etag, seed.target.region, event_name=event_name)
 
 
 def test_the_function_loads_only_the_objects_its_event_names(
     cos_import, seed, imported, function_env, capfd
 ):
-    put = seed.emulator.cos.put_object
-    put(seed.bucket, "snova/direct/one.log", log_lines(7001, 5))
-    put(seed.bucket, "snova/direct/two.log", log_lines(7101, 5))  # in the prefix, not the event
+    put, root = seed.target.put_object, seed.root
+    put(seed.bucket, f"{root}snova/direct/one.log", log_lines(7001, 5))
+    put(
+        seed.bucket, f"{root}snova/direct/two.log", log_lines(7101, 5)
+    )  # in the prefix, not the event
     before = t1_state(seed)
-    event = cos_event(seed, "snova/direct/one.log")
+    event = cos_event(seed, f"{root}snova/direct/one.log")
     event["Records"].append(
-        cos_event(seed, "snova/direct/gone.log", "cos:ObjectRemove:Delete")["Records"][0]
+        cos_event(seed, f"{root}snova/direct/gone.log", "cos:ObjectRemove:Delete")["Records"][0]
     )
     context = {"request_id": "req-1", "function_name": "snova-cos-import"}
 
     result = cos_import.index.main_handler(event, context)
     assert (result["loaded"], result["skipped"], result["rows"]) == (1, 0, 5)
     assert result["ignored"] == [
-        {"key": "snova/direct/gone.log", "reason": "event cos:ObjectRemove:Delete"}
+        {"key": f"{root}snova/direct/gone.log", "reason": "event cos:ObjectRemove:Delete"}
     ]
     assert t1_state(seed)[0] == before[0] + 5
     [(dag_id, run_id)] = query(
         seed.dsn,
         "SELECT dag_id, run_id FROM airflow_scf_snova_load_ledger WHERE key = %s",
-        ("snova/direct/one.log",),
+        (f"{root}snova/direct/one.log",),
     )
     assert (dag_id, run_id) == ("scf:snova-cos-import", "req-1")
 
@@ -529,15 +553,19 @@ def test_the_function_loads_only_the_objects_its_event_names(
     from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 
     op = COSToSnovaOperator(
-        task_id="probe", table="t1", bucket=seed.bucket, keys=["snova/direct/one.log"]
+        task_id="probe", table="t1", bucket=seed.bucket, keys=[f"{root}snova/direct/one.log"]
     )
     assert [r["status"] for r in op.execute({})] == ["skipped"]
     assert t1_state(seed)[0] == before[0] + 5
     out, err = capfd.readouterr()
     assert seed.password not in out + err + json.dumps(result)
-    assert seed.emulator.config.secret_key not in out + err + json.dumps(result)
+    assert seed.target.secret_key not in out + err + json.dumps(result)
 
 
+@pytest.mark.emulator_only(
+    "plain PostgreSQL rejects the cos_ext DDL; on Snova the branch loads "
+    "(test_the_function_loads_only_the_objects_its_event_names, test_snova_external_table.py)"
+)
 def test_the_functions_external_table_branch_refuses_prefix_collisions_and_hides_secrets(
     cos_import, seed, imported, function_env
 ):
@@ -545,10 +573,10 @@ def test_the_functions_external_table_branch_refuses_prefix_collisions_and_hides
     rejects the DDL; the error must not quote the SecretKey and nothing may be committed."""
     import psycopg2
 
-    put = seed.emulator.cos.put_object
-    put(seed.bucket, "snova/gp/a.log", log_lines(1, 3))
-    put(seed.bucket, "snova/gp/a.log.bak", log_lines(1, 3))
-    put(seed.bucket, "snova/gp/b.log", log_lines(1, 3))
+    put, root = seed.target.put_object, seed.root
+    put(seed.bucket, f"{root}snova/gp/a.log", log_lines(1, 3))
+    put(seed.bucket, f"{root}snova/gp/a.log.bak", log_lines(1, 3))
+    put(seed.bucket, f"{root}snova/gp/b.log", log_lines(1, 3))
     source = cos_import.source.CosSource(cos_import.source.CosSettings.from_environ(os.environ))
     conn = psycopg2.connect(seed.role_dsn)
     try:
@@ -556,15 +584,15 @@ def test_the_functions_external_table_branch_refuses_prefix_collisions_and_hides
         assert (loader.greenplum, loader.method) == (False, "copy")
         loader.method = "external_table"  # as on Snova
         with pytest.raises(
-            cos_import.loader.LoadError, match=r"also holds \['snova/gp/a.log.bak'\]"
+            cos_import.loader.LoadError, match=re.escape(f"also holds ['{root}snova/gp/a.log.bak']")
         ):
-            loader.load(seed.bucket, "snova/gp/a.log")
+            loader.load(seed.bucket, f"{root}snova/gp/a.log")
         before = t1_state(seed)
         with pytest.raises(cos_import.loader.LoadError) as failure:
-            loader.load(seed.bucket, "snova/gp/b.log")
+            loader.load(seed.bucket, f"{root}snova/gp/b.log")
         message = str(failure.value)
         assert "creating external table" in message
-        assert seed.emulator.config.secret_key not in message and failure.value.__cause__ is None
+        assert seed.target.secret_key not in message and failure.value.__cause__ is None
         assert t1_state(seed) == before
     finally:
         conn.close()

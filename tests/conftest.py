@@ -258,16 +258,6 @@ def scratch(target, request):
     return SimpleNamespace(bucket=target.bucket, root=target.root(label[:24]))
 
 
-@pytest.fixture
-def shared_dir():
-    """A directory functions can see: they run as an unprivileged user when the emulator runs
-    as root, and pytest's own temporary directories are private to their owner."""
-    path = Path(tempfile.mkdtemp(prefix="scf-shared-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def sdk_client(server, client_class):
     """A real Tencent Cloud API 3.0 SDK client (``ScfClient``, ``ClsClient``) pointed at
     ``server``."""

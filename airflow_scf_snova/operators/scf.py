@@ -45,6 +45,7 @@ from airflow_scf_snova.operators.scf_async import (
     check_async_settings,
 )
 from airflow_scf_snova.operators.scf_code import SCFCodeSourceMixin
+from airflow_scf_snova.operators.scf_durable import SCFDurableInvocationMixin, forget_invocation
 from airflow_scf_snova.scf.environment import (
     mask_environment,
     normalise_environment,
@@ -359,7 +360,9 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBa
         return result
 
 
-class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
+class SCFInvokeFunctionOperator(
+    SCFDurableInvocationMixin, SCFAsyncInvocationMixin, SCFBaseOperator
+):
     """Invoke an SCF function and push its return value to XCom.
 
     ``RequestResponse`` (sync) returns the function's return value (``RetMsg`` decoded from
@@ -375,7 +378,10 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
     ``Event`` (async) returns the ``FunctionRequestId`` at once, or, with
     ``wait_for_completion``, waits until the run is over, through SCF's retries (in the
     triggerer when ``deferrable``; ``GetRequestStatus`` searched from a minute before the
-    invoke), and then behaves like a sync invoke, its log read from CLS. ``on_kill`` terminates
+    invoke), and then behaves like a sync invoke, its log read from CLS. Such a wait is durable:
+    the invocation is recorded in the task state store, and a later try of the task reattaches
+    to it instead of invoking again (:mod:`airflow_scf_snova.operators.scf_durable`,
+    ``docs/durable-execution.md``). ``on_kill`` terminates
     the event of an async-execution function; SCF cannot stop other runs
     (:mod:`airflow_scf_snova.operators.scf_async`).
 
@@ -394,6 +400,8 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
     :param log_function_output: write the function's log into the task log.
     :param grace_shutdown: ``on_kill`` stops an async-execution event with SIGTERM (the
         function may clean up) instead of at once.
+    :param durable: for a waited-for ``Event`` invoke: record the invocation in the task state
+        store and reattach to it on a later try.
     :param tencentcloud_conn_id: the ``tencentcloud`` connection.
     :param region: overrides the connection's region.
     """
@@ -447,14 +455,14 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
         )
         if self.log_function_output and self.invocation_type == SYNC:
             hook.prefetch_log_settings(self.function_name)  # while the run goes on
+        if self.invocation_type != SYNC and self.wait_for_completion:
+            return self.execute_durable(context, encoded)
         invoked_at, result = self._send_invoke(encoded)
         request_id = result.get("FunctionRequestId")
         if self.invocation_type == SYNC:
             return self._complete(request_id, result, invoked_at)
         self.log.info("Async invocation accepted: FunctionRequestId %s", request_id)
-        if not self.wait_for_completion:
-            return request_id
-        return self._wait_async(request_id, invoked_at)
+        return request_id
 
     def execute_complete(
         self,
@@ -463,6 +471,11 @@ class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
         invoked_at: float | None = None,
     ) -> Any:
         """Resume after the invocation trigger fired: log, return value or failure."""
+        outcome = self._event_outcome(event, invoked_at)
+        forget_invocation(context)
+        return outcome
+
+    def _event_outcome(self, event: dict[str, Any] | None, invoked_at: float | None) -> Any:
         if not event:
             raise AirflowException("the SCF invocation trigger sent no event")
         request_id = event.get("function_request_id")

@@ -1,0 +1,168 @@
+"""Reattach after the worker died: a real ``airflow tasks test`` process waits for an ``Event``
+invoke, is killed with SIGKILL, and a second one (the retry) reattaches to the recorded
+invocation through Airflow's task state store. The emulator counts the invocations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from scf_snova_devel.scf import delete_quietly, fast_hook
+
+from airflow_scf_snova.operators.scf_durable import INVOCATION_KEY
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulator_only("counts the emulator's invocations")]
+
+DAGS = Path(__file__).resolve().parent / "dags"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+#: Runs until the file ``event["path"]`` exists (the test releases it).
+GATED = """
+import os, time
+
+def main_handler(event, context):
+    print("waiting for the release", flush=True)
+    while not os.path.exists(event["path"]):
+        time.sleep(0.01)
+    return {"released": True}
+"""
+
+
+class TaskProcess:
+    """``airflow tasks test durable_invoke invoke RUN_ID``, its output collected as it comes."""
+
+    def __init__(self, env: dict[str, str], run_id: str) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [AIRFLOW, "tasks", "test", "durable_invoke", "invoke", run_id],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def finish(self, timeout: float = 300) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(30)
+        return code
+
+
+def stored_invocation(run_id: str):
+    """The invocation the task recorded in the metadata database (``None``: none)."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        value = session.scalar(
+            select(TaskStateStoreModel.value).where(
+                TaskStateStoreModel.dag_id == "durable_invoke",
+                TaskStateStoreModel.run_id == run_id,
+                TaskStateStoreModel.task_id == "invoke",
+                TaskStateStoreModel.key == INVOCATION_KEY,
+            )
+        )
+    return None if value is None else json.loads(value)
+
+
+def pushed_value(run_id: str):
+    """The task's ``return_value`` XCom."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        value = session.scalar(
+            select(XComModel.value).where(
+                XComModel.dag_id == "durable_invoke",
+                XComModel.run_id == run_id,
+                XComModel.task_id == "invoke",
+                XComModel.key == "return_value",
+            )
+        )
+    return value if not isinstance(value, str) else json.loads(value)
+
+
+@pytest.fixture
+def gated_function(emulator, unique_name, tmp_path):
+    from airflow_scf_snova.scf.packaging import package_directory
+
+    hook = fast_hook()
+    name = unique_name("durable")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(GATED)
+    code = hook.zip_code(package_directory(tmp_path / "code").data)
+    hook.create_function(name, code, "index.main_handler", "Python3.9", timeout=300)
+    hook.wait_for_function_status(name, poll_interval=0.02)
+    yield name
+    delete_quietly(hook, name)
+
+
+@pytest.fixture
+def dag_run(airflow_db, emulator, gated_function, shared_dir, unique_name):
+    """``(env, run_id, release)``: a DAG run of ``durable_invoke`` for the gated function."""
+    release = shared_dir / "release"  # the function runs as another user
+    env = dict(
+        os.environ,
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        DURABLE_FUNCTION=gated_function,
+        DURABLE_EVENT=json.dumps({"path": str(release)}),
+    )
+    run_id = unique_name("run")
+    for command in (["dags", "reserialize"], ["dags", "trigger", "durable_invoke", "-r", run_id]):
+        done = subprocess.run([AIRFLOW, *command], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return env, run_id, release
+
+
+def killed_mid_wait(emulator, wait_for, env, run_id, function_name) -> dict:
+    """Start the task, kill it with SIGKILL once it recorded its invocation and waits for it;
+    returns the record."""
+    first = TaskProcess(env, run_id)
+    try:
+        record = wait_for(lambda: stored_invocation(run_id), 120, what="the recorded invocation")
+    finally:
+        first.proc.send_signal(signal.SIGKILL)
+    assert first.finish() == -signal.SIGKILL
+    [attempt] = emulator.control.invocations(function_name)  # still running
+    assert attempt["request_id"] == record["request_id"], attempt
+    return record
+
+
+@pytest.mark.parametrize("run_ended", [False, True], ids=["still-running", "already-ended"])
+def test_a_retry_after_sigkill_reattaches_to_the_invocation(
+    emulator, wait_for, dag_run, gated_function, run_ended
+):
+    env, run_id, release = dag_run
+    record = killed_mid_wait(emulator, wait_for, env, run_id, gated_function)
+    assert record["function_name"] == gated_function and record["invoked_at"] > 0
+    if run_ended:
+        release.write_text("go")
+        emulator.control.wait_for_invocations(1, gated_function, timeout=60)
+    retry = TaskProcess(env, run_id)
+    if not run_ended:
+        wait_for(lambda: "Reconnecting to existing job" in retry.text, 120, what="the reattach")
+        release.write_text("go")
+    assert retry.finish() == 0, retry.text[-4000:]
+    [attempt] = emulator.control.wait_for_invocations(1, gated_function, timeout=60)
+    assert attempt["request_id"] == record["request_id"]
+    assert len(emulator.control.invocations(gated_function)) == 1  # exactly one invocation
+    expected = "skipping resubmission" if run_ended else "Reconnecting to existing job"
+    assert expected in retry.text
+    assert pushed_value(run_id) == {"released": True}  # the function's return value
+    assert stored_invocation(run_id) is None  # forgotten once the task had its outcome

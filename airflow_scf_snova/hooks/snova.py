@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,9 @@ class SnovaHook(PostgresHook):
     default_conn_name = "snova_default"
     conn_type = "snova"
     hook_name = "Snova (Tencent Cloud Data Warehouse)"
+    #: The server process id of the session a load or an export of this hook is running on
+    #: (``None`` when none is running); :meth:`cancel_work` cancels its statement.
+    working_backend_pid: int | None = None
 
     @cached_property
     def server_version_banner(self) -> str:
@@ -167,8 +171,7 @@ class SnovaHook(PostgresHook):
             logger.info("No objects to load into %s", spec.table)
             if spec.mode != "replace":
                 return []
-        conn = self.get_psycopg2_conn()
-        try:
+        with self._working_conn() as conn:
             self.read_server_version(conn)
             greenplum = self.is_greenplum()
             method = self._load_method(spec.method, greenplum)
@@ -193,8 +196,6 @@ class SnovaHook(PostgresHook):
                 logger=logger,
             )
             results = loader.run(objects)
-        finally:
-            conn.close()
         loaded = [r for r in results if r.status == LOADED]
         logger.info(
             "%d object(s) loaded (%d rows, %d rejected), %d skipped as already loaded",
@@ -243,8 +244,7 @@ class SnovaHook(PostgresHook):
         """
         from airflow_scf_snova.snova import export
 
-        conn = self.get_psycopg2_conn()
-        try:
+        with self._working_conn() as conn:
             if spec.method == "external_table":
                 self.read_server_version(conn)
                 if not self.is_greenplum():
@@ -254,8 +254,41 @@ class SnovaHook(PostgresHook):
                     )
                 return export.export_external(conn, spec, cos_hook, logger or self.log)
             return export.export_copy(conn, spec, cos_hook, logger or self.log)
+
+    # -- the running statement -------------------------------------------------------------------
+    @contextmanager
+    def _working_conn(self) -> Iterator[Any]:
+        """A psycopg2 connection for one load or export, its backend known to
+        :meth:`cancel_work` while it is open; closed at the end."""
+        conn = self.get_psycopg2_conn()
+        self.working_backend_pid = conn.get_backend_pid()
+        try:
+            yield conn
+        finally:
+            self.working_backend_pid = None
+            conn.close()
+
+    def cancel_work(self) -> int | None:
+        """Cancel the statement the running load or export of this hook is executing (a
+        ``COPY``, an ``INSERT ... SELECT`` from an external table, a query), on the server:
+        ``pg_cancel_backend`` of its backend, sent over a second connection, since the first is
+        busy. Its transaction then rolls back, and the load or export fails.
+
+        :returns: the backend's process id when the server accepted the cancel request,
+            ``None`` when nothing was running (or it had just ended).
+        """
+        pid = self.working_backend_pid
+        if pid is None:
+            return None
+        conn = self.get_psycopg2_conn()
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                cancelled = cur.fetchone()[0]
         finally:
             conn.close()
+        return pid if cancelled else None
 
     # -- roles -------------------------------------------------------------------------------------
     def ensure_role(

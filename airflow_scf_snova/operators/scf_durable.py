@@ -1,5 +1,6 @@
-"""Durable asynchronous invokes: what :class:`~airflow_scf_snova.operators.scf.SCFInvokeFunctionOperator`
-records in Airflow's task state store, and how a later try of the task reattaches to it.
+"""Durable asynchronous invokes: what
+:class:`~airflow_scf_snova.operators.scf.SCFInvokeFunctionOperator` records in Airflow's task
+state store, and how a later try of the task reattaches to it.
 
 An ``Event`` invoke that waits for its run (``wait_for_completion``) stores, as soon as SCF has
 accepted it, the invocation under the key :data:`INVOCATION_KEY` of the task state store

@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowException
+
 from airflow_scf_snova.hooks.cos import COSHook
 from airflow_scf_snova.operators.base import TencentCloudBaseOperator
 
@@ -44,3 +46,21 @@ class COSSnovaTransferOperator(TencentCloudBaseOperator[COSHook]):
         from airflow_scf_snova.hooks.snova import SnovaHook
 
         return SnovaHook(snova_conn_id=self.snova_conn_id)
+
+    def on_kill(self) -> None:
+        """Cancel the running load or export on the server (:meth:`SnovaHook.cancel_work
+        <airflow_scf_snova.hooks.snova.SnovaHook.cancel_work>`): without it, a statement the
+        server runs on its own (an ``INSERT ... SELECT`` from an external table) would go on
+        after the task process ended."""
+        hook = self.__dict__.get("snova_hook")  # only a hook that was built can be working
+        if hook is None:
+            return
+        import psycopg2
+
+        try:
+            pid = hook.cancel_work()
+        except (psycopg2.Error, AirflowException) as err:
+            self.log.warning("Could not cancel the running statement on Snova: %s", err)
+            return
+        if pid is not None:
+            self.log.info("Cancelled the running statement on Snova (backend %s)", pid)

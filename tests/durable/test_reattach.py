@@ -99,7 +99,8 @@ def pushed_value(run_id: str):
 
 
 @pytest.fixture
-def gated_function(emulator, unique_name, tmp_path):
+def gated_function(request, emulator, unique_name, tmp_path):
+    """A function that runs until released; async-execution when parametrized with ``True``."""
     from airflow_scf_snova.scf.packaging import package_directory
 
     hook = fast_hook()
@@ -107,7 +108,10 @@ def gated_function(emulator, unique_name, tmp_path):
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "index.py").write_text(GATED)
     code = hook.zip_code(package_directory(tmp_path / "code").data)
-    hook.create_function(name, code, "index.main_handler", "Python3.9", timeout=300)
+    async_run = getattr(request, "param", False)
+    hook.create_function(
+        name, code, "index.main_handler", "Python3.9", timeout=300, async_run=async_run
+    )
     hook.wait_for_function_status(name, poll_interval=0.02)
     yield name
     delete_quietly(hook, name)
@@ -166,3 +170,23 @@ def test_a_retry_after_sigkill_reattaches_to_the_invocation(
     assert expected in retry.text
     assert pushed_value(run_id) == {"released": True}  # the function's return value
     assert stored_invocation(run_id) is None  # forgotten once the task had its outcome
+
+
+@pytest.mark.parametrize("gated_function", [True], indirect=True, ids=["async-run"])
+def test_sigterm_of_a_reattached_try_terminates_the_async_event(
+    emulator, wait_for, dag_run, gated_function
+):
+    """The retry reattaches to the running event of an async-execution function; Airflow's
+    SIGTERM handler of the task process calls ``on_kill``, which terminates that event."""
+    env, run_id, _ = dag_run
+    record = killed_mid_wait(emulator, wait_for, env, run_id, gated_function)
+    retry = TaskProcess(env, run_id)
+    following = f"following event {record['request_id']}"
+    wait_for(lambda: following in retry.text, 120, what="the reattached wait")
+    retry.proc.send_signal(signal.SIGTERM)
+    retry.finish()  # ``airflow tasks test`` exits 0 after a failed task too
+    [attempt] = emulator.control.wait_for_invocations(1, gated_function, timeout=60)
+    assert attempt["request_id"] == record["request_id"] and attempt["terminated"] is True
+    assert "Reconnecting to existing job" in retry.text
+    assert f"Terminated SCF async event {record['request_id']}" in retry.text
+    assert "the async event was terminated (ABORTED)" in retry.text  # the task failed

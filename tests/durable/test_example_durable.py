@@ -4,10 +4,9 @@ docs/durable-execution.md kept in step with it."""
 from __future__ import annotations
 
 import importlib.util
-import re
-import textwrap
 
 import pytest
+from scf_snova_devel.docs import assert_doc_quotes_dag
 from scf_snova_devel.scf import ROOT, delete_quietly, deploy_echo, fast_hook
 
 DAG_FILE = ROOT / "dags" / "example_durable.py"
@@ -50,19 +49,5 @@ def test_example_dag_runs(airflow_db, emulator, bucket, db, put, unique_name, ca
     assert left == 0
 
 
-_DAG_SNIPPET = re.compile(r"# \[START (?P<name>\w+)\]\n(?P<body>.*?)\n\s*# \[END (?P=name)\]", re.S)
-_DOC_SNIPPET = re.compile(
-    r"<!-- \[START (?P<name>\w+)\] -->\n```python\n(?P<body>.*?)\n```\n<!-- \[END (?P=name)\] -->",
-    re.S,
-)
-
-
 def test_docs_quote_the_example_dag_verbatim():
-    in_dag = {
-        m["name"]: textwrap.dedent(m["body"]) for m in _DAG_SNIPPET.finditer(DAG_FILE.read_text())
-    }
-    in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
-    assert in_dag, "the example DAG has no [START ...] markers"
-    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
-    for name, body in in_dag.items():
-        assert in_doc[name] == body, f"{DOC_FILE.name} drifted from {DAG_FILE.name} in {name}"
+    assert_doc_quotes_dag(DAG_FILE, DOC_FILE)

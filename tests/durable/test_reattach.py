@@ -62,40 +62,30 @@ class TaskProcess:
         return code
 
 
-def stored_invocation(run_id: str):
-    """The invocation the task recorded in the metadata database (``None``: none)."""
+def metadata_value(model_name: str, run_id: str, key: str):
+    """The value of the invoke task's ``key`` in the metadata database's ``model_name`` table
+    (``TaskStateStoreModel`` or ``XComModel``), decoded; ``None`` when there is none."""
     from airflow.models.task_state_store import TaskStateStoreModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        value = session.scalar(
-            select(TaskStateStoreModel.value).where(
-                TaskStateStoreModel.dag_id == "durable_invoke",
-                TaskStateStoreModel.run_id == run_id,
-                TaskStateStoreModel.task_id == "invoke",
-                TaskStateStoreModel.key == INVOCATION_KEY,
-            )
-        )
-    return None if value is None else json.loads(value)
-
-
-def pushed_value(run_id: str):
-    """The task's ``return_value`` XCom."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    model = {"TaskStateStoreModel": TaskStateStoreModel, "XComModel": XComModel}[model_name]
     with create_session() as session:
         value = session.scalar(
-            select(XComModel.value).where(
-                XComModel.dag_id == "durable_invoke",
-                XComModel.run_id == run_id,
-                XComModel.task_id == "invoke",
-                XComModel.key == "return_value",
+            select(model.value).where(
+                model.dag_id == "durable_invoke",
+                model.run_id == run_id,
+                model.task_id == "invoke",
+                model.key == key,
             )
         )
-    return value if not isinstance(value, str) else json.loads(value)
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def stored_invocation(run_id: str):
+    """The invocation the task recorded in the task state store (``None``: none)."""
+    return metadata_value("TaskStateStoreModel", run_id, INVOCATION_KEY)
 
 
 @pytest.fixture
@@ -168,7 +158,9 @@ def test_a_retry_after_sigkill_reattaches_to_the_invocation(
     assert len(emulator.control.invocations(gated_function)) == 1  # exactly one invocation
     expected = "skipping resubmission" if run_ended else "Reconnecting to existing job"
     assert expected in retry.text
-    assert pushed_value(run_id) == {"released": True}  # the function's return value
+    assert metadata_value("XComModel", run_id, "return_value") == {
+        "released": True
+    }  # the function's return value
     assert stored_invocation(run_id) is None  # forgotten once the task had its outcome
 
 

@@ -302,6 +302,7 @@ class SCFFunctionsMixin(SCFClientHook):
         async_run: bool = False,
         trace: bool = False,
         dead_letter_config: dict[str, str] | None = None,
+        on_change: Callable[[FunctionChange], None] | None = None,
     ) -> FunctionChange:
         """Create the function, or update it to match this definition; publish a version after a
         change when asked.
@@ -321,11 +322,14 @@ class SCFFunctionsMixin(SCFClientHook):
         :param layers: the layers to bind, in order (``None``: leave them as they are).
         :param async_run: async-execution mode and ``trace`` status tracing, set at creation.
         :param dead_letter_config: the dead-letter queue (``None``: leave it as it is).
+        :param on_change: called with what was done so far as soon as SCF accepted each change
+            (the creation, the code, the configuration, the published version), before any wait.
         :raises SCFFunctionStateError: the function's creation had failed (delete it first).
         :raises InvalidInputError: a different runtime, async-execution mode or tracing (all
             fixed at creation).
         """
         variables = {**(environment or {}), CODE_HASH_VARIABLE: code_sha256}
+        started = on_change or (lambda change: None)
         vpc = vpc_config_param(vpc_config)
 
         def wait_active() -> dict[str, Any]:
@@ -359,6 +363,7 @@ class SCFFunctionsMixin(SCFClientHook):
             )
             self.log.info("Created SCF function %s", function_name)
             change = FunctionChange(created=True, code_updated=True, configuration_updated=True)
+            started(change)
         else:
             if current.get("Status") in TRANSIENT_STATES:
                 current = wait_active()
@@ -373,8 +378,9 @@ class SCFFunctionsMixin(SCFClientHook):
                     function_name,
                     deployed.get(CODE_HASH_VARIABLE) or "unknown",
                 )
-                wait_active()  # SCF refuses a configuration update while the code is updating
                 change = replace(change, code_updated=True)
+                started(change)
+                wait_active()  # SCF refuses a configuration update while the code is updating
             else:
                 self.log.info(
                     "The code of SCF function %s is unchanged (sha256 %s): no code update",
@@ -416,12 +422,14 @@ class SCFFunctionsMixin(SCFClientHook):
                 )
                 self.log.info("Updated the configuration of SCF function %s", function_name)
                 change = replace(change, configuration_updated=True)
+                started(change)
         if change.changed:
             change = replace(change, status=None)
             if publish:
                 wait_active()
                 version = self.publish_version(function_name, description or None, namespace)
                 change = replace(change, version=version.get("FunctionVersion"))
+                started(change)
                 self.log.info(
                     "Published version %s of SCF function %s", change.version, function_name
                 )

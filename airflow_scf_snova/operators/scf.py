@@ -11,12 +11,10 @@ use, never at DAG-parse time. Nothing here imports an SDK.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 from scf_snova_core.states import (
-    ACTIVE,
     INVOCATION_TYPES,
     LATEST,
     SYNC,
@@ -45,7 +43,12 @@ from airflow_scf_snova.operators.scf_async import (
     check_async_settings,
 )
 from airflow_scf_snova.operators.scf_code import SCFCodeSourceMixin
-from airflow_scf_snova.operators.scf_durable import SCFDurableInvocationMixin, forget_invocation
+from airflow_scf_snova.operators.scf_durable import (
+    SCFDurableDeployMixin,
+    SCFDurableInvocationMixin,
+    forget_deploy,
+    forget_invocation,
+)
 from airflow_scf_snova.scf.environment import (
     mask_environment,
     normalise_environment,
@@ -61,12 +64,8 @@ SCF_UI_COLOR = "#0052d9"
 SCF_UI_FGCOLOR = "#ffffff"
 #: The operators of :mod:`airflow_scf_snova.operators.scf_triggers`, also importable from here.
 _TRIGGER_OPERATORS = frozenset(
-    {
-        "SCFCreateTimerTriggerOperator",
-        "SCFCreateCOSTriggerOperator",
-        "SCFCreateTriggerOperator",
-        "SCFDeleteTriggerOperator",
-    }
+    ("SCFCreateTimerTriggerOperator", "SCFCreateCOSTriggerOperator", "SCFCreateTriggerOperator")
+    + ("SCFDeleteTriggerOperator",)
 )
 
 
@@ -115,7 +114,9 @@ class SCFBaseOperator(TencentCloudBaseOperator[SCFHook]):
         return self.hook
 
 
-class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBaseOperator):
+class SCFDeployFunctionOperator(
+    SCFDurableDeployMixin, SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBaseOperator
+):
     """Create an SCF function, or update it to match this definition.
 
     The code comes from exactly one of ``code_dir`` (zipped deterministically: sorted entries,
@@ -143,7 +144,11 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBa
     async retry settings are given); ``version`` is the published version (only with
     ``publish``, and only when something changed).
 
-    .. seealso:: ``docs/scf.md`` ("Deploy a function")
+    What a try changed is recorded in the task state store: a later try of the same code (after
+    the worker died mid-wait) reports those changes too, publishes the version the earlier try
+    did not get to, and waits for ``Active`` (:mod:`airflow_scf_snova.operators.scf_durable`).
+
+    .. seealso:: ``docs/scf.md`` ("Deploy a function"), ``docs/durable-execution.md``
 
     :param function_name: the function (2-60 letters, digits, ``-``, ``_``; starts with a letter).
     :param code_dir: a directory whose contents become the root of the package.
@@ -282,24 +287,29 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBa
             package.sha256,
             ", ".join(sorted(environment)) or "none",
         )
-        change = hook.ensure_function(
-            self.function_name,
-            lambda: self.code_param(package, self.function_name),
+        change = self.ensure_durably(
+            context,
             package.sha256,
-            handler=self.handler,
-            runtime=self.runtime,
-            memory_size=self.memory_size,
-            timeout=self.timeout,
-            environment=environment,
-            description=self.description or "",
-            publish=self.publish,
-            wait_timeout=self.wait_timeout,
-            poll_interval=self.poll_interval,
-            vpc_config=self.vpc_config,
-            layers=layers,
-            async_run=self.async_run,
-            trace=self.trace,
-            dead_letter_config=self.dead_letter_config,
+            lambda on_change: hook.ensure_function(
+                self.function_name,
+                lambda: self.code_param(package, self.function_name),
+                package.sha256,
+                on_change=on_change,
+                handler=self.handler,
+                runtime=self.runtime,
+                memory_size=self.memory_size,
+                timeout=self.timeout,
+                environment=environment,
+                description=self.description or "",
+                publish=self.publish,
+                wait_timeout=self.wait_timeout,
+                poll_interval=self.poll_interval,
+                vpc_config=self.vpc_config,
+                layers=layers,
+                async_run=self.async_run,
+                trace=self.trace,
+                dead_letter_config=self.dead_letter_config,
+            ),
         )
         result: dict[str, Any] = {
             "function_name": self.function_name,
@@ -314,50 +324,8 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBa
             result["async_config_updated"] = self._ensure_async_config(change.changed)
         if not change.changed:
             result["status"] = change.status
-            return result
-        return self._finish(result)
-
-    def _finish(self, result: dict[str, Any]) -> dict[str, Any]:
-        status = self.scf_hook.get_function_status(self.function_name)
-        if status == ACTIVE or not self.wait_for_completion:
-            result["status"] = status
-            return result
-        if self.deferrable:
-            from airflow_scf_snova.triggers.scf import SCFFunctionStateTrigger
-
-            self.defer(
-                trigger=SCFFunctionStateTrigger(
-                    function_name=self.function_name,
-                    target_states=(ACTIVE,),
-                    **self.hook_kwargs(),
-                    poll_interval=self.poll_interval,
-                    timeout=self.wait_timeout,
-                ),
-                method_name="execute_complete",
-                kwargs={"result": result},
-                timeout=timedelta(seconds=self.wait_timeout + 60),
-            )
-        function = self.scf_hook.wait_for_function_status(
-            self.function_name,
-            (ACTIVE,),
-            timeout=self.wait_timeout,
-            poll_interval=self.poll_interval,
-        )
-        result["status"] = function["Status"]
-        return result
-
-    def execute_complete(
-        self,
-        context: Context,
-        event: dict[str, Any] | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Resume after the status trigger fired."""
-        from airflow_scf_snova.triggers.scf import raise_for_state_event
-
-        result = dict(result or {})
-        result["status"] = raise_for_state_event(self.function_name, event)
-        return result
+            return forget_deploy(context, result)
+        return forget_deploy(context, self._finish(result))
 
 
 class SCFInvokeFunctionOperator(

@@ -34,12 +34,14 @@ def main_handler(event, context):
 
 
 class TaskProcess:
-    """``airflow tasks test durable_invoke invoke RUN_ID``, its output collected as it comes."""
+    """``airflow tasks test DAG TASK RUN_ID``, its output collected as it comes."""
 
-    def __init__(self, env: dict[str, str], run_id: str) -> None:
+    def __init__(
+        self, env: dict[str, str], run_id: str, dag_id="durable_invoke", task_id="invoke"
+    ) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [AIRFLOW, "tasks", "test", "durable_invoke", "invoke", run_id],
+            [AIRFLOW, "tasks", "test", dag_id, task_id, run_id],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -62,8 +64,10 @@ class TaskProcess:
         return code
 
 
-def metadata_value(model_name: str, run_id: str, key: str):
-    """The value of the invoke task's ``key`` in the metadata database's ``model_name`` table
+def metadata_value(
+    model_name: str, run_id: str, key: str, dag_id="durable_invoke", task_id="invoke"
+):
+    """The value of a task's ``key`` in the metadata database's ``model_name`` table
     (``TaskStateStoreModel`` or ``XComModel``), decoded; ``None`` when there is none."""
     from airflow.models.task_state_store import TaskStateStoreModel
     from airflow.models.xcom import XComModel
@@ -74,9 +78,9 @@ def metadata_value(model_name: str, run_id: str, key: str):
     with create_session() as session:
         value = session.scalar(
             select(model.value).where(
-                model.dag_id == "durable_invoke",
+                model.dag_id == dag_id,
                 model.run_id == run_id,
-                model.task_id == "invoke",
+                model.task_id == task_id,
                 model.key == key,
             )
         )
@@ -117,11 +121,15 @@ def dag_run(airflow_db, emulator, gated_function, shared_dir, unique_name):
         DURABLE_FUNCTION=gated_function,
         DURABLE_EVENT=json.dumps({"path": str(release)}),
     )
-    run_id = unique_name("run")
-    for command in (["dags", "reserialize"], ["dags", "trigger", "durable_invoke", "-r", run_id]):
+    return env, trigger(env, "durable_invoke", unique_name("run")), release
+
+
+def trigger(env: dict[str, str], dag_id: str, run_id: str) -> str:
+    """Create the DAG run ``run_id`` of ``dag_id`` (not started: the tests run its task)."""
+    for command in (["dags", "reserialize"], ["dags", "trigger", dag_id, "-r", run_id]):
         done = subprocess.run([AIRFLOW, *command], env=env, capture_output=True, text=True)
         assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return env, run_id, release
+    return run_id
 
 
 def killed_mid_wait(emulator, wait_for, env, run_id, function_name) -> dict:
@@ -182,3 +190,56 @@ def test_sigterm_of_a_reattached_try_terminates_the_async_event(
     assert "Reconnecting to existing job" in retry.text
     assert f"Terminated SCF async event {record['request_id']}" in retry.text
     assert "the async event was terminated (ABORTED)" in retry.text  # the task failed
+
+
+def test_a_deploy_retried_after_sigkill_mid_wait_publishes_and_reports_the_creation(
+    airflow_db, emulator, wait_for, unique_name, tmp_path
+):
+    """The first try created the function and was killed while waiting for it to become
+    ``Active`` (before publishing); the retry sees an unchanged function, yet reports the
+    creation and publishes the version, from what the first try recorded."""
+    from scf_snova_devel.scf_api import ECHO
+
+    from airflow_scf_snova.operators.scf_durable import DEPLOY_KEY
+
+    hook = fast_hook()
+    name = unique_name("durable-deploy")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "index.py").write_text(ECHO)
+    env = dict(
+        os.environ,
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        DURABLE_FUNCTION=name,
+        DURABLE_CODE_DIR=str(tmp_path / "code"),
+    )
+    run_id = trigger(env, "durable_deploy", unique_name("run"))
+    delay = emulator.control.settings()["status_delay"]
+    emulator.control.set_status_delay(10)  # the function stays Creating for 10 s
+    try:
+        first = TaskProcess(env, run_id, "durable_deploy", "deploy")
+        try:
+            record = wait_for(
+                lambda: metadata_value(
+                    "TaskStateStoreModel", run_id, DEPLOY_KEY, "durable_deploy", "deploy"
+                ),
+                120,
+                what="the recorded deploy",
+            )
+        finally:
+            first.proc.send_signal(signal.SIGKILL)
+        assert first.finish() == -signal.SIGKILL
+        assert (record["created"], record["version"]) == (True, None)
+        assert hook.get_function_status(name) == "Creating"  # killed mid-wait
+        retry = TaskProcess(env, run_id, "durable_deploy", "deploy")
+        assert retry.finish() == 0, retry.text[-4000:]
+    finally:
+        emulator.control.set_status_delay(delay)
+    result = metadata_value("XComModel", run_id, "return_value", "durable_deploy", "deploy")
+    assert (result["created"], result["version"], result["status"]) == (True, "1", "Active")
+    assert "an earlier try started" in retry.text
+    assert hook.get_function(name, qualifier="1")["Status"] == "Active"  # the published version
+    assert (
+        metadata_value("TaskStateStoreModel", run_id, DEPLOY_KEY, "durable_deploy", "deploy")
+        is None
+    )
+    delete_quietly(hook, name)

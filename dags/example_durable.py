@@ -1,20 +1,29 @@
-"""Example: durable tasks. A waited-for SCF ``Event`` invoke that a retry reattaches to, and a
-COS-to-Snova load whose ``on_kill`` cancels its COPY on the server.
+"""Example: durable tasks. A deploy and a waited-for SCF ``Event`` invoke that a retry
+reattaches to, and a COS-to-Snova load whose ``on_kill`` cancels its COPY on the server.
 
 Connections: ``tencentcloud_default`` (add the ``endpoint`` extra to run against the bundled
-emulator) and ``snova_default``. Params: ``function_name``, an existing function; ``bucket`` and
-``prefix``, the CSV objects to load; ``table``, an existing table whose columns they hold.
+emulator) and ``snova_default``. Params: ``function_name``, the function deployed from this
+repository's echo example (and deleted at the end); ``bucket`` and ``prefix``, the CSV objects
+to load (none: nothing is loaded); ``table``, an existing table whose columns they hold.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_scf_snova.operators.scf import SCFInvokeFunctionOperator
+from airflow_scf_snova.operators.scf import (
+    SCFDeleteFunctionOperator,
+    SCFDeployFunctionOperator,
+    SCFInvokeFunctionOperator,
+)
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
+
+#: The function's code, next to this repository's ``dags`` folder.
+ECHO_CODE_DIR = str(Path(__file__).resolve().parents[1] / "functions" / "examples" / "echo")
 
 with DAG(
     dag_id="example_durable",
@@ -23,12 +32,24 @@ with DAG(
     catchup=False,
     tags=["example", "tencentcloud", "durable"],
     params={
-        "function_name": Param("airflow-example-echo", type="string"),
+        "function_name": Param("airflow-example-durable", type="string"),
         "bucket": Param("airflow-example", type="string"),
         "prefix": Param("incoming/", type="string"),
         "table": Param("public.events", type="string"),
     },
 ) as dag:
+    # [START howto_durable_scf_deploy]
+    deploy = SCFDeployFunctionOperator(
+        task_id="deploy_function",
+        function_name="{{ params.function_name }}",
+        code_dir=ECHO_CODE_DIR,
+        handler="index.main_handler",
+        runtime="Python3.9",
+        publish=True,  # a retry publishes the version an earlier try did not get to
+        retries=2,
+    )
+    # [END howto_durable_scf_deploy]
+
     # [START howto_durable_scf_invoke]
     invoke = SCFInvokeFunctionOperator(
         task_id="long_running_job",
@@ -56,4 +77,10 @@ with DAG(
     )
     # [END howto_durable_load_on_kill]
 
-    invoke >> load
+    delete = SCFDeleteFunctionOperator(
+        task_id="delete_function",
+        function_name="{{ params.function_name }}",
+        trigger_rule="all_done",
+    )
+
+    deploy >> invoke >> load >> delete

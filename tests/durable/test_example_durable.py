@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 from scf_snova_devel.docs import assert_doc_quotes_dag
-from scf_snova_devel.scf import ROOT, delete_quietly, deploy_echo, fast_hook
+from scf_snova_devel.scf import ROOT, delete_quietly, fast_hook
 
 DAG_FILE = ROOT / "dags" / "example_durable.py"
 DOC_FILE = ROOT / "docs" / "durable-execution.md"
@@ -29,7 +29,6 @@ def test_example_dag_runs(airflow_db, emulator, bucket, db, put, unique_name, ca
 
     hook = fast_hook()
     name = unique_name("durable-echo")
-    deploy_echo(hook, name)
     db.execute("CREATE TABLE events (id int, what text)")
     put("incoming/1.csv", "1,first\n2,second\n")
     try:
@@ -39,6 +38,8 @@ def test_example_dag_runs(airflow_db, emulator, bucket, db, put, unique_name, ca
         assert dag_run.state == "success", (out + err)[-5000:]
     finally:
         delete_quietly(hook, name)
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert set(states.values()) == {"success"}, states
     [attempt] = emulator.control.invocations(name)
     assert attempt["invocation_type"] == "Event"
     assert db.rows("SELECT id, what FROM events ORDER BY id") == [(1, "first"), (2, "second")]

@@ -125,8 +125,14 @@ def dag_run(airflow_db, emulator, gated_function, shared_dir, unique_name):
 
 
 def trigger(env: dict[str, str], dag_id: str, run_id: str) -> str:
-    """Create the DAG run ``run_id`` of ``dag_id`` (not started: the tests run its task)."""
-    for command in (["dags", "reserialize"], ["dags", "trigger", dag_id, "-r", run_id]):
+    """Create the DAG run ``run_id`` of ``dag_id`` (not started: the tests run its task), in
+    the session's metadata database, brought to the CLI's migration head first."""
+    commands = (
+        ["db", "migrate"],
+        ["dags", "reserialize"],
+        ["dags", "trigger", dag_id, "-r", run_id],
+    )
+    for command in commands:
         done = subprocess.run([AIRFLOW, *command], env=env, capture_output=True, text=True)
         assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     return run_id

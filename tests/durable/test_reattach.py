@@ -115,13 +115,24 @@ def gated_function(request, emulator, unique_name, tmp_path):
 def dag_run(airflow_db, emulator, gated_function, shared_dir, unique_name):
     """``(env, run_id, release)``: a DAG run of ``durable_invoke`` for the gated function."""
     release = shared_dir / "release"  # the function runs as another user
-    env = dict(
-        os.environ,
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+    env = task_env(
         DURABLE_FUNCTION=gated_function,
         DURABLE_EVENT=json.dumps({"path": str(release)}),
     )
     return env, trigger(env, "durable_invoke", unique_name("run")), release
+
+
+def task_env(**variables: str) -> dict[str, str]:
+    """The environment of the Airflow CLI processes: this directory's DAGs, and the metadata
+    database this process reads (the one its Airflow settings point at)."""
+    from airflow import settings
+
+    return dict(
+        os.environ,
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=str(settings.SQL_ALCHEMY_CONN),
+        **variables,
+    )
 
 
 def trigger(env: dict[str, str], dag_id: str, run_id: str) -> str:
@@ -143,7 +154,13 @@ def killed_mid_wait(emulator, wait_for, env, run_id, function_name) -> dict:
     returns the record."""
     first = TaskProcess(env, run_id)
     try:
-        record = wait_for(lambda: stored_invocation(run_id), 120, what="the recorded invocation")
+        wait_for(
+            lambda: stored_invocation(run_id) or first.proc.poll() is not None,
+            120,
+            what="the recorded invocation",
+        )
+        record = stored_invocation(run_id)
+        assert record, first.text[-6000:]
     finally:
         first.proc.send_signal(signal.SIGKILL)
     assert first.finish() == -signal.SIGKILL
@@ -212,9 +229,7 @@ def test_a_deploy_retried_after_sigkill_mid_wait_publishes_and_reports_the_creat
     name = unique_name("durable-deploy")
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "index.py").write_text(ECHO)
-    env = dict(
-        os.environ,
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+    env = task_env(
         DURABLE_FUNCTION=name,
         DURABLE_CODE_DIR=str(tmp_path / "code"),
     )

@@ -26,7 +26,7 @@ setup(
     install_requires=[
         # Released in lockstep with the provider (tests/test_packaging.py checks the versions).
         f"scf-snova-core=={VERSION}",
-        "apache-airflow>=3.2.0",
+        "apache-airflow>=3.3.0",
         "apache-airflow-providers-postgres>=6.2.0",
         "apache-airflow-providers-common-sql>=1.27.0",
         # cls 3.1.192 needs common >= 3.1.192; the CLS SDK reads function logs (SearchLog).

@@ -37,6 +37,9 @@ MODULE = "airflow_scf_snova.triggers.cos"
                 "poll_interval": 5.0,
                 "tencentcloud_conn_id": "c",
                 "region": "ap-shanghai",
+                "not_loaded_into": "public.t1",
+                "ledger_table": "l",
+                "snova_conn_id": "s",
             },
         ),
         (
@@ -323,7 +326,7 @@ async def test_event_trigger_fires_once_per_upload_and_survives_a_restart(
 async def test_event_trigger_emit_existing_and_memory_only_mode(emulator, bucket, monkeypatch):
     gate = SleepGate().install(monkeypatch)
     emulator.cos.put_object(bucket, "in/existing.csv", b"x")
-    nxt = NextEvent(_watcher(bucket, None, emit_existing=True).run())  # Airflow < 3.3: no store
+    nxt = NextEvent(_watcher(bucket, None, emit_existing=True).run())  # no store injected
     try:
         event = await nxt.event()
         nxt = NextEvent(nxt.run)

@@ -402,7 +402,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
         if store is None or not self._persist:
             return None
         try:
-            value = await store.aget(self.state_key)
+            value = await _store_call(store, "get", self.state_key)
         except ValueError:
             # Airflow hands one trigger shared by several assets a multi-asset accessor.
             self.log.warning(
@@ -417,7 +417,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
         store = getattr(self, "asset_state_store", None)
         if store is None or not self._persist:
             return
-        await store.aset(self.state_key, state.to_json())
+        await _store_call(store, "set", self.state_key, state.to_json())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = _build_hook(self.tencentcloud_conn_id, self.region)
@@ -453,6 +453,16 @@ class COSObjectEventTrigger(BaseEventTrigger):
                     await self._save_state(new_state)
                 state, announce = new_state, True
             await asyncio.sleep(self.poll_interval)
+
+
+async def _store_call(store: Any, method: str, *args: Any) -> Any:
+    """``store.a<method>(*args)``; Airflow 3.3.0's accessor has only the synchronous ``get`` and
+    ``set``, which the triggerer lets a trigger call from its event loop (its comms channel
+    awaits the supervisor's answer through a greenback portal)."""
+    asynchronous = getattr(store, f"a{method}", None)
+    if asynchronous is not None:
+        return await asynchronous(*args)
+    return getattr(store, method)(*args)
 
 
 def _take(iterator: Any, scan: WatermarkScan, count: int) -> list | None:

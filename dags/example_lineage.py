@@ -1,19 +1,22 @@
 """Example: the OpenLineage the provider's operators report, in one pipeline.
 
 A CSV lands in COS, is archived by a copy, replaces the contents of a Snova table (one malformed
-row rejected), a query on the table is exported back to COS, an SCF function is told about it,
-and the landing folder is deleted. With ``apache-airflow-providers-openlineage`` installed and a
+row rejected), a query on the table is exported back to COS, an SCF function (the repository's
+echo example, deployed for the run) is told about it, and the folder and the function are
+deleted. With ``apache-airflow-providers-openlineage`` installed and a
 transport configured (``[openlineage] transport``), each task's events name what it read and
 wrote: ``cos://{bucket}`` objects, the ``postgres://{host}:{port}`` table with its schema and
 column lineage, the rows loaded and rejected, and the SCF function and its request id
 (``docs/lineage.md``).
 
-Connections: ``tencentcloud_default`` and ``snova_default``. Params: ``bucket`` (``name-appid``),
-``folder`` (a key prefix ending with ``/``), ``table`` and ``function`` (an existing SCF
-function; the bundled ``functions/examples/echo`` will do).
+Connections: ``tencentcloud_default`` and ``snova_default``. Params: ``bucket`` (an existing
+bucket, ``name`` or ``name-appid``), ``folder`` (a key prefix ending with ``/``), ``table`` and
+``function`` (the name the echo function is deployed under).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG, Param
@@ -23,13 +26,19 @@ from airflow_scf_snova.operators.cos import (
     COSCreateObjectOperator,
     COSDeleteObjectsOperator,
 )
-from airflow_scf_snova.operators.scf import SCFInvokeFunctionOperator
+from airflow_scf_snova.operators.scf import (
+    SCFDeleteFunctionOperator,
+    SCFDeployFunctionOperator,
+    SCFInvokeFunctionOperator,
+)
 from airflow_scf_snova.operators.snova import SnovaSQLOperator
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 from airflow_scf_snova.transfers.snova_to_cos import SnovaToCOSOperator
 
+ECHO_CODE_DIR = str(Path(__file__).resolve().parents[1] / "functions" / "examples" / "echo")
 BUCKET = "{{ params.bucket }}"
 FOLDER = "{{ params.folder }}"
+FUNCTION = "{{ params.function }}"
 
 with DAG(
     dag_id="example_lineage",
@@ -38,10 +47,10 @@ with DAG(
     catchup=False,
     tags=["example", "tencentcloud", "openlineage"],
     params={
-        "bucket": Param("airflow-example-1250000000", type="string"),
+        "bucket": Param("airflow-example", type="string"),
         "folder": Param("example-lineage/", type="string"),
         "table": Param("lineage_orders", type="string"),
-        "function": Param("echo", type="string"),
+        "function": Param("airflow-example-lineage", type="string"),
     },
 ) as dag:
     land = COSCreateObjectOperator(
@@ -85,15 +94,26 @@ with DAG(
     )
     # [END howto_lineage_snova_to_cos]
 
+    deploy = SCFDeployFunctionOperator(
+        task_id="deploy_function",
+        function_name=FUNCTION,
+        code_dir=ECHO_CODE_DIR,
+        handler="index.main_handler",
+        runtime="Python3.9",
+        timeout=10,
+    )
+
     # [START howto_lineage_scf_invoke]
     notify = SCFInvokeFunctionOperator(
         task_id="notify",
-        function_name="{{ params.function }}",  # the tencentCloudScfFunction job facet
+        function_name=FUNCTION,  # the tencentCloudScfFunction job facet
         payload={"exported": FOLDER + "exports/totals.csv"},
     )  # its FunctionRequestId: the externalQuery run facet
     # [END howto_lineage_scf_invoke]
 
     cleanup = COSDeleteObjectsOperator(task_id="cleanup", bucket=BUCKET, prefix=FOLDER)
+    delete_function = SCFDeleteFunctionOperator(task_id="delete_function", function_name=FUNCTION)
 
-    land >> archive >> load >> export >> notify >> cleanup
+    land >> archive >> load >> export >> notify >> [cleanup, delete_function]
     create_table >> load
+    deploy >> notify

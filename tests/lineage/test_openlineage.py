@@ -102,6 +102,7 @@ def lineage_run(airflow_db, emulator, snova_server, new_database, tmp_path_facto
         "table": f"{database}.public.orders",
         "function": function,
         "emulator": emulator,
+        "secrets": {"SecretKey": emulator.config.secret_key, "database password": parts.password},
     }
 
 
@@ -110,6 +111,13 @@ def test_the_run_succeeds_and_every_task_reports(lineage_run):
     result = lineage_run["result"]
     assert result["state"] == "success", result
     assert set(result["tasks"].values()) == {"success"}, result
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_the_events(lineage_run):
+    assert all(lineage_run["secrets"].values())
+    text = json.dumps(lineage_run["events"])
+    assert [name for name, value in lineage_run["secrets"].items() if value and value in text] == []
 
 
 @pytest.mark.slow

@@ -48,7 +48,12 @@ setup(
             # tests/test_packaging.py builds and checks the sdists and wheels.
             "build>=1.2",
             "twine>=6.1",
+            # tests/lineage runs DAGs with the real OpenLineage listener.
+            "apache-airflow-providers-openlineage>=2.20.3",
         ],
+        # OpenLineage events for the operators (docs/lineage.md); the provider works without it.
+        # The minimum is the version the tests run with (older ones are untested).
+        "openlineage": ["apache-airflow-providers-openlineage>=2.20.3"],
         "ui": ["playwright>=1.45"],
         "bench": [
             "apache-airflow-providers-amazon",

@@ -32,6 +32,7 @@ from airflow_scf_snova.exceptions import (
 )
 from airflow_scf_snova.hooks.scf import SCFHook
 from airflow_scf_snova.hooks.scf_layers import layer_refs
+from airflow_scf_snova.lineage.scf import SCFInvokeLineageMixin
 from airflow_scf_snova.links.scf import SCFFunctionLink, SCFFunctionLogsLink
 from airflow_scf_snova.operators.base import (
     TencentCloudBaseOperator,
@@ -359,7 +360,7 @@ class SCFDeployFunctionOperator(SCFCodeSourceMixin, SCFAsyncSettingsMixin, SCFBa
         return result
 
 
-class SCFInvokeFunctionOperator(SCFAsyncInvocationMixin, SCFBaseOperator):
+class SCFInvokeFunctionOperator(SCFInvokeLineageMixin, SCFAsyncInvocationMixin, SCFBaseOperator):
     """Invoke an SCF function and push its return value to XCom.
 
     ``RequestResponse`` (sync) returns the function's return value (``RetMsg`` decoded from

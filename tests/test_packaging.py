@@ -322,12 +322,17 @@ def test_make_test_compat_installs_the_declared_minimum():
     declared = dict(re.findall(r'"(apache-airflow[\w-]*)>=([\d.]+)"', setup_text))
     makefile = (ROOT / "Makefile").read_text()
     pins = dict(re.findall(r"^COMPAT_(\w+) := ([\d.]+)$", makefile, re.M))
-    assert set(pins) == {"AIRFLOW", "POSTGRES", "COMMON_SQL"}
+    assert set(pins) == {"AIRFLOW", "POSTGRES", "COMMON_SQL", "OPENLINEAGE"}
     assert declared == {
         "apache-airflow": pins["AIRFLOW"],
         "apache-airflow-providers-postgres": pins["POSTGRES"],
         "apache-airflow-providers-common-sql": pins["COMMON_SQL"],
+        "apache-airflow-providers-openlineage": pins["OPENLINEAGE"],  # the openlineage extra
     }
-    for variable, name in (("POSTGRES", "postgres"), ("COMMON_SQL", "common-sql")):
+    for variable, name in (
+        ("POSTGRES", "postgres"),
+        ("COMMON_SQL", "common-sql"),
+        ("OPENLINEAGE", "openlineage"),
+    ):
         assert f"'apache-airflow-providers-{name}==$(COMPAT_{variable})'" in makefile
     assert "'apache-airflow==$(COMPAT_AIRFLOW)'" in makefile

@@ -35,6 +35,9 @@ setup(
         "tencentcloud-sdk-python-cls>=3.1.192",
         "cos-python-sdk-v5>=1.9.40",
         "psycopg2-binary>=2.9.9",
+        # cos:// for ObjectStoragePath (airflow_scf_snova.cos.filesystem); Airflow needs both too.
+        "fsspec>=2023.10.0",
+        "universal-pathlib>=0.3.0",
     ],
     extras_require={
         "dev": [
@@ -46,7 +49,10 @@ setup(
             # tests/test_packaging.py builds and checks the sdists and wheels.
             "build>=1.2",
             "twine>=6.1",
+            # tests/cos/test_object_storage.py: FileTransferOperator, the object-storage XCom.
+            "apache-airflow-providers-common-io>=1.7.0",
         ],
+        "common.io": ["apache-airflow-providers-common-io>=1.7.0"],
         "ui": ["playwright>=1.45"],
         "bench": [
             "apache-airflow-providers-amazon",
@@ -58,6 +64,10 @@ setup(
         "apache_airflow_provider": [
             "provider_info=airflow_scf_snova.get_provider_info:get_provider_info",
         ],
+        # cos:// for fsspec and universal_pathlib themselves: fsspec.open("cos://...") and an
+        # ObjectStoragePath without conn_id (the tencentcloud_default connection).
+        "fsspec.specs": ["cos=airflow_scf_snova.cos.filesystem:COSFileSystem"],
+        "universal_pathlib.implementations": ["cos=airflow_scf_snova.cos.filesystem:COSPath"],
     },
     classifiers=[
         "Framework :: Apache Airflow",

@@ -155,11 +155,12 @@ class COSFileSystem(AbstractFileSystem):
             if self.hook.bucket_exists(bucket):
                 return self._dir_info(bucket)
             raise FileNotFoundError(path)
-        try:
-            return self._file_info(bucket, self.hook.head_object(bucket, key), key)
-        except ResourceNotFoundError:
-            pass
+        # Listings, not HEAD: the key itself is the first key with its own prefix, and a missing
+        # object is no error (the SDK logs a warning for every HEAD answered 404).
         with self._not_found(path):
+            first = next(self.hook.iter_objects(bucket, prefix=key, page_size=1), None)
+            if first is not None and first.key == key:
+                return self._file_info(bucket, first, key)
             below = next(self.hook.iter_objects(bucket, prefix=f"{key}/", page_size=1), None)
         if below is not None:
             return self._dir_info(f"{bucket}/{key}")

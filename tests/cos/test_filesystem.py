@@ -211,3 +211,12 @@ def test_put_get_and_server_side_copy(fs, bucket, tmp_path):
         fs.cat_file(f"{bucket}/up/missing.bin")
     with pytest.raises(FileNotFoundError):
         fs.open(f"{bucket}/up/missing.bin", "rb")
+
+
+def test_asking_for_missing_paths_logs_no_warnings(fs, bucket, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        assert not fs.exists(f"{bucket}/missing/key.json")  # the XCom backend asks before writing
+        assert not fs.isdir(f"{bucket}/missing")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -81,6 +81,14 @@ def test_plain_fsspec_urls_use_the_default_connection(emulator, bucket):
         out.write(b"written by fsspec.open")
     with fsspec.open(f"cos://{bucket}/plain/x.txt", "rb") as source:
         assert source.read() == b"written by fsspec.open"
+    from airflow.sdk import ObjectStoragePath
+
+    path = ObjectStoragePath(f"cos://{bucket}/plain/x.txt")  # no conn_id
+    assert path.read_bytes() == b"written by fsspec.open"
+    with path.open("wb", block_size=MiB) as out:
+        out.write(b"z" * (2 * MiB + 1))
+    # Multipart: 1 MiB blocks (with the default 8 MiB, one PUT).
+    assert "-" in fsspec.filesystem("cos").info(path.path)["ETag"]
 
 
 # -- listing --------------------------------------------------------------------------------------

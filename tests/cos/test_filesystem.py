@@ -228,3 +228,23 @@ def test_asking_for_missing_paths_logs_no_warnings(fs, bucket, caplog):
         assert not fs.exists(f"{bucket}/missing/key.json")  # the XCom backend asks before writing
         assert not fs.isdir(f"{bucket}/missing")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_copy_between_connections_streams_through_ranged_reads_and_parts(
+    emulator, bucket, monkeypatch
+):
+    """Two connections are two stores: ObjectStoragePath.copy streams (as FileTransferOperator
+    does) instead of copying server-side."""
+    from airflow.sdk import ObjectStoragePath
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TENCENTCLOUD_OTHER", os.environ["AIRFLOW_CONN_TENCENTCLOUD_DEFAULT"]
+    )
+    data = os.urandom(9 * MiB + 5)  # more than one 8 MiB block
+    source = ObjectStoragePath(f"cos://{bucket}/from/a.bin", conn_id="tencentcloud_default")
+    source.write_bytes(data)
+    target = ObjectStoragePath(f"cos://{bucket}/to/a.bin", conn_id="tencentcloud_other")
+    assert not source.samestore(target)
+    source.copy(target)
+    assert target.read_bytes() == data
+    assert target.fs.info(target.path)["ETag"].endswith("-2")  # written as parts, not copied

@@ -4,6 +4,7 @@ step with the DAG."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -49,6 +50,7 @@ def test_example_dag_runs_with_cos_paths_and_xcoms_in_cos(airflow_db, target, sc
         ),
         "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": xcom_root,
         "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD": "0",  # every value goes to COS
+        "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION": "gzip",
     }
     conf = json.dumps({"bucket": bucket, "folder": folder})
     result = subprocess.run(
@@ -68,22 +70,18 @@ def test_example_dag_runs_with_cos_paths_and_xcoms_in_cos(airflow_db, target, sc
     hook = COSHook()
     stored = run["stored"]
     assert set(stored) >= {"write_orders.return_value", "summarise.return_value"}
-    summary = None
+    values = {}
     for name, reference in stored.items():
-        assert reference.startswith(xcom_root + "/"), (name, reference)
+        assert reference.startswith(xcom_root + "/") and reference.endswith(".gz"), reference
         key = reference.removeprefix(f"cos://tencentcloud_default@{bucket}/")
-        value = json.loads(hook.read_object(bucket, key))
-        if name == "summarise.return_value":
-            summary = value
+        values[name] = json.loads(gzip.decompress(hook.read_object(bucket, key)))
     # ... and the values the tasks exchanged through them are the real ones.
-    assert summary is not None
+    summary = values["summarise.return_value"]
     [archived] = summary["files"]
     assert re.fullmatch(r"orders-\d{8}\.csv", archived)
     assert summary["rows"] == 3 and summary["total"] == pytest.approx(21.75)
-    report = hook.read_object(bucket, stored["report.return_value"].split(f"{bucket}/", 1)[1])
-    assert json.loads(report) == "3 orders in 1 file(s): 21.75"
-    cleanup = hook.read_object(bucket, stored["cleanup.return_value"].split(f"{bucket}/", 1)[1])
-    assert json.loads(cleanup) == 2  # incoming/orders.csv and its archived copy
+    assert values["report.return_value"] == "3 orders in 1 file(s): 21.75"
+    assert values["cleanup.return_value"] == 2  # incoming/orders.csv and its archived copy
     assert list(hook.iter_objects(bucket, prefix=folder)) == []
     assert target.secret_key not in result.stdout + result.stderr
 

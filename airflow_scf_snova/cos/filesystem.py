@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from upath.implementations.cloud import CloudPath
 
-from airflow_scf_snova.exceptions import ResourceNotFoundError
+from airflow_scf_snova.exceptions import ResourceNotFoundError, TencentCloudApiError
 
 if TYPE_CHECKING:
     from scf_snova_core.objects import COSObject
@@ -57,6 +57,8 @@ class COSFileSystem(AbstractFileSystem):
 
     protocol = ("cos",)
     root_marker = ""
+    #: Entries per listing request (COS allows 1 to 1,000).
+    page_size = 1000
 
     def __init__(
         self,
@@ -94,7 +96,7 @@ class COSFileSystem(AbstractFileSystem):
             path = path[len("cos://") :]
             # ``cos://conn_id@bucket/key`` (how ObjectStoragePath prints a path with a
             # connection): bucket names have no "@".
-            head, at, tail = path.partition("/")[0].rpartition("@")
+            head, at, _ = path.partition("/")[0].rpartition("@")
             if at:
                 path = path[len(head) + 1 :]
         return path.rstrip("/")
@@ -128,7 +130,7 @@ class COSFileSystem(AbstractFileSystem):
         marker = ""
         while True:
             with self.hook._translate("list objects", full, prefix or None):
-                page = self.hook._list_page(full, prefix, marker, 1000, delimiter="/")
+                page = self.hook._list_page(full, prefix, marker, self.page_size, delimiter="/")
             for entry in page["Contents"]:
                 if entry["Key"] != prefix:  # the "directory marker" object of the prefix itself
                     yield self._file_info(bucket, COSObject.from_listing(full, entry))
@@ -136,9 +138,14 @@ class COSFileSystem(AbstractFileSystem):
                 yield self._dir_info(f"{bucket}/{common.rstrip('/')}")
             if str(page.get("IsTruncated") or "false").lower() != "true":
                 return
-            marker = page.get("NextMarker") or ""
-            if not marker:
-                return
+            last = [entry["Key"] for entry in page["Contents"][-1:]] + page["CommonPrefixes"][-1:]
+            next_marker = page.get("NextMarker") or max(last, default="")
+            if not next_marker or next_marker == marker:
+                raise TencentCloudApiError(
+                    "InvalidListing",
+                    f"list objects {full}/{prefix}: truncated page without a usable NextMarker",
+                )
+            marker = next_marker
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         bucket, key = self.split_path(path)
@@ -179,7 +186,8 @@ class COSFileSystem(AbstractFileSystem):
         bucket, key = self.split_path(path)
         found: dict[str, dict[str, Any]] = {}
         with self._not_found(path):  # no such bucket
-            objects = list(self.hook.iter_objects(bucket, prefix=f"{key}/" if key else ""))
+            prefix = f"{key}/" if key else ""
+            objects = list(self.hook.iter_objects(bucket, prefix=prefix, page_size=self.page_size))
         for obj in objects:
             parts = obj.key.rstrip("/").split("/")
             if withdirs:

@@ -153,6 +153,15 @@ def test_find_and_glob(fs, tree):
     assert fs.find(f"{b}/d", maxdepth=1) == [f"{b}/d/a.txt"]
 
 
+def test_listings_follow_pages(fs, tree, monkeypatch):
+    b = tree
+    one_page = (fs.ls(b, detail=False), fs.ls(f"{b}/d", detail=False), fs.find(b, withdirs=True))
+    monkeypatch.setattr(fs, "page_size", 1)  # every entry, key or common prefix, its own page
+    assert (fs.ls(b, detail=False), fs.ls(f"{b}/d", detail=False)) == one_page[:2]
+    assert fs.find(b, withdirs=True) == one_page[2]
+    assert len(one_page[0]) == 3 and len(one_page[2]) == 9
+
+
 def test_rm_files_and_trees(fs, tree):
     b = tree
     fs.rm(f"{b}/d/a.txt")

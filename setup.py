@@ -37,7 +37,7 @@ setup(
         "psycopg2-binary>=2.9.9",
         # cos:// for ObjectStoragePath (airflow_scf_snova.cos.filesystem); Airflow needs both too.
         "fsspec>=2023.10.0",
-        "universal-pathlib>=0.3.0",
+        "universal-pathlib>=0.3.8",
     ],
     extras_require={
         "dev": [

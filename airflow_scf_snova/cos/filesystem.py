@@ -425,9 +425,9 @@ def _register() -> None:
 
     if "cos" not in registry:
         register_implementation("cos", COSFileSystem)
-    config = WrappedFileSystemFlavour.protocol_config
-    config["netloc_is_anchor"].add("cos")
-    config["supports_empty_parts"].add("cos")
+    config = getattr(WrappedFileSystemFlavour, "protocol_config", {})
+    for setting in ("netloc_is_anchor", "supports_empty_parts"):
+        config.get(setting, set()).add("cos")
     WrappedFileSystemFlavour.from_protocol.cache_clear()
 
 

@@ -35,20 +35,36 @@ def test_airflow_fsspec_and_upath_resolve_cos_to_the_provider():
     assert get_upath_class("cos") is COSPath
 
 
-def test_cos_paths_split_like_bucket_and_key():
-    from airflow.sdk import ObjectStoragePath
+#: Run in a fresh interpreter: universal_pathlib caches a protocol's syntax on its first path.
+PATH_SYNTAX = """
+from airflow.sdk import ObjectStoragePath
 
-    path = ObjectStoragePath("cos://bkt/a/b.txt", conn_id="tencentcloud_default")
-    assert (path.bucket, path.key, path.name, path.stem) == ("bkt", "a/b.txt", "b.txt", "b")
-    assert str(path) == "cos://tencentcloud_default@bkt/a/b.txt"
-    assert str(path.parent) == "cos://tencentcloud_default@bkt/a"
-    assert str(path.parent.parent) == str(path.parent.parent.parent)  # the bucket is the anchor
-    assert path.parent.parent.key == ""
-    joined = ObjectStoragePath("cos://bkt/a/", conn_id="tencentcloud_default") / "c" / "d.csv"
-    assert joined.key == "a/c/d.csv"
-    base = ObjectStoragePath("cos://bkt/a", conn_id="tencentcloud_default")
-    assert joined.relative_to(base).parts == ("c", "d.csv")
-    assert joined.is_relative_to(base)
+path = ObjectStoragePath("cos://bkt/a/b.txt", conn_id="tencentcloud_default")
+assert (path.bucket, path.key, path.name, path.stem) == ("bkt", "a/b.txt", "b.txt", "b")
+assert str(path) == "cos://tencentcloud_default@bkt/a/b.txt"
+assert str(path.parent) == "cos://tencentcloud_default@bkt/a"
+assert str(path.parent.parent) == str(path.parent.parent.parent)  # the bucket is the anchor
+assert path.parent.parent.key == ""
+joined = ObjectStoragePath("cos://bkt/a/", conn_id="tencentcloud_default") / "c" / "d.csv"
+assert joined.key == "a/c/d.csv"
+base = ObjectStoragePath("cos://bkt/a", conn_id="tencentcloud_default")
+assert joined.relative_to(base).parts == ("c", "d.csv")
+assert joined.is_relative_to(base)
+print("ok")
+"""
+
+
+def test_cos_paths_split_like_bucket_and_key():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", PATH_SYNTAX],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
 # -- through ObjectStoragePath --------------------------------------------------------------------

@@ -9,7 +9,7 @@ between the tasks as a COS object.
 Connection: ``tencentcloud_default`` (SecretId/SecretKey, ``region``, ``appid``; add the
 ``endpoint`` extra to run against the bundled emulator).
 
-Params: ``bucket`` (``name`` or ``name-appid``; it must exist) and ``folder``, under which
+Params: ``bucket`` (``name`` or ``name-appid``; created when missing) and ``folder``, under which
 everything the example writes goes and which the clean-up empties.
 """
 
@@ -33,9 +33,9 @@ with DAG(
     # [START howto_object_storage_path]
     @task
     def write_orders(params=None) -> str:
-        base = ObjectStoragePath(
-            f"cos://{params['bucket']}/{params['folder']}", conn_id="tencentcloud_default"
-        )
+        bucket = ObjectStoragePath(f"cos://{params['bucket']}/", conn_id="tencentcloud_default")
+        bucket.mkdir(exist_ok=True)  # creates the bucket when missing
+        base = bucket / params["folder"]
         orders = base / "incoming" / "orders.csv"
         with orders.open("w") as out:
             out.write("id,amount\n1,9.50\n2,12.00\n3,0.25\n")

@@ -19,9 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "example_object_storage.py"
 DOC_FILE = ROOT / "docs" / "object-storage.md"
 
-#: Runs in a fresh interpreter: Airflow picks its XCom backend once, when it is first imported.
+#: Runs in a fresh interpreter (Airflow picks its XCom backend once, when it is first imported),
+#: on a metadata database of its own.
 RUN_DAG = """
 import importlib.util, json, sys
+from airflow.utils import db
+
+db.resetdb(skip_init=False)
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 
@@ -38,13 +42,15 @@ print("RESULT " + json.dumps({"state": run.state, "states": states, "stored": st
 
 
 @pytest.mark.slow
-def test_example_dag_runs_with_cos_paths_and_xcoms_in_cos(airflow_db, target, scratch):
+def test_example_dag_runs_with_cos_paths_and_xcoms_in_cos(target, scratch, tmp_path):
     from airflow_scf_snova.hooks.cos import COSHook
 
     bucket, folder = scratch.bucket, scratch.root + "example-object-storage/"
     xcom_root = f"cos://tencentcloud_default@{bucket}/{scratch.root}xcom"
     env = {
         **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
         "AIRFLOW__CORE__XCOM_BACKEND": (
             "airflow.providers.common.io.xcom.backend.XComObjectStorageBackend"
         ),

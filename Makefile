@@ -9,6 +9,7 @@ COMPAT_AIRFLOW := 3.3.0
 COMPAT_POSTGRES := 6.2.0
 COMPAT_COMMON_SQL := 1.31.0
 COMPAT_OPENLINEAGE := 2.20.3
+COMPAT_COMMON_IO := 1.11.0
 PYTEST_ARGS ?=
 
 .PHONY: install runtimes lint format test test-compat test-cloud test-cloud-run test-cloud-sweep \
@@ -68,7 +69,8 @@ test-cloud-sweep: install
 	$(BIN)/python -m scf_snova_devel.cloud sweep $(if $(TAG),--tag $(TAG),--stale $(or $(STALE),6))
 
 # The declared minimum is a tested one: `make test`'s whole suite again on Airflow
-# $(COMPAT_AIRFLOW) with the lowest providers setup.py allows (postgres, common-sql, openlineage).
+# $(COMPAT_AIRFLOW) with the lowest providers setup.py allows (postgres, common-sql,
+# openlineage, common-io).
 $(COMPAT_VENV)/.installed-stamp: $(PROJECT_FILES) Makefile
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q -U pip setuptools wheel
@@ -76,12 +78,13 @@ $(COMPAT_VENV)/.installed-stamp: $(PROJECT_FILES) Makefile
 		'apache-airflow==$(COMPAT_AIRFLOW)' \
 		'apache-airflow-providers-postgres==$(COMPAT_POSTGRES)' \
 		'apache-airflow-providers-common-sql==$(COMPAT_COMMON_SQL)' \
-		'apache-airflow-providers-openlineage==$(COMPAT_OPENLINEAGE)'
+		'apache-airflow-providers-openlineage==$(COMPAT_OPENLINEAGE)' \
+		'apache-airflow-providers-common-io==$(COMPAT_COMMON_IO)'
 	touch $@
 
 test-compat: $(COMPAT_VENV)/.installed-stamp runtimes
 	$(COMPAT_VENV)/bin/python -c "import airflow, sys; v = airflow.__version__; print('Airflow', v); sys.exit(v != '$(COMPAT_AIRFLOW)')"
-	$(COMPAT_VENV)/bin/python -m pip list 2>/dev/null | grep -E '^apache-airflow(-providers-(postgres|common-sql|openlineage))? '
+	$(COMPAT_VENV)/bin/python -m pip list 2>/dev/null | grep -E '^apache-airflow(-providers-(postgres|common-sql|openlineage|common-io))? '
 	env -u SCF_SNOVA_TEST_CLOUD $(COMPAT_VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The seed's workflows end to end on the embedded default (PostgreSQL + emulator), then a report.

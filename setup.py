@@ -37,6 +37,9 @@ setup(
         "tencentcloud-sdk-python-cls>=3.1.192",
         "cos-python-sdk-v5>=1.9.40",
         "psycopg2-binary>=2.9.9",
+        # cos:// for ObjectStoragePath (airflow_scf_snova.cos.filesystem); Airflow needs both too.
+        "fsspec>=2023.10.0",
+        "universal-pathlib>=0.3.8",
     ],
     extras_require={
         "dev": [
@@ -50,10 +53,16 @@ setup(
             "twine>=6.1",
             # tests/lineage runs DAGs with the real OpenLineage listener.
             "apache-airflow-providers-openlineage>=2.20.3",
+            # tests/cos/test_filesystem.py, tests/system/test_example_object_storage.py:
+            # FileTransferOperator and the object-storage XCom backend on cos://.
+            "apache-airflow-providers-common-io>=1.11.0",
         ],
         # OpenLineage events for the operators (docs/lineage.md); the provider works without it.
         # The minimum is the version the tests run with (older ones are untested).
         "openlineage": ["apache-airflow-providers-openlineage>=2.20.3"],
+        # common-io's FileTransferOperator and object-storage XComs on cos:// (the version the
+        # tests run with; older ones are untested).
+        "common.io": ["apache-airflow-providers-common-io>=1.11.0"],
         "ui": ["playwright>=1.45"],
         "bench": [
             "apache-airflow-providers-amazon",
@@ -65,6 +74,10 @@ setup(
         "apache_airflow_provider": [
             "provider_info=airflow_scf_snova.get_provider_info:get_provider_info",
         ],
+        # cos:// for fsspec and universal_pathlib themselves: fsspec.open("cos://...") and an
+        # ObjectStoragePath without conn_id (the tencentcloud_default connection).
+        "fsspec.specs": ["cos=airflow_scf_snova.cos.filesystem:COSFileSystem"],
+        "universal_pathlib.implementations": ["cos=airflow_scf_snova.cos.filesystem:COSPath"],
     },
     classifiers=[
         "Framework :: Apache Airflow",

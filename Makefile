@@ -7,7 +7,7 @@ COMPAT_VENV := .venv-compat
 # The declared minimum (setup.py's lower bounds; tests/test_packaging.py keeps them equal).
 COMPAT_AIRFLOW := 3.3.0
 COMPAT_POSTGRES := 6.2.0
-COMPAT_COMMON_SQL := 1.31.0
+COMPAT_COMMON_SQL := 1.32.0
 COMPAT_OPENLINEAGE := 2.20.3
 COMPAT_COMMON_IO := 1.11.0
 PYTEST_ARGS ?=

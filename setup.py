@@ -29,8 +29,8 @@ setup(
         "apache-airflow>=3.3.0",
         "apache-airflow-providers-postgres>=6.2.0",
         # common-sql 1.30.0 and older import airflow.utils.module_loading, gone in Airflow 3.3;
-        # 1.31.0 is the oldest tested with it (make test-compat).
-        "apache-airflow-providers-common-sql>=1.31.0",
+        # the openlineage extra needs 1.32.0, the oldest tested (make test-compat).
+        "apache-airflow-providers-common-sql>=1.32.0",
         # cls 3.1.192 needs common >= 3.1.192; the CLS SDK reads function logs (SearchLog).
         "tencentcloud-sdk-python-common>=3.1.192",
         "tencentcloud-sdk-python-scf>=3.1.100",

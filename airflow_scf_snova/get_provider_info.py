@@ -145,6 +145,7 @@ def get_provider_info() -> dict:
                 "factory": f"{PACKAGE}.assets.cos.create_asset",
             }
         ],
+        "filesystems": _modules("fs.cos"),
         "connection-types": [
             {
                 "connection-type": "tencentcloud",

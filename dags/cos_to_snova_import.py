@@ -2,11 +2,13 @@
 
 The article binds an SCF function to a COS trigger on prefix ``snova/``, suffix ``.log``; the
 function runs ``INSERT INTO t1 SELECT * FROM cos_tbl``, which re-reads the *whole* prefix on
-every upload. Here a ``COSObjectSensor`` with the same filter waits for ``.log`` files and
-``COSToSnovaOperator`` loads every object version under the prefix **once** (a ledger table
-records each one in the same transaction as its rows), then common-sql's check operators verify
-the table. First ``create_t1`` creates ``t1`` and ``create_scf_visit`` the ledger and the
-dedicated least-privilege user the article recommends (section 3, ``scf_visit``), idempotently.
+every upload. Here a ``COSObjectSensor`` with the same filter waits for ``.log`` files that ``t1``
+has not loaded yet (new ones, or ones overwritten since they were loaded: the load ledger does
+not record their current version), ``COSToSnovaOperator`` loads every object version under the
+prefix **once** (the ledger records each one in the same transaction as its rows), then
+common-sql's check operators verify the table. An hour without new files skips the run. First
+``create_t1`` creates ``t1`` and ``create_scf_visit`` the ledger and the dedicated
+least-privilege user the article recommends (section 3, ``scf_visit``), idempotently.
 
 Connections:
 
@@ -19,7 +21,9 @@ Connections:
   for the bundled emulator).
 
 Params: ``bucket`` (``name-appid``; default from the ``SNOVA_IMPORT_BUCKET`` environment
-variable), ``prefix`` and ``suffix`` (the COS trigger's filter).
+variable), ``prefix`` and ``suffix`` (the COS trigger's filter), ``wait_for``: ``new`` (default)
+waits for files not loaded yet, ``any`` for any matching file (the load then skips the loaded
+ones, as a manual re-run does).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ with DAG(
         "bucket": Param(DEFAULT_BUCKET, type="string"),
         "prefix": Param("snova/", type="string"),
         "suffix": Param(".log", type="string"),
+        "wait_for": Param("new", enum=["new", "any"]),
     },
 ) as dag:
     create_t1 = SnovaSQLOperator(
@@ -75,15 +80,22 @@ with DAG(
     )
     # [END howto_operator_snova_ensure_role]
 
+    # [START howto_sensor_cos_not_loaded]
     wait_for_logs = COSObjectSensor(
         task_id="wait_for_logs",
         bucket=BUCKET,
         prefix="{{ params.prefix }}",  # the seed's COS trigger filter ...
         suffix="{{ params.suffix }}",  # ... snova/*.log
+        # ... that t1's load ledger does not record: new files, or files overwritten since
+        # they were loaded (blank, with wait_for="any": any matching file)
+        not_loaded_into="{{ 't1' if params.wait_for == 'new' else '' }}",
+        ledger_table=LEDGER,
         deferrable=True,
         poke_interval=60,
-        timeout=6 * 60 * 60,
+        timeout=55 * 60,
+        soft_fail=True,  # nothing new within the hour: this run is skipped
     )
+    # [END howto_sensor_cos_not_loaded]
 
     load = COSToSnovaOperator(
         task_id="load_into_t1",

@@ -2,7 +2,7 @@
 
 ``COSObjectEventTrigger`` polls the bucket in the triggerer and emits one asset event per new or
 changed object (its payload: ``bucket``, ``key``, ``etag``, ``size``, ``last_modified``, ``url``,
-``previous_etag``). On Airflow 3.3+ it keeps its watermark in the asset's state store, so a
+``previous_etag``). It keeps its watermark in the asset's state store, so a
 triggerer restart neither replays old files nor loses the ones that arrived meanwhile.
 
 Connection: ``tencentcloud_default``. The bucket comes from the ``COS_EXAMPLE_BUCKET``

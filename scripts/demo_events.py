@@ -200,10 +200,7 @@ def xcoms(run_id: str, dag_id: str) -> dict[tuple[str, str], Any]:
 
 
 def load_dag(dag_file: Path, dag_id: str):
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow < 3.3
-        from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(dag_file))
     if dag_id not in bag.dags:
@@ -222,11 +219,8 @@ def watched_asset(dag: Any):
 def _prepare_dag_test() -> None:
     """Build what ``dag.test()`` builds before its first task (the in-process execution API,
     cached by Airflow for the process) while the caller is still busy with something else."""
-    try:
-        from airflow.sdk.execution_time.supervisor import in_process_api_server
-    except ImportError:  # another Airflow version: dag.test() builds it when needed
-        return
     import httpx
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
 
     api = in_process_api_server()
     # The first request starts the app (several seconds); the client is left open on purpose:

@@ -33,7 +33,7 @@ def _airflow(env: dict, *args: str) -> str:
 
 
 def _airflow_json(env: dict, *args: str):
-    # Airflow 3.2 writes start-up log lines to stdout before the JSON document.
+    # Airflow can write start-up log lines to stdout before the JSON document.
     lines = _airflow(env, *args, "-o", "json").splitlines()
     return json.loads(next(line for line in lines if line.startswith("[")))
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("tencentcloud", "qcloud_cos", "psycopg2", "airflow.providers.postgres")
+HEAVY = (
+    "tencentcloud",
+    "qcloud_cos",
+    "psycopg2",
+    "airflow.providers.postgres",
+    # the OpenLineage client and the provider's extractors (common-sql's operators import
+    # only the small ``airflow.providers.common.compat.openlineage.check``)
+    "openlineage",
+    "airflow.providers.openlineage.extractors",
+)
 
 SCRIPT = """
 import importlib, pkgutil, sys

@@ -313,3 +313,28 @@ print(json.dumps(sorted(modules) + sorted(dotted)))
     imported = json.loads(out.splitlines()[-1])
     assert "airflow_scf_snova.hooks.scf" in imported
     assert "airflow_scf_snova.hooks.snova.SnovaHook" in imported
+
+
+def test_make_test_compat_installs_the_declared_minimum():
+    """``make test-compat`` runs on the lower bounds setup.py declares for Airflow and the
+    providers: a raised bound without a raised compat pin (or the reverse) fails here."""
+    setup_text = (ROOT / "setup.py").read_text()
+    declared = dict(re.findall(r'"(apache-airflow[\w-]*)>=([\d.]+)"', setup_text))
+    makefile = (ROOT / "Makefile").read_text()
+    pins = dict(re.findall(r"^COMPAT_(\w+) := ([\d.]+)$", makefile, re.M))
+    assert set(pins) == {"AIRFLOW", "POSTGRES", "COMMON_SQL", "OPENLINEAGE", "COMMON_IO"}
+    assert declared == {
+        "apache-airflow": pins["AIRFLOW"],
+        "apache-airflow-providers-postgres": pins["POSTGRES"],
+        "apache-airflow-providers-common-sql": pins["COMMON_SQL"],
+        "apache-airflow-providers-openlineage": pins["OPENLINEAGE"],  # the openlineage extra
+        "apache-airflow-providers-common-io": pins["COMMON_IO"],  # the common.io extra
+    }
+    for variable, name in (
+        ("POSTGRES", "postgres"),
+        ("COMMON_SQL", "common-sql"),
+        ("OPENLINEAGE", "openlineage"),
+        ("COMMON_IO", "common-io"),
+    ):
+        assert f"'apache-airflow-providers-{name}==$(COMPAT_{variable})'" in makefile
+    assert "'apache-airflow==$(COMPAT_AIRFLOW)'" in makefile

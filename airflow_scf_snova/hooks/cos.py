@@ -295,9 +295,12 @@ class COSHook(TencentCloudBaseHook):
             if selection.matches(obj):
                 yield obj
 
-    def _list_page(self, full: str, prefix: str, marker: str, page_size: int) -> dict[str, Any]:
+    def _list_page(
+        self, full: str, prefix: str, marker: str, page_size: int, delimiter: str = ""
+    ) -> dict[str, Any]:
         """One ``GET Bucket`` page: ``Contents`` (dicts of the entries' text fields),
-        ``IsTruncated`` and ``NextMarker``, keys and markers URL-decoded.
+        ``CommonPrefixes`` (with a ``delimiter``), ``IsTruncated`` and ``NextMarker``, keys,
+        prefixes and markers URL-decoded.
 
         The same signed request as ``CosS3Client.list_objects`` (``encoding-type=url``), but the
         XML is read with ElementTree: the SDK converts it with ``eval(str(dict))`` of the whole
@@ -311,9 +314,8 @@ class COSHook(TencentCloudBaseHook):
 
         conn = self.conn
         conf = conn.get_conf()
-        params = format_values(
-            {"prefix": prefix, "marker": marker, "max-keys": page_size, "encoding-type": "url"}
-        )
+        query = {"prefix": prefix, "marker": marker, "max-keys": page_size, "encoding-type": "url"}
+        params = format_values({**query, "delimiter": delimiter} if delimiter else query)
         response = conn.send_request(
             method="GET",
             url=conf.uri(bucket=full),
@@ -322,7 +324,7 @@ class COSHook(TencentCloudBaseHook):
             headers={},
             auth=CosS3Auth(conf, params=params),
         )
-        page: dict[str, Any] = {"Contents": []}
+        page: dict[str, Any] = {"Contents": [], "CommonPrefixes": []}
         for element in ElementTree.fromstring(response.content):
             tag = element.tag.rpartition("}")[2]
             if tag == "Contents":
@@ -330,6 +332,8 @@ class COSHook(TencentCloudBaseHook):
                 if entry.get("Key"):
                     entry["Key"] = unquote(entry["Key"])
                 page["Contents"].append(entry)
+            elif tag == "CommonPrefixes":
+                page[tag] += [unquote(child.text or "") for child in element]
             elif tag in ("IsTruncated", "NextMarker"):
                 page[tag] = (
                     unquote(element.text)
@@ -495,15 +499,21 @@ class COSHook(TencentCloudBaseHook):
             upload.send_stream(first, fileobj, part_size)
         return upload.etag
 
-    @contextmanager
-    def _multipart(self, full: str, key: str, content_type: str | None):
+    def start_multipart(
+        self, bucket: str, key: str, content_type: str | None = None
+    ) -> MultipartUpload:
+        """Initiate a multipart upload; send its parts with ``part(number, data)``, then call
+        ``complete()`` (or ``abort()``: COS keeps the parts of an upload never ended)."""
+        full = self.full_bucket_name(bucket)
         check_key(key)
         kwargs = {"ContentType": content_type} if content_type else {}
         with self._translate("initiate multipart upload", full, key):
-            upload_id = self.conn.create_multipart_upload(Bucket=full, Key=key, **kwargs)[
-                "UploadId"
-            ]
-        upload = MultipartUpload(self, full, key, upload_id)
+            result = self.conn.create_multipart_upload(Bucket=full, Key=key, **kwargs)
+        return MultipartUpload(self, full, key, result["UploadId"])
+
+    @contextmanager
+    def _multipart(self, full: str, key: str, content_type: str | None):
+        upload = self.start_multipart(full, key, content_type)
         try:
             yield upload
             upload.complete()

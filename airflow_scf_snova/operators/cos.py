@@ -97,6 +97,19 @@ class COSCreateObjectOperator(COSBaseOperator):
         self.log.info("Uploaded cos://%s/%s (ETag %s)", self.bucket, self.key, etag)
         return etag
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The object written and the local file read (OpenLineage; ``docs/lineage.md``)."""
+        import os
+
+        from airflow_scf_snova.lineage.cos import create_object_lineage
+
+        if self.filename is not None:
+            size = os.path.getsize(self.filename) if os.path.exists(self.filename) else None
+        else:
+            data = self.data
+            size = len(data.encode("utf-8") if isinstance(data, str) else data or b"")
+        return create_object_lineage(self, size)
+
 
 class COSListObjectsOperator(COSBaseOperator):
     """List keys (in key order) matching the filters; returns them (mind XCom size: use
@@ -201,6 +214,12 @@ class COSCopyObjectOperator(COSBaseOperator):
         )
         return etag
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The source object in, the copy out (OpenLineage; ``docs/lineage.md``)."""
+        from airflow_scf_snova.lineage.cos import copy_object_lineage
+
+        return copy_object_lineage(self)
+
 
 class COSDeleteObjectsOperator(COSBaseOperator):
     """Delete the given ``keys``, or every object under a non-empty ``prefix`` (listed and deleted
@@ -241,3 +260,10 @@ class COSDeleteObjectsOperator(COSBaseOperator):
         deleted = self.hook.delete_objects(self.bucket, keys)
         self.log.info("Deleted %d object(s) from %s", len(deleted), self.bucket)
         return len(deleted)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The objects (or prefix) deleted, each with a ``DROP`` lifecycle change (OpenLineage;
+        ``docs/lineage.md``)."""
+        from airflow_scf_snova.lineage.cos import delete_objects_lineage
+
+        return delete_objects_lineage(self)

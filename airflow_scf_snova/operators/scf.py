@@ -30,6 +30,7 @@ from airflow_scf_snova.exceptions import (
 )
 from airflow_scf_snova.hooks.scf import SCFHook
 from airflow_scf_snova.hooks.scf_layers import layer_refs
+from airflow_scf_snova.lineage.scf import SCFInvokeLineageMixin
 from airflow_scf_snova.links.scf import SCFFunctionLink, SCFFunctionLogsLink
 from airflow_scf_snova.operators.base import (
     TencentCloudBaseOperator,
@@ -329,7 +330,7 @@ class SCFDeployFunctionOperator(
 
 
 class SCFInvokeFunctionOperator(
-    SCFDurableInvocationMixin, SCFAsyncInvocationMixin, SCFBaseOperator
+    SCFInvokeLineageMixin, SCFDurableInvocationMixin, SCFAsyncInvocationMixin, SCFBaseOperator
 ):
     """Invoke an SCF function and push its return value to XCom.
 

@@ -76,6 +76,8 @@ class SCFDurableInvocationMixin(ResumableJobMixin):
     _seen: tuple[str, bool, dict[str, Any] | None] | None = None
     #: ``(request id, outcome)`` once :meth:`poll_until_complete` has the task's outcome.
     _outcome: tuple[str, Any] | None = None
+    #: The invocation's ``FunctionRequestId`` (read by the lineage facets).
+    function_request_id: str | None = None
 
     def execute_durable(self, context: Context, encoded: str | None) -> Any:
         """Invoke (or reattach to the invocation an earlier try recorded) and wait for the run;
@@ -109,6 +111,7 @@ class SCFDurableInvocationMixin(ResumableJobMixin):
         ) != (self.function_name, self.hook.namespace):
             return OTHER
         request_id, invoked_at = external_id["request_id"], external_id.get("invoked_at")
+        self.function_request_id = request_id  # what lineage reports of a reattached run
         hook = self.hook
         if hook.is_async_run(self.function_name):
             event = hook.get_async_event_status(request_id)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.bases.sensor import poke_mode_only
 from airflow.sdk.exceptions import AirflowException
+from scf_snova_core.ledger import DEFAULT_LEDGER_TABLE
 from scf_snova_core.objects import COSObject
 
 from airflow_scf_snova.cos.filters import KeyFilter, is_blank
@@ -32,6 +33,8 @@ from airflow_scf_snova.sensors.base import TencentCloudBaseSensor
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_scf_snova.snova.pending import NotLoadedFilter
 
 #: XCom key under which :class:`COSObjectSensor` pushes COS-trigger-shaped events.
 COS_EVENTS_XCOM_KEY = "cos_events"
@@ -50,6 +53,12 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
     as COS-trigger events (``{"Records": [...]}``, one per object), which an SCF function written
     for a COS trigger accepts unchanged.
 
+    With ``not_loaded_into`` it waits for work: only objects whose current version the table's
+    load ledger (``ledger_table``, read on ``snova_conn_id``) does not record count, that is
+    objects never loaded into that table or overwritten since (see
+    :mod:`airflow_scf_snova.snova.pending`). Pass the table and ledger of the
+    ``COSToSnovaOperator`` that loads them.
+
     With ``deferrable=True`` it checks once, then waits in the triggerer
     (:class:`~airflow_scf_snova.triggers.cos.COSObjectTrigger`, polling every
     ``poke_interval``); ``timeout``, ``soft_fail`` and ``never_fail`` behave as for any Airflow
@@ -65,13 +74,25 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         ISO-8601 string such as ``"{{ data_interval_start }}"`` (blank or ``"None"``: no limit).
     :param min_size: only objects of at least this many bytes.
     :param max_objects: at most this many objects are returned (``None``: no limit; mind XCom).
+    :param not_loaded_into: a Snova table: skip the objects its load ledger records.
+    :param ledger_table: the load ledger read for ``not_loaded_into``.
+    :param snova_conn_id: the ``snova`` connection read for ``not_loaded_into``.
     :param tencentcloud_conn_id: the ``tencentcloud`` connection.
     :param region: overrides the connection's region.
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
     template_fields: Sequence[str] = tencentcloud_template_fields(
-        "bucket", "key", "prefix", "suffix", "glob", "regex", "modified_after"
+        "bucket",
+        "key",
+        "prefix",
+        "suffix",
+        "glob",
+        "regex",
+        "modified_after",
+        "not_loaded_into",
+        "ledger_table",
+        "snova_conn_id",
     )
     hook_class = COSHook
     ui_color = COS_UI_COLOR
@@ -88,6 +109,9 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         modified_after: datetime | str | None = None,
         min_size: int | None = None,
         max_objects: int | None = 1000,
+        not_loaded_into: str | None = None,
+        ledger_table: str = DEFAULT_LEDGER_TABLE,
+        snova_conn_id: str = "snova_default",
         deferrable: bool = default_deferrable(),
         **kwargs: Any,
     ) -> None:
@@ -105,6 +129,9 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         self.modified_after = modified_after
         self.min_size = min_size
         self.max_objects = max_objects
+        self.not_loaded_into = not_loaded_into
+        self.ledger_table = ledger_table
+        self.snova_conn_id = snova_conn_id
         self.deferrable = deferrable
 
     # -- matching ----------------------------------------------------------------------------------
@@ -131,9 +158,20 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
     def _key(self) -> str | None:
         return None if is_blank(self.key) else self.key
 
+    def _not_loaded(self) -> NotLoadedFilter | None:
+        if is_blank(self.not_loaded_into):
+            return None
+        from airflow_scf_snova.snova.pending import NotLoadedFilter
+
+        return NotLoadedFilter(self.not_loaded_into, self.ledger_table, self.snova_conn_id)
+
     def _find(self) -> tuple[list[COSObject], bool]:
         limit = None if self.max_objects is None else self.max_objects + 1
-        found = self.hook.match_objects(self.bucket, self._key(), self._selection(), limit)
+        not_loaded = self._not_loaded()
+        if not_loaded is None:
+            found = self.hook.match_objects(self.bucket, self._key(), self._selection(), limit)
+        else:
+            found = not_loaded.match(self.hook, self.bucket, self._key(), self._selection(), limit)
         truncated = self.max_objects is not None and len(found) > self.max_objects
         return (found[: self.max_objects] if truncated else found), truncated
 
@@ -158,7 +196,7 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         objects, truncated = self._find()
         if not objects:
-            self.log.info("No matching object in %s yet", self.bucket)
+            self.log.info("No matching object in %s%s yet", self.bucket, self._pending_note())
             return False
         return PokeReturnValue(True, self._finish(context, objects, truncated))
 
@@ -168,7 +206,9 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         objects, truncated = self._find()
         if objects:
             return self._finish(context, objects, truncated)
-        self.log.info("No matching object in %s yet; deferring", self.bucket)
+        self.log.info(
+            "No matching object in %s%s yet; deferring", self.bucket, self._pending_note()
+        )
         from airflow_scf_snova.triggers.cos import COSObjectTrigger
 
         self.defer(
@@ -183,10 +223,18 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
                 min_size=self.min_size,
                 max_objects=self.max_objects,
                 poll_interval=self.poke_interval,
+                not_loaded_into=None if is_blank(self.not_loaded_into) else self.not_loaded_into,
+                ledger_table=self.ledger_table,
+                snova_conn_id=self.snova_conn_id,
                 **self.hook_kwargs(),
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
+        )
+
+    def _pending_note(self) -> str:
+        return (
+            "" if is_blank(self.not_loaded_into) else f" that {self.not_loaded_into} has not loaded"
         )
 
     def execute_complete(

@@ -175,4 +175,19 @@ class COSToSnovaOperator(COSSnovaTransferOperator):
             logger=self.log,
         )
         results = self.snova_hook.load_objects(objects, spec, self.cos_hook, logger=self.log)
+        self._load_results = results
         return [result.to_dict() for result in results]
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The objects (or prefix) to read and the table to write (OpenLineage;
+        ``docs/lineage.md``)."""
+        from airflow_scf_snova.lineage.snova import cos_to_snova_lineage
+
+        return cos_to_snova_lineage(self, None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the load read and wrote, with the rows loaded and rejected (OpenLineage;
+        ``docs/lineage.md``)."""
+        from airflow_scf_snova.lineage.snova import cos_to_snova_lineage
+
+        return cos_to_snova_lineage(self, getattr(self, "_load_results", None))

@@ -106,4 +106,11 @@ class SnovaToCOSOperator(COSSnovaTransferOperator):
             method=self.method,
             part_size=self.part_size,
         )
-        return self.snova_hook.export_query(spec, self.cos_hook, logger=self.log)
+        self._export_result = self.snova_hook.export_query(spec, self.cos_hook, logger=self.log)
+        return self._export_result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The tables the query reads, the object written (OpenLineage; ``docs/lineage.md``)."""
+        from airflow_scf_snova.lineage.snova import snova_to_cos_lineage
+
+        return snova_to_cos_lineage(self, getattr(self, "_export_result", None))

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
+from scf_snova_core.ledger import DEFAULT_LEDGER_TABLE
 
 from airflow_scf_snova.cos.filters import KeyFilter
 from airflow_scf_snova.cos.quiescence import InactivityTracker, ListingSnapshot
@@ -125,6 +126,10 @@ class COSObjectTrigger(_COSPollingTrigger):
     :param tencentcloud_conn_id: the connection.
     :param region: overrides the connection's region.
     :param poke_interval: deprecated name of ``poll_interval``.
+    :param not_loaded_into: a Snova table: only objects its load ledger does not record count
+        (see :mod:`airflow_scf_snova.snova.pending`).
+    :param ledger_table: the load ledger read for ``not_loaded_into``.
+    :param snova_conn_id: the ``snova`` connection read for ``not_loaded_into``.
     """
 
     def __init__(
@@ -142,6 +147,9 @@ class COSObjectTrigger(_COSPollingTrigger):
         tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
         poke_interval: float | None = None,
+        not_loaded_into: str | None = None,
+        ledger_table: str = DEFAULT_LEDGER_TABLE,
+        snova_conn_id: str = "snova_default",
     ) -> None:
         super().__init__()
         self.bucket = bucket
@@ -156,6 +164,9 @@ class COSObjectTrigger(_COSPollingTrigger):
         self.poll_interval = _poll_interval(self, poll_interval, poke_interval)
         self.tencentcloud_conn_id = tencentcloud_conn_id
         self.region = region
+        self.not_loaded_into = not_loaded_into
+        self.ledger_table = ledger_table
+        self.snova_conn_id = snova_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return _classpath(self), {
@@ -171,6 +182,9 @@ class COSObjectTrigger(_COSPollingTrigger):
             "poll_interval": self.poll_interval,
             "tencentcloud_conn_id": self.tencentcloud_conn_id,
             "region": self.region,
+            "not_loaded_into": self.not_loaded_into,
+            "ledger_table": self.ledger_table,
+            "snova_conn_id": self.snova_conn_id,
         }
 
     def _selection(self) -> KeyFilter:
@@ -178,13 +192,21 @@ class COSObjectTrigger(_COSPollingTrigger):
             self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
         )
 
+    def _match(self, hook: COSHook, selection: KeyFilter, limit: int | None) -> list:
+        if not self.not_loaded_into:
+            return hook.match_objects(self.bucket, self.key, selection, limit)
+        from airflow_scf_snova.snova.pending import NotLoadedFilter
+
+        not_loaded = NotLoadedFilter(self.not_loaded_into, self.ledger_table, self.snova_conn_id)
+        return not_loaded.match(hook, self.bucket, self.key, selection, limit)
+
     def _poller(self) -> Callable[[], dict[str, Any] | None]:
         hook = _build_hook(self.tencentcloud_conn_id, self.region)
         selection = self._selection()
         limit = None if self.max_objects is None else self.max_objects + 1
 
         def poll() -> dict[str, Any] | None:
-            found = hook.match_objects(self.bucket, self.key, selection, limit)
+            found = self._match(hook, selection, limit)
             if not found:
                 self.log.debug("No matching COS objects yet in %s", self.bucket)
                 return None
@@ -293,13 +315,13 @@ class COSObjectEventTrigger(BaseEventTrigger):
     run when files arrive faster than the scheduler creates runs, so iterate over them.
 
     **Watermark.** What was announced is kept as a bounded high-water mark (see
-    :mod:`airflow_scf_snova.cos.watermark`): on Airflow 3.3+ it is stored in the watched
+    :mod:`airflow_scf_snova.cos.watermark`): it is stored in the watched
     asset's ``asset_state_store`` (key :attr:`state_key`) after every poll, so a triggerer
     restart neither replays old objects nor loses the ones uploaded while it was down. Delivery is
     at-least-once: a restart during a poll may announce that poll's objects again (the ETag in the
-    payload lets consumers deduplicate). Without a state store (Airflow < 3.3, or one trigger
-    shared by several assets) the watermark lives in memory only: after a restart the trigger
-    starts over as on its first start.
+    payload lets consumers deduplicate). Without a state store (one trigger shared by several
+    assets, or a trigger run outside a triggerer) the watermark lives in memory only: after a
+    restart the trigger starts over as on its first start.
 
     **First start.** With ``emit_existing=False`` (default) the objects already present are
     recorded, not announced; with ``True`` every existing object is announced once.
@@ -380,7 +402,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
         if store is None or not self._persist:
             return None
         try:
-            value = await store.aget(self.state_key)
+            value = await _store_call(store, "get", self.state_key)
         except ValueError:
             # Airflow hands one trigger shared by several assets a multi-asset accessor.
             self.log.warning(
@@ -395,7 +417,7 @@ class COSObjectEventTrigger(BaseEventTrigger):
         store = getattr(self, "asset_state_store", None)
         if store is None or not self._persist:
             return
-        await store.aset(self.state_key, state.to_json())
+        await _store_call(store, "set", self.state_key, state.to_json())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = _build_hook(self.tencentcloud_conn_id, self.region)
@@ -431,6 +453,16 @@ class COSObjectEventTrigger(BaseEventTrigger):
                     await self._save_state(new_state)
                 state, announce = new_state, True
             await asyncio.sleep(self.poll_interval)
+
+
+async def _store_call(store: Any, method: str, *args: Any) -> Any:
+    """``store.a<method>(*args)``; Airflow 3.3.0's accessor has only the synchronous ``get`` and
+    ``set``, which the triggerer lets a trigger call from its event loop (its comms channel
+    awaits the supervisor's answer through a greenback portal)."""
+    asynchronous = getattr(store, f"a{method}", None)
+    if asynchronous is not None:
+        return await asynchronous(*args)
+    return getattr(store, method)(*args)
 
 
 def _take(iterator: Any, scan: WatermarkScan, count: int) -> list | None:

@@ -24,6 +24,8 @@ from .objects import normalize_etag
 from .sql import quote_table
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from psycopg2.sql import Composable
 
     from .objects import COSObject
@@ -154,6 +156,30 @@ class LoadLedger:
         if row is None:
             return None
         return dict(zip(("rows", "rejected", "loaded_at", "dag_id", "run_id"), row))
+
+    def loaded_versions(
+        self, cur: Any, target_table: str, bucket: str, keys: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """The ``(key, etag)`` pairs of ``keys`` that ``target_table`` has loaded from
+        ``bucket`` (ETags normalised): an object whose current version is not among them is
+        still to be loaded. One query for all of ``keys``; needs SELECT on the ledger.
+
+        :param cur: a psycopg2 cursor.
+        :param target_table: the canonical ``schema.table``.
+        :param bucket: the full bucket name, as the loads record it.
+        :param keys: the object keys to look up.
+        """
+        from psycopg2 import sql
+
+        if not keys:
+            return set()
+        cur.execute(
+            sql.SQL(
+                "SELECT key, etag FROM {} WHERE target_table = %s AND bucket = %s AND key = ANY(%s)"
+            ).format(self.relation),
+            (target_table, bucket, list(keys)),
+        )
+        return {(key, normalize_etag(etag)) for key, etag in cur.fetchall()}
 
     def record(self, cur: Any, entry: LedgerEntry) -> None:
         """Insert ``entry`` (in the transaction that loaded the rows)."""

@@ -52,7 +52,8 @@ def main_handler(event, context):
 
 
 def make_zip(files: dict[str, str | bytes | Path]) -> bytes:
-    """A zip of ``{name: text, bytes or a file}`` (text is dedented)."""
+    """A zip of ``{name: text, bytes or a file}`` (text is dedented). The same files give the same
+    bytes: entries carry a fixed time, so tests may compare hashes of zips built apart."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
@@ -60,7 +61,10 @@ def make_zip(files: dict[str, str | bytes | Path]) -> bytes:
                 content = content.read_bytes()
             elif isinstance(content, str):
                 content = textwrap.dedent(content)
-            archive.writestr(name, content)
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16  # what writestr gives a name
+            archive.writestr(entry, content)
     return buffer.getvalue()
 
 

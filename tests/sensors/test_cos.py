@@ -21,22 +21,6 @@ from airflow_scf_snova.sensors.cos import COSObjectSensor, COSObjectsUnchangedSe
 from airflow_scf_snova.triggers.cos import COSObjectsUnchangedTrigger, COSObjectTrigger
 
 
-class RecordingTI:
-    """Collects ``xcom_push`` calls. A real RuntimeTaskInstance needs a supervisor process; the
-    end-to-end XComs are checked with ``dag.test()`` in tests/system/test_example_cos.py."""
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcom[key] = value
-
-
-@pytest.fixture
-def context():
-    return {"ti": RecordingTI()}
-
-
 def _sensor(bucket: str, **kwargs) -> COSObjectSensor:
     kwargs.setdefault("poke_interval", 7)
     kwargs.setdefault("timeout", 300)
@@ -101,13 +85,13 @@ def test_glob_and_max_objects(emulator, bucket, context, capsys):
     assert "More than 3 objects match" in capsys.readouterr().out  # Airflow logs to stdout
 
 
-def test_invalid_arguments():
+def test_invalid_arguments(context):
     with pytest.raises(InvalidInputError):
         COSObjectSensor(task_id="x", bucket="b", key="k", prefix="p")
     with pytest.raises(InvalidInputError):
         COSObjectSensor(task_id="x", bucket="b", prefix="p", max_objects=0)
     with pytest.raises(InvalidInputError):
-        _sensor("b", regex="(").poke({"ti": RecordingTI()})
+        _sensor("b", regex="(").poke(context)
 
 
 # -- COSObjectSensor: deferrable -----------------------------------------------------------------

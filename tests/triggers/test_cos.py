@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -37,6 +38,9 @@ MODULE = "airflow_scf_snova.triggers.cos"
                 "poll_interval": 5.0,
                 "tencentcloud_conn_id": "c",
                 "region": "ap-shanghai",
+                "not_loaded_into": "public.t1",
+                "ledger_table": "l",
+                "snova_conn_id": "s",
             },
         ),
         (
@@ -319,11 +323,45 @@ async def test_event_trigger_fires_once_per_upload_and_survives_a_restart(
     assert all(d == 15 for d in gate.delays)
 
 
+class SyncOnlyStateStore(MemoryStateStore):
+    """Airflow 3.3.0's accessor: ``get`` and ``set``, no ``aget``/``aset`` (added later)."""
+
+    aget = aset = None
+
+    def get(self, key: str, default=None):
+        return json.loads(self.rows[key]) if key in self.rows else default
+
+    def set(self, key: str, value) -> None:
+        self.rows[key] = json.dumps(value)
+
+
+@pytest.mark.asyncio
+async def test_event_trigger_keeps_its_watermark_in_a_sync_only_store(
+    emulator, bucket, monkeypatch
+):
+    gate = SleepGate().install(monkeypatch)
+    store = SyncOnlyStateStore()
+    emulator.cos.put_object(bucket, "in/existing.csv", b"old")
+    first = NextEvent(_watcher(bucket, store).run())
+    try:
+        await first.quiet_poll(gate)  # the baseline, written with set()
+    finally:
+        await first.close()
+    assert store.rows
+    etag = emulator.cos.put_object(bucket, "in/new.csv", b"new").strip('"')  # while it is down
+    second = NextEvent(_watcher(bucket, store).run())  # read back with get()
+    try:
+        event = await second.event()
+    finally:
+        await second.close()
+    assert (event.payload["key"], event.payload["etag"]) == ("in/new.csv", etag)
+
+
 @pytest.mark.asyncio
 async def test_event_trigger_emit_existing_and_memory_only_mode(emulator, bucket, monkeypatch):
     gate = SleepGate().install(monkeypatch)
     emulator.cos.put_object(bucket, "in/existing.csv", b"x")
-    nxt = NextEvent(_watcher(bucket, None, emit_existing=True).run())  # Airflow < 3.3: no store
+    nxt = NextEvent(_watcher(bucket, None, emit_existing=True).run())  # no store injected
     try:
         event = await nxt.event()
         nxt = NextEvent(nxt.run)

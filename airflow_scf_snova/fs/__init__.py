@@ -1,0 +1,1 @@
+"""Filesystems Airflow's ``ObjectStoragePath`` finds through the provider's ``filesystems``."""

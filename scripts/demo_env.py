@@ -265,14 +265,21 @@ class DemoEnvironment:
     def _wait_for_emulator(self) -> str:
         assert self._emulator is not None and self._emulator.stdout is not None
         line = self._emulator.stdout.readline().decode().strip()  # exactly one line when ready
-        if not line.startswith("Emulator ready at ") and self._emulator_port:
-            # The port was free a moment ago; someone took it since: let the emulator choose.
-            self._emulator.wait(30)
-            self.log(f"  the emulator could not use port {self._emulator_port}: using another one")
+        for _ in range(2):  # the port may have been taken since it was free; its log says why
+            if line.startswith("Emulator ready at "):
+                break
+            code = self._emulator.wait(30)
+            port = self._emulator_port or "any"
+            self.log(
+                f"  the emulator exited at start (code {code}, port {port}; see "
+                f"{self._rel(self.logs / 'emulator.log')}): starting it on a free port"
+            )
             self._start_emulator(0)
             line = self._emulator.stdout.readline().decode().strip()
         if not line.startswith("Emulator ready at "):
-            raise DemoError(f"the emulator did not start: see {self.logs / 'emulator.log'}")
+            log = self.logs / "emulator.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise DemoError(f"the emulator did not start: see {log}; it ends with:\n{tail}")
         endpoint = line.removeprefix("Emulator ready at ")
         self.log(f"  SCF + COS emulator   {endpoint}   (data: {self._rel(self.root / 'emulator')})")
         return endpoint

@@ -1,4 +1,4 @@
-"""The check that a docs page quotes its example DAG verbatim.
+"""The check that a docs page quotes its example DAGs verbatim.
 
 A DAG marks each quoted block with ``# [START name]`` and ``# [END name]`` comment lines; the page
 quotes it between ``<!-- [START name] -->`` and ``<!-- [END name] -->``, as a ``python`` code
@@ -18,14 +18,22 @@ DOC_SNIPPET = re.compile(
 )
 
 
-def assert_doc_quotes_dag(dag_file: Path, doc_file: Path) -> None:
-    """Fail unless ``doc_file`` quotes every marked block of ``dag_file``, verbatim, and no
-    other."""
+def assert_doc_quotes_dags(doc_file: Path, *dag_files: Path, at_least: int = 1) -> dict[str, str]:
+    """Fail unless ``doc_file`` quotes every marked block of ``dag_files``, verbatim, and no
+    other; returns the blocks by name.
+
+    :param at_least: how many marked blocks the DAG files must hold together (a DAG that lost its
+        markers would otherwise pass with nothing to compare).
+    """
     in_dag = {
-        m["name"]: textwrap.dedent(m["body"]) for m in DAG_SNIPPET.finditer(dag_file.read_text())
+        m["name"]: textwrap.dedent(m["body"])
+        for path in dag_files
+        for m in DAG_SNIPPET.finditer(path.read_text())
     }
     in_doc = {m["name"]: m["body"] for m in DOC_SNIPPET.finditer(doc_file.read_text())}
-    assert in_dag, f"{dag_file.name} has no [START ...] markers"
-    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
+    dags = ", ".join(path.name for path in dag_files)
+    assert len(in_dag) >= at_least, f"{dags} lost [START ...] markers: {len(in_dag)} blocks"
+    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAGs is quoted, and only those"
     for name, body in in_dag.items():
-        assert in_doc[name] == body, f"{doc_file.name} drifted from {dag_file.name} in {name}"
+        assert in_doc[name] == body, f"{doc_file.name} drifted from {dags} in {name}"
+    return in_dag

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from scf_snova_devel.docs import assert_doc_quotes_dag
+from scf_snova_devel.docs import assert_doc_quotes_dags
 from scf_snova_devel.scf import ROOT, delete_quietly, fast_hook
 
 DAG_FILE = ROOT / "dags" / "example_durable.py"
@@ -51,4 +51,4 @@ def test_example_dag_runs(airflow_db, emulator, bucket, db, put, unique_name, ca
 
 
 def test_docs_quote_the_example_dag_verbatim():
-    assert_doc_quotes_dag(DAG_FILE, DOC_FILE)
+    assert_doc_quotes_dags(DOC_FILE, DAG_FILE)

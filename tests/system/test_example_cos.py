@@ -12,11 +12,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from scf_snova_devel.docs import assert_doc_quotes_dags
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "example_cos.py"
@@ -107,23 +107,8 @@ def test_event_dag_task_handles_every_triggering_event(monkeypatch):
 
 
 # -- docs ----------------------------------------------------------------------------------------
-_DAG_SNIPPET = re.compile(r"# \[START (?P<name>\w+)\]\n(?P<body>.*?)\n\s*# \[END (?P=name)\]", re.S)
-_DOC_SNIPPET = re.compile(
-    r"<!-- \[START (?P<name>\w+)\] -->\n```python\n(?P<body>.*?)\n```\n<!-- \[END (?P=name)\] -->",
-    re.S,
-)
-
-
 def test_docs_quote_the_example_dags_verbatim():
-    in_dags: dict[str, str] = {}
-    for path in (DAG_FILE, EVENT_DAG_FILE):
-        for match in _DAG_SNIPPET.finditer(path.read_text()):
-            in_dags[match["name"]] = textwrap.dedent(match["body"])
-    in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
-    assert len(in_dags) >= 8, "the example DAGs lost their [START ...] markers"
-    assert sorted(in_doc) == sorted(in_dags), "every snippet of the DAGs is quoted, and only those"
-    for name, body in in_dags.items():
-        assert in_doc[name] == body, f"docs/cos.md drifted from the example DAGs in {name}"
+    assert_doc_quotes_dags(DOC_FILE, DAG_FILE, EVENT_DAG_FILE, at_least=8)
 
 
 # -- a real triggerer ----------------------------------------------------------------------------

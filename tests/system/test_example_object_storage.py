@@ -10,10 +10,10 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from scf_snova_devel.docs import assert_doc_quotes_dags
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "example_object_storage.py"
@@ -92,19 +92,5 @@ def test_example_dag_runs_with_cos_paths_and_xcoms_in_cos(target, scratch, tmp_p
     assert target.secret_key not in result.stdout + result.stderr
 
 
-_DAG_SNIPPET = re.compile(r"# \[START (?P<name>\w+)\]\n(?P<body>.*?)\n\s*# \[END (?P=name)\]", re.S)
-_DOC_SNIPPET = re.compile(
-    r"<!-- \[START (?P<name>\w+)\] -->\n```python\n(?P<body>.*?)\n```\n<!-- \[END (?P=name)\] -->",
-    re.S,
-)
-
-
 def test_doc_quotes_the_example_dag_verbatim():
-    in_dag = {
-        m["name"]: textwrap.dedent(m["body"]) for m in _DAG_SNIPPET.finditer(DAG_FILE.read_text())
-    }
-    in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
-    assert len(in_dag) >= 3, "the example DAG lost its [START ...] markers"
-    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
-    for name, body in in_dag.items():
-        assert in_doc[name] == body, f"docs/object-storage.md drifted from the DAG in {name}"
+    assert_doc_quotes_dags(DOC_FILE, DAG_FILE, at_least=3)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
-import textwrap
 
 import pytest
 from scf_snova_devel.cleanup import delete_function
+from scf_snova_devel.docs import assert_doc_quotes_dags
 from scf_snova_devel.scf import ROOT
 
 from airflow_scf_snova.links.scf import console_region
@@ -131,19 +130,5 @@ def test_example_dag_cleans_up_after_itself(
 
 
 # -- docs ----------------------------------------------------------------------------------------
-_DAG_SNIPPET = re.compile(r"# \[START (?P<name>\w+)\]\n(?P<body>.*?)\n\s*# \[END (?P=name)\]", re.S)
-_DOC_SNIPPET = re.compile(
-    r"<!-- \[START (?P<name>\w+)\] -->\n```python\n(?P<body>.*?)\n```\n<!-- \[END (?P=name)\] -->",
-    re.S,
-)
-
-
 def test_docs_quote_the_example_dag_verbatim():
-    in_dag = {
-        m["name"]: textwrap.dedent(m["body"]) for m in _DAG_SNIPPET.finditer(DAG_FILE.read_text())
-    }
-    in_doc = {m["name"]: m["body"] for m in _DOC_SNIPPET.finditer(DOC_FILE.read_text())}
-    assert in_dag, "the example DAG has no [START ...] markers"
-    assert sorted(in_doc) == sorted(in_dag), "every snippet of the DAG is quoted, and only those"
-    for name, body in in_dag.items():
-        assert in_doc[name] == body, f"docs/scf.md drifted from dags/example_scf.py in {name}"
+    assert_doc_quotes_dags(DOC_FILE, DAG_FILE)

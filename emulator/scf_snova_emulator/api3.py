@@ -28,6 +28,7 @@ from .scf.exceptions import (
     UnsupportedRegion,
 )
 from .scf.wire import new_request_id, send
+from .stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class ApiService:
     def __init__(self, config: EmulatorConfig, faults: Faults) -> None:
         self._config = config
         self._faults = faults
+        self.stats = Stats()  # the server shares its own
         self.verifier = Tc3Verifier(
             config.secret_id, config.secret_key, config.token, service=self.SERVICE
         )
@@ -128,6 +130,7 @@ class ApiService:
             service=self.SERVICE,
             api_version=self.API_VERSION,
         )
+        self.stats.count(self.SERVICE, action)
         return self.dispatch(action, params)
 
     def dispatch(self, action: str, params: dict) -> dict:

@@ -5,6 +5,7 @@ No signature is needed, but only loopback clients are served. HTTP routes::
     GET    /_emulator/health                  {"status": "ok", "endpoint", "region", "appid"}
     POST   /_emulator/reset                   forget all functions, triggers, invocations,
                                               log records, buckets and objects; clear faults
+                                              and request counters
     POST   /_emulator/timers/fire             {"function_name", "trigger_name", "namespace"}
                                               -> {"request_id"}
     GET    /_emulator/invocations?function_name=&namespace=   -> {"invocations": [...]}
@@ -21,6 +22,11 @@ No signature is needed, but only loopback clients are served. HTTP routes::
                                                "drop_connections": {"count", "after_bytes"},
                                                "latency": {"seconds", "service"}}
     DELETE /_emulator/faults                  clear every fault
+    GET    /_emulator/stats                   {"cos": {"LIST": n, "GET": n, ...},
+                                               "cos_operations": {"list_objects": n, ...},
+                                               "scf": {"Invoke": n, ...}, "cls": {...}}: the
+                                              requests served since the last reset
+    DELETE /_emulator/stats                   zero the counters
     GET    /_emulator/settings                {"reject_replays", "status_delay", "retry_interval",
                                                "sync_invoke_timeout"}
     POST   /_emulator/settings                {"reject_replays": bool, "status_delay": seconds,
@@ -115,6 +121,15 @@ class Control:
         self._server.cls.reset()
         self._server.cos.reset()
         self._server.faults.reset()
+        self._server.stats.reset()
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """The requests served since the last reset: ``{service: {name: count}}`` (see
+        :class:`~.stats.Stats`)."""
+        return self._server.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._server.stats.reset()
 
     def fire_timer(self, function_name: str, trigger_name: str, namespace: str = "default") -> str:
         """Fire a timer trigger now, asynchronously; returns its FunctionRequestId."""
@@ -235,6 +250,11 @@ class Control:
             return 200, {"invocations": found}
         if (method, path) == ("POST", "/retries/release"):
             return 200, {"released": self.release_retries()}
+        if (method, path) == ("GET", "/stats"):
+            return 200, self.stats()
+        if (method, path) == ("DELETE", "/stats"):
+            self.reset_stats()
+            return 200, self.stats()
         if path == "/faults":
             return self._faults(exchange)
         if (method, path) == ("GET", "/settings"):

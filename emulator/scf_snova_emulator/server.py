@@ -22,6 +22,7 @@ from .cls.service import ClsService
 from .config import EmulatorConfig, check_exposure
 from .cos.service import CosService
 from .faults import Faults
+from .stats import Stats
 from .http import Exchange
 from .scf.service import ScfService
 
@@ -125,11 +126,14 @@ class EmulatorServer:
         self.data_dir = Path(self.config.data_dir or self._tmp)  # type: ignore[arg-type]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.faults = Faults()
+        self.stats = Stats()
         self.cos = CosService(self.config, self.faults, self.data_dir / "cos")
         self.cls = ClsService(self.config, self.faults, self.data_dir / "cls")
         self.scf = ScfService(
             self.config, self.faults, self.data_dir / "scf", self.cos, self.cls.backend
         )
+        for service in (self.cos, self.cls, self.scf):
+            service.stats = self.stats
         from .control import Control
 
         self.control = Control(self)

@@ -185,3 +185,27 @@ def test_reset_forgets_everything(tmp_path):
 )
 def test_only_loopback_clients_are_served(address, loopback):
     assert _is_loopback(address) is loopback
+
+
+def test_stats_count_what_the_sdk_sent(emulator, cos_client, scf_client, bucket):
+    """The counters see each request the real SDKs send: a paged listing of 25 keys at 10 per
+    page is 3 LISTs, a HEAD is a HEAD, an API 3.0 action is counted by name; DELETE zeroes."""
+    for i in range(25):
+        emulator.cos.put_object(bucket, f"k/{i:03d}", b"x")
+    requests.delete(url(emulator, "/stats"), timeout=10).raise_for_status()
+    marker, pages = "", 0
+    while True:
+        page = cos_client.list_objects(Bucket=bucket, Prefix="k/", Marker=marker, MaxKeys=10)
+        pages += 1
+        if page.get("IsTruncated") != "true":
+            break
+        marker = page["NextMarker"]
+    cos_client.head_object(Bucket=bucket, Key="k/000")
+    call(scf_client, "ListFunctions", {})
+    stats = requests.get(url(emulator, "/stats"), timeout=10).json()
+    assert pages == 3
+    assert stats["cos"] == {"LIST": 3, "HEAD": 1}
+    assert stats["cos_operations"] == {"list_objects": 3, "head_object": 1}
+    assert stats["scf"] == {"ListFunctions": 1}
+    assert requests.delete(url(emulator, "/stats"), timeout=10).json() == {}
+    assert emulator.control.stats() == {}

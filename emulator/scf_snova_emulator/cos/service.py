@@ -23,6 +23,7 @@ from scf_snova_core.names import FULL_BUCKET
 from ..config import EmulatorConfig
 from ..faults import Faults
 from ..http import Exchange
+from ..stats import Stats
 from ..types import ObjectEvent
 from . import responses, urls, wire
 from .auth import verify
@@ -80,6 +81,7 @@ class CosService:
     def __init__(self, config: EmulatorConfig, faults: Faults, root: Path) -> None:
         self.config = config
         self.faults = faults
+        self.stats = Stats()  # the server shares its own
         self.backend = CosBackend(CosStorage(Path(root)))
         self._listeners: list[Listener] = []
 
@@ -99,6 +101,8 @@ class CosService:
         try:
             self.faults.delay("cos")
             op = urls.operation(exchange.method, target.key, exchange.query, exchange.headers)
+            self.stats.count("cos", urls.fault_name(exchange.method, op))
+            self.stats.count("cos_operations", op)
             urls.check_request(op, exchange.method, exchange.query, exchange.headers)
             status = self.faults.take_cos_error(urls.fault_name(exchange.method, op))
             if status is not None:

@@ -22,9 +22,9 @@ from .cls.service import ClsService
 from .config import EmulatorConfig, check_exposure
 from .cos.service import CosService
 from .faults import Faults
-from .stats import Stats
 from .http import Exchange
 from .scf.service import ScfService
+from .stats import Stats
 
 log = logging.getLogger(__name__)
 

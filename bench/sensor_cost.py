@@ -53,40 +53,11 @@ BARE_RUNS = 2
 def seed(root: Path, bucket: str, count: int, region: str) -> float:
     """Write ``bucket`` with ``count`` objects under :data:`PREFIX` (plus one ``.done`` marker
     last) into the COS storage at ``root``, before an emulator is started on it; returns the
-    seconds it took. The files follow :mod:`scf_snova_emulator.cos.storage`'s layout
-    (``data/<id>`` bodies, ``meta/<sha256(key)>.json`` records), written directly."""
-    import hashlib
+    seconds it took (see :func:`scf_snova_devel.seeding.seed_objects`)."""
+    from scf_snova_devel.seeding import seed_objects
 
-    from scf_snova_emulator.cos.storage import CosStorage
-
-    started = time.perf_counter()
-    storage = CosStorage(root)
-    storage.save_bucket(bucket, {"name": bucket, "region": region, "created": time.time()})
-    data_dir = os.fspath(storage.data_path(bucket, "x").parent)
-    meta_dir = os.path.join(os.path.dirname(data_dir), "meta")
-    etag = f'"{hashlib.md5(BODY).hexdigest()}"'
-    now = int(time.time()) - 120
     keys = [f"{PREFIX}part-{i:06d}.csv" for i in range(count - 1)] + [f"{PREFIX}zz-ready.done"]
-    for n, key in enumerate(keys):
-        data = uuid.uuid4().hex
-        with open(os.path.join(data_dir, data), "wb") as out:
-            out.write(BODY)
-        record = {
-            "key": key,
-            "size": len(BODY),
-            "etag": etag,
-            "last_modified": float(now - (count - n)),
-            "content_type": "text/csv",
-            "data": data,
-            "crc64": None,
-            "meta": {},
-            "headers": {},
-            "storage_class": "STANDARD",
-        }
-        name = hashlib.sha256(key.encode()).hexdigest() + ".json"
-        with open(os.path.join(meta_dir, name), "w", encoding="utf-8") as out:
-            out.write(json.dumps(record))
-    return time.perf_counter() - started
+    return seed_objects(root, bucket, keys, region, BODY, newest=int(time.time()) - 121)
 
 
 # -- the child: sensor pokes --------------------------------------------------------------------

@@ -126,7 +126,7 @@ def _child_sensor(bucket: str, reps: int) -> None:
 
 
 # -- the child: the event trigger ---------------------------------------------------------------
-class _StateStore:
+class StateStore:
     """The asset state store the triggerer injects (Airflow 3.3+), kept in memory here; ``saved``
     is set whenever the trigger writes its watermark, i.e. at the end of a poll."""
 
@@ -143,12 +143,19 @@ class _StateStore:
             self.saved.set()
 
 
-async def _one_poll(bucket: str, store: _StateStore, trace: bool) -> tuple[float, int, int]:
+async def one_poll(
+    bucket: str, store: StateStore, trace: bool = False, **kwargs: Any
+) -> tuple[float, int, int]:
     """Start a trigger (as after a triggerer restart), run it until its first poll saved the
-    watermark; returns ``(seconds, events, tracemalloc peak or 0)``."""
+    watermark; returns ``(seconds, events, tracemalloc peak or 0)``.
+
+    :param kwargs: more ``COSObjectEventTrigger`` arguments (``prefix`` defaults to
+        :data:`PREFIX`).
+    """
     from airflow_scf_snova.triggers.cos import COSObjectEventTrigger
 
-    trigger = COSObjectEventTrigger(bucket=bucket, prefix=PREFIX, poll_interval=3600)
+    kwargs = {"prefix": PREFIX, **kwargs}
+    trigger = COSObjectEventTrigger(bucket=bucket, poll_interval=3600, **kwargs)
     trigger.asset_state_store = store
     store.saved = saved = asyncio.Event()  # bound to this poll's event loop
     events = 0
@@ -180,7 +187,7 @@ def _child_trigger(bucket: str, batches: list[int], reps: int) -> None:
     from airflow_scf_snova.hooks.cos import COSHook
 
     hook = COSHook()
-    store = _StateStore()
+    store = StateStore()
 
     def upload(count: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -191,19 +198,19 @@ def _child_trigger(bucket: str, batches: list[int], reps: int) -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, range(count)))
 
-    first, events, _ = asyncio.run(_one_poll(bucket, store, trace=False))
+    first, events, _ = asyncio.run(one_poll(bucket, store, trace=False))
     polls = [{"new": 0, "seconds": first, "events": events, "first": True}]
     for round_no in range(reps):
         shift = round_no % len(batches)
         for count in batches[shift:] + batches[:shift]:
             upload(count)
-            seconds, events, _ = asyncio.run(_one_poll(bucket, store, trace=False))
+            seconds, events, _ = asyncio.run(one_poll(bucket, store, trace=False))
             if events != count:
                 raise RuntimeError(f"the trigger announced {events} objects, {count} were new")
             polls.append({"new": count, "seconds": seconds, "events": events})
     # Memory: one more poll finding one object, under tracemalloc (which slows Python down).
     upload(1)
-    _, _, peak = asyncio.run(_one_poll(bucket, store, trace=True))
+    _, _, peak = asyncio.run(one_poll(bucket, store, trace=True))
     state_keys = len(next(iter(store.values.values()))["seen"])
     report({"polls": polls, "peak": peak, "state_keys": state_keys})
 

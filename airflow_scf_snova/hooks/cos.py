@@ -245,22 +245,18 @@ class COSHook(TencentCloudBaseHook):
                 f"page_size must be between 1 and {COS_MAX_KEYS}, got {page_size}"
             )
         try:
-            selection = KeyFilter(prefix or "", suffix, glob, regex, modified_after, min_size)
+            selection = KeyFilter(
+                prefix or "", suffix, glob, regex, modified_after, min_size, start_after or None
+            )
         except ValueError as err:
             raise InvalidInputError(str(err)) from err
-        full = self.full_bucket_name(bucket)
-        yield from self._iter_filtered(full, selection, page_size, start_after)
+        yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
 
     def iter_matching(
-        self,
-        bucket: str,
-        selection: KeyFilter,
-        page_size: int = COS_MAX_KEYS,
-        start_after: str = "",
+        self, bucket: str, selection: KeyFilter, page_size: int = COS_MAX_KEYS
     ) -> Iterator[COSObject]:
         """Like :meth:`iter_objects`, with a prepared :class:`KeyFilter`."""
-        full = self.full_bucket_name(bucket)
-        yield from self._iter_filtered(full, selection, page_size, start_after)
+        yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
 
     def match_objects(
         self,
@@ -295,12 +291,13 @@ class COSHook(TencentCloudBaseHook):
         return list(islice(found, limit) if limit is not None else found)
 
     def _iter_filtered(
-        self, full: str, selection: KeyFilter, page_size: int, start_after: str = ""
+        self, full: str, selection: KeyFilter, page_size: int
     ) -> Iterator[COSObject]:
         listing_prefix = selection.listing_prefix
         if listing_prefix is None:
             return
-        marker = start_after if start_after >= listing_prefix else ""  # else: no narrower
+        after = selection.start_after or ""
+        marker = after if after >= listing_prefix else ""  # else: no narrower than the prefix
         for obj in self._iter_listing(full, listing_prefix, page_size, marker):
             if selection.matches(obj):
                 yield obj

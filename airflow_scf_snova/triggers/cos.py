@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +128,7 @@ class COSObjectTrigger(_COSPollingTrigger):
     :param regex: see ``prefix``.
     :param modified_after: ISO-8601 instant; only objects modified at or after it.
     :param min_size: only objects of at least this many bytes.
+    :param start_after: only keys that sort after this one (the listing's ``marker``).
     :param max_objects: at most this many objects are returned (``None``: all).
     :param poll_interval: seconds between polls.
     :param tencentcloud_conn_id: the connection.
@@ -156,10 +158,12 @@ class COSObjectTrigger(_COSPollingTrigger):
         not_loaded_into: str | None = None,
         ledger_table: str = DEFAULT_LEDGER_TABLE,
         snova_conn_id: str = "snova_default",
+        start_after: str | None = None,
     ) -> None:
         super().__init__()
         self.bucket = bucket
         self.key = key
+        self.start_after = start_after
         self.prefix = prefix or ""
         self.suffix = suffix
         self.glob = glob
@@ -191,11 +195,19 @@ class COSObjectTrigger(_COSPollingTrigger):
             "not_loaded_into": self.not_loaded_into,
             "ledger_table": self.ledger_table,
             "snova_conn_id": self.snova_conn_id,
+            # Only when set, so that the hash of a trigger without it does not depend on it.
+            **({"start_after": self.start_after} if self.start_after else {}),
         }
 
     def _selection(self) -> KeyFilter:
         return KeyFilter(
-            self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
+            self.prefix,
+            self.suffix,
+            self.glob,
+            self.regex,
+            self.modified_after,
+            self.min_size,
+            self.start_after,
         )
 
     def _match(self, hook: COSHook, selection: KeyFilter, limit: int | None) -> list:
@@ -421,8 +433,8 @@ class COSObjectEventTrigger(BaseEventTrigger):
             "emit_existing": self.emit_existing,
             "tencentcloud_conn_id": self.tencentcloud_conn_id,
             "region": self.region,
-            # Only when set: a full-listing watcher keeps the hash (its identity for the
-            # triggerer) that releases without listing modes gave it.
+            # Only when not the default, so that a full-listing watcher's hash (its identity for
+            # the triggerer) does not depend on these arguments.
             **(
                 {"listing": self.listing, "full_listing_interval": self.full_listing_interval}
                 if self.listing != "full"
@@ -501,7 +513,8 @@ class COSObjectEventTrigger(BaseEventTrigger):
             try:
                 # One thread walks the listing page by page; announcements come back in batches
                 # so that a big first listing never sits in memory as a whole.
-                iterator = hook.iter_matching(self.bucket, selection, start_after=start_after)
+                listed = replace(selection, start_after=start_after) if start_after else selection
+                iterator = hook.iter_matching(self.bucket, listed)
                 while True:
                     batch = await loop.run_in_executor(None, _take, iterator, scan, 100)
                     if batch is None:

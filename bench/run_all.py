@@ -24,12 +24,26 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench.common import DOC, load_average, markdown_table, publish, replace_block, source_commit
 
-NAMES = ("parse_cost", "invoke_overhead", "emulator_io", "sensor_cost", "load_throughput")
+NAMES = (
+    "parse_cost",
+    "invoke_overhead",
+    "emulator_io",
+    "sensor_cost",
+    "incremental_poll",
+    "load_throughput",
+)
 
 
 def _benchmarks(env, quick: bool, reps: int | None):
     """name -> a callable producing its Section, at full or toy size."""
-    from bench import emulator_io, invoke_overhead, load_throughput, parse_cost, sensor_cost
+    from bench import (
+        emulator_io,
+        incremental_poll,
+        invoke_overhead,
+        load_throughput,
+        parse_cost,
+        sensor_cost,
+    )
 
     def r(full: int, toy: int) -> int:
         return reps if reps is not None else (toy if quick else full)
@@ -46,6 +60,9 @@ def _benchmarks(env, quick: bool, reps: int | None):
             reps=r(5, 1),
             batches=(1, 10) if quick else (1, 300),
             trigger_reps=r(2, 1),
+        ),
+        "incremental_poll": lambda: incremental_poll.run(
+            env, sizes=(300, 2_500) if quick else incremental_poll.SIZES, reps=r(5, 1)
         ),
         "load_throughput": lambda: load_throughput.run(
             env, sizes_mb=(0.2,) if quick else (10, 100, 1000), reps=r(5, 1)

@@ -53,40 +53,11 @@ BARE_RUNS = 2
 def seed(root: Path, bucket: str, count: int, region: str) -> float:
     """Write ``bucket`` with ``count`` objects under :data:`PREFIX` (plus one ``.done`` marker
     last) into the COS storage at ``root``, before an emulator is started on it; returns the
-    seconds it took. The files follow :mod:`scf_snova_emulator.cos.storage`'s layout
-    (``data/<id>`` bodies, ``meta/<sha256(key)>.json`` records), written directly."""
-    import hashlib
+    seconds it took (see :func:`scf_snova_devel.seeding.seed_objects`)."""
+    from scf_snova_devel.seeding import seed_objects
 
-    from scf_snova_emulator.cos.storage import CosStorage
-
-    started = time.perf_counter()
-    storage = CosStorage(root)
-    storage.save_bucket(bucket, {"name": bucket, "region": region, "created": time.time()})
-    data_dir = os.fspath(storage.data_path(bucket, "x").parent)
-    meta_dir = os.path.join(os.path.dirname(data_dir), "meta")
-    etag = f'"{hashlib.md5(BODY).hexdigest()}"'
-    now = int(time.time()) - 120
     keys = [f"{PREFIX}part-{i:06d}.csv" for i in range(count - 1)] + [f"{PREFIX}zz-ready.done"]
-    for n, key in enumerate(keys):
-        data = uuid.uuid4().hex
-        with open(os.path.join(data_dir, data), "wb") as out:
-            out.write(BODY)
-        record = {
-            "key": key,
-            "size": len(BODY),
-            "etag": etag,
-            "last_modified": float(now - (count - n)),
-            "content_type": "text/csv",
-            "data": data,
-            "crc64": None,
-            "meta": {},
-            "headers": {},
-            "storage_class": "STANDARD",
-        }
-        name = hashlib.sha256(key.encode()).hexdigest() + ".json"
-        with open(os.path.join(meta_dir, name), "w", encoding="utf-8") as out:
-            out.write(json.dumps(record))
-    return time.perf_counter() - started
+    return seed_objects(root, bucket, keys, region, BODY, newest=int(time.time()) - 121)
 
 
 # -- the child: sensor pokes --------------------------------------------------------------------
@@ -155,7 +126,7 @@ def _child_sensor(bucket: str, reps: int) -> None:
 
 
 # -- the child: the event trigger ---------------------------------------------------------------
-class _StateStore:
+class StateStore:
     """The asset state store the triggerer injects (Airflow 3.3+), kept in memory here; ``saved``
     is set whenever the trigger writes its watermark, i.e. at the end of a poll."""
 
@@ -172,12 +143,19 @@ class _StateStore:
             self.saved.set()
 
 
-async def _one_poll(bucket: str, store: _StateStore, trace: bool) -> tuple[float, int, int]:
+async def one_poll(
+    bucket: str, store: StateStore, trace: bool = False, **kwargs: Any
+) -> tuple[float, int, int]:
     """Start a trigger (as after a triggerer restart), run it until its first poll saved the
-    watermark; returns ``(seconds, events, tracemalloc peak or 0)``."""
+    watermark; returns ``(seconds, events, tracemalloc peak or 0)``.
+
+    :param kwargs: more ``COSObjectEventTrigger`` arguments (``prefix`` defaults to
+        :data:`PREFIX`).
+    """
     from airflow_scf_snova.triggers.cos import COSObjectEventTrigger
 
-    trigger = COSObjectEventTrigger(bucket=bucket, prefix=PREFIX, poll_interval=3600)
+    kwargs = {"prefix": PREFIX, **kwargs}
+    trigger = COSObjectEventTrigger(bucket=bucket, poll_interval=3600, **kwargs)
     trigger.asset_state_store = store
     store.saved = saved = asyncio.Event()  # bound to this poll's event loop
     events = 0
@@ -209,7 +187,7 @@ def _child_trigger(bucket: str, batches: list[int], reps: int) -> None:
     from airflow_scf_snova.hooks.cos import COSHook
 
     hook = COSHook()
-    store = _StateStore()
+    store = StateStore()
 
     def upload(count: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -220,19 +198,19 @@ def _child_trigger(bucket: str, batches: list[int], reps: int) -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, range(count)))
 
-    first, events, _ = asyncio.run(_one_poll(bucket, store, trace=False))
+    first, events, _ = asyncio.run(one_poll(bucket, store, trace=False))
     polls = [{"new": 0, "seconds": first, "events": events, "first": True}]
     for round_no in range(reps):
         shift = round_no % len(batches)
         for count in batches[shift:] + batches[:shift]:
             upload(count)
-            seconds, events, _ = asyncio.run(_one_poll(bucket, store, trace=False))
+            seconds, events, _ = asyncio.run(one_poll(bucket, store, trace=False))
             if events != count:
                 raise RuntimeError(f"the trigger announced {events} objects, {count} were new")
             polls.append({"new": count, "seconds": seconds, "events": events})
     # Memory: one more poll finding one object, under tracemalloc (which slows Python down).
     upload(1)
-    _, _, peak = asyncio.run(_one_poll(bucket, store, trace=True))
+    _, _, peak = asyncio.run(one_poll(bucket, store, trace=True))
     state_keys = len(next(iter(store.values.values()))["seen"])
     report({"polls": polls, "peak": peak, "state_keys": state_keys})
 

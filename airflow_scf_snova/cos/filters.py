@@ -1,6 +1,6 @@
 """Which COS object keys a sensor, trigger or listing selects.
 
-Four filters, all optional and combined with AND:
+Five filters, all optional and combined with AND:
 
 - ``prefix`` and ``suffix``: plain string tests, exactly what a COS trigger's ``Prefix`` and
   ``Suffix`` filter does (``snova/`` + ``.log`` selects ``snova/sub/d.log`` too);
@@ -9,11 +9,14 @@ Four filters, all optional and combined with AND:
   everything under ``logs/``), ``[abc]``/``[!abc]`` are one non-``/`` character, and ``\\``
   escapes the next character. Unlike :mod:`fnmatch` (whose ``*`` crosses ``/``), ``*.csv``
   selects only top-level keys;
-- ``regex``: a Python regular expression that must match the **whole** key (``re.fullmatch``).
+- ``regex``: a Python regular expression that must match the **whole** key (``re.fullmatch``);
+- ``start_after``: keys that sort after this one, such as ``logs/2024-06-03/~`` for what
+  landed after that day's partition.
 
 Listings are narrowed server-side: the listing prefix is ``prefix`` or the glob's literal head
-(``data/2024-*.csv`` lists ``data/2024-``), whichever is longer. A regex alone lists the whole
-bucket, so give it a ``prefix`` on large buckets.
+(``data/2024-*.csv`` lists ``data/2024-``), whichever is longer, and ``start_after`` is the
+listing's ``marker``. A regex alone lists the whole bucket, so give it a ``prefix`` on large
+buckets.
 
 Pure Python: no Airflow and no SDK imports.
 """
@@ -115,6 +118,8 @@ class KeyFilter:
         one-second resolution (an object stamped in the bound's second is included); a datetime
         (naive means UTC) or an ISO-8601 string.
     :param min_size: only objects of at least this many bytes.
+    :param start_after: only keys that sort after this one (UTF-8 byte order, the key itself
+        excluded); sent to COS as the listing's ``marker``, so the keys before it cost nothing.
     """
 
     prefix: str = ""
@@ -123,6 +128,7 @@ class KeyFilter:
     regex: str | None = None
     modified_after: datetime | str | None = None
     min_size: int | None = None
+    start_after: str | None = None
     _since: datetime | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -162,8 +168,10 @@ class KeyFilter:
         return _merge_prefixes(self.prefix, glob_literal_prefix(self.glob))
 
     def matches_key(self, key: str) -> bool:
-        """Whether ``key`` passes the key filters (prefix, suffix, glob, regex)."""
+        """Whether ``key`` passes the key filters (prefix, suffix, glob, regex, start_after)."""
         if not key.startswith(self.prefix):
+            return False
+        if self.start_after and key <= self.start_after:
             return False
         if self.suffix and not key.endswith(self.suffix):
             return False

@@ -221,6 +221,7 @@ class COSHook(TencentCloudBaseHook):
         modified_after: datetime | str | None = None,
         page_size: int = COS_MAX_KEYS,
         min_size: int | None = None,
+        start_after: str = "",
     ) -> Iterator[COSObject]:
         """Stream the matching objects, in key order, fetching one page at a time.
 
@@ -236,13 +237,17 @@ class COSHook(TencentCloudBaseHook):
         :param modified_after: only objects modified at or after this instant.
         :param page_size: keys per list request, 1 to 1000.
         :param min_size: only objects of at least this many bytes.
+        :param start_after: only keys that sort after this one (COS's ``marker``: UTF-8 byte
+            order, the key itself excluded); ``""`` lists from the start.
         """
         if not 1 <= page_size <= COS_MAX_KEYS:
             raise InvalidInputError(
                 f"page_size must be between 1 and {COS_MAX_KEYS}, got {page_size}"
             )
         try:
-            selection = KeyFilter(prefix or "", suffix, glob, regex, modified_after, min_size)
+            selection = KeyFilter(
+                prefix or "", suffix, glob, regex, modified_after, min_size, start_after or None
+            )
         except ValueError as err:
             raise InvalidInputError(str(err)) from err
         yield from self._iter_filtered(self.full_bucket_name(bucket), selection, page_size)
@@ -291,7 +296,9 @@ class COSHook(TencentCloudBaseHook):
         listing_prefix = selection.listing_prefix
         if listing_prefix is None:
             return
-        for obj in self._iter_listing(full, listing_prefix, page_size):
+        after = selection.start_after or ""
+        marker = after if after >= listing_prefix else ""  # else: no narrower than the prefix
+        for obj in self._iter_listing(full, listing_prefix, page_size, marker):
             if selection.matches(obj):
                 yield obj
 
@@ -334,16 +341,17 @@ class COSHook(TencentCloudBaseHook):
                 page["Contents"].append(entry)
             elif tag == "CommonPrefixes":
                 page[tag] += [unquote(child.text or "") for child in element]
-            elif tag in ("IsTruncated", "NextMarker"):
-                page[tag] = (
-                    unquote(element.text)
-                    if tag == "NextMarker" and element.text
-                    else (element.text)
-                )
+            elif tag == "IsTruncated":
+                page[tag] = element.text
+            elif tag == "NextMarker":
+                page[tag] = unquote(element.text) if element.text else element.text
         return page
 
-    def _iter_listing(self, full: str, prefix: str, page_size: int) -> Iterator[COSObject]:
-        marker = ""
+    def _iter_listing(
+        self, full: str, prefix: str, page_size: int, marker: str = ""
+    ) -> Iterator[COSObject]:
+        """The objects under ``prefix`` after the key ``marker`` (the key itself, not encoded:
+        ``encoding-type=url`` encodes the answer only), page by page."""
         while True:
             with self._translate("list objects", full, prefix or None):
                 page = self._list_page(full, prefix, marker, page_size)

@@ -73,6 +73,9 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
     :param modified_after: only objects modified at or after this instant: a datetime or an
         ISO-8601 string such as ``"{{ data_interval_start }}"`` (blank or ``"None"``: no limit).
     :param min_size: only objects of at least this many bytes.
+    :param start_after: only keys that sort after this one, sent to COS as the listing's
+        ``marker``: with date-partitioned keys, ``"logs/{{ ds }}/"`` skips the days before
+        without listing them (blank or ``"None"``: from the start).
     :param max_objects: at most this many objects are returned (``None``: no limit; mind XCom).
     :param not_loaded_into: a Snova table: skip the objects its load ledger records.
     :param ledger_table: the load ledger read for ``not_loaded_into``.
@@ -90,6 +93,7 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         "glob",
         "regex",
         "modified_after",
+        "start_after",
         "not_loaded_into",
         "ledger_table",
         "snova_conn_id",
@@ -108,6 +112,7 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         regex: str | None = None,
         modified_after: datetime | str | None = None,
         min_size: int | None = None,
+        start_after: str | None = None,
         max_objects: int | None = 1000,
         not_loaded_into: str | None = None,
         ledger_table: str = DEFAULT_LEDGER_TABLE,
@@ -116,8 +121,12 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if key is not None and any(v is not None for v in (prefix, suffix, glob, regex)):
-            raise InvalidInputError("pass either key or prefix/suffix/glob/regex, not both")
+        if key is not None and any(
+            v is not None for v in (prefix, suffix, glob, regex, start_after)
+        ):
+            raise InvalidInputError(
+                "pass either key or prefix/suffix/glob/regex/start_after, not both"
+            )
         if max_objects is not None and max_objects < 1:
             raise InvalidInputError("max_objects must be at least 1 (or None)")
         self.bucket = bucket
@@ -128,6 +137,7 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
         self.regex = regex
         self.modified_after = modified_after
         self.min_size = min_size
+        self.start_after = start_after
         self.max_objects = max_objects
         self.not_loaded_into = not_loaded_into
         self.ledger_table = ledger_table
@@ -151,9 +161,13 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
                 self.regex or None,
                 self._modified_after(),
                 self.min_size,
+                self._start_after(),
             )
         except ValueError as err:
             raise InvalidInputError(str(err)) from err
+
+    def _start_after(self) -> str | None:
+        return None if is_blank(self.start_after) else str(self.start_after)
 
     def _key(self) -> str | None:
         return None if is_blank(self.key) else self.key
@@ -221,6 +235,7 @@ class COSObjectSensor(TencentCloudBaseSensor[COSHook]):
                 regex=self.regex or None,
                 modified_after=self._modified_after(),
                 min_size=self.min_size,
+                start_after=self._start_after(),
                 max_objects=self.max_objects,
                 poll_interval=self.poke_interval,
                 not_loaded_into=None if is_blank(self.not_loaded_into) else self.not_loaded_into,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,13 @@ from scf_snova_core.ledger import DEFAULT_LEDGER_TABLE
 
 from airflow_scf_snova.cos.filters import KeyFilter
 from airflow_scf_snova.cos.quiescence import InactivityTracker, ListingSnapshot
-from airflow_scf_snova.cos.watermark import Watermark, WatermarkScan
+from airflow_scf_snova.cos.watermark import OrderedScan, Watermark, WatermarkScan
 from airflow_scf_snova.deprecations import warn_renamed
-from airflow_scf_snova.exceptions import TencentCloudNetworkError, TencentCloudThrottledError
+from airflow_scf_snova.exceptions import (
+    InvalidInputError,
+    TencentCloudNetworkError,
+    TencentCloudThrottledError,
+)
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
 
 if TYPE_CHECKING:
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 DEFAULT_CONN_ID = TencentCloudBaseHook.default_conn_name
 #: Consecutive network or throttling failures a polling trigger sits out before it gives up.
 MAX_TRANSIENT_FAILURES = 5
+#: ``COSObjectEventTrigger``'s listing modes.
+LISTING_MODES = ("full", "ordered")
 _TRANSIENT = (TencentCloudNetworkError, TencentCloudThrottledError)
 
 
@@ -121,6 +128,7 @@ class COSObjectTrigger(_COSPollingTrigger):
     :param regex: see ``prefix``.
     :param modified_after: ISO-8601 instant; only objects modified at or after it.
     :param min_size: only objects of at least this many bytes.
+    :param start_after: only keys that sort after this one (the listing's ``marker``).
     :param max_objects: at most this many objects are returned (``None``: all).
     :param poll_interval: seconds between polls.
     :param tencentcloud_conn_id: the connection.
@@ -150,10 +158,12 @@ class COSObjectTrigger(_COSPollingTrigger):
         not_loaded_into: str | None = None,
         ledger_table: str = DEFAULT_LEDGER_TABLE,
         snova_conn_id: str = "snova_default",
+        start_after: str | None = None,
     ) -> None:
         super().__init__()
         self.bucket = bucket
         self.key = key
+        self.start_after = start_after
         self.prefix = prefix or ""
         self.suffix = suffix
         self.glob = glob
@@ -185,11 +195,19 @@ class COSObjectTrigger(_COSPollingTrigger):
             "not_loaded_into": self.not_loaded_into,
             "ledger_table": self.ledger_table,
             "snova_conn_id": self.snova_conn_id,
+            # Only when set, so that the hash of a trigger without it does not depend on it.
+            **({"start_after": self.start_after} if self.start_after else {}),
         }
 
     def _selection(self) -> KeyFilter:
         return KeyFilter(
-            self.prefix, self.suffix, self.glob, self.regex, self.modified_after, self.min_size
+            self.prefix,
+            self.suffix,
+            self.glob,
+            self.regex,
+            self.modified_after,
+            self.min_size,
+            self.start_after,
         )
 
     def _match(self, hook: COSHook, selection: KeyFilter, limit: int | None) -> list:
@@ -326,6 +344,20 @@ class COSObjectEventTrigger(BaseEventTrigger):
     **First start.** With ``emit_existing=False`` (default) the objects already present are
     recorded, not announced; with ``True`` every existing object is announced once.
 
+    **Listing.** ``listing="full"`` (default) lists the whole selection on every poll.
+    ``listing="ordered"`` lists only the keys after the greatest key listed so far (COS's
+    ``marker``): a poll then costs the new objects, not the prefix, when keys arrive in
+    lexicographic order (date-partitioned paths). An object whose key sorts at or before that key
+    when it appears (an out-of-order upload, an overwrite) is announced by the next *full*
+    listing. Full listings run on the first poll of a trigger that has no ordered state, then at
+    the first poll that starts ``full_listing_interval`` seconds or more after the previous full
+    listing started (``0``: every poll); the time of the last one is kept in the watermark, so a
+    triggerer restart does not postpone it. Such an object is therefore announced at most
+    ``full_listing_interval + poll_interval`` seconds (plus one listing's duration) after it
+    becomes listable, provided its COS timestamp is not older than ``settle_seconds`` before the
+    newest object of the previous full listing (the watermark's rule, see
+    :mod:`airflow_scf_snova.cos.watermark`).
+
     :param bucket: the bucket, ``name`` or ``name-appid``.
     :param prefix: listing filters, see :mod:`airflow_scf_snova.cos.filters`.
     :param suffix: see ``prefix``.
@@ -339,7 +371,14 @@ class COSObjectEventTrigger(BaseEventTrigger):
     :param emit_existing: announce objects present at the first start.
     :param tencentcloud_conn_id: the connection.
     :param region: overrides the connection's region.
+    :param listing: ``"full"`` or ``"ordered"`` (see *Listing*).
+    :param full_listing_interval: with ``listing="ordered"``, seconds between full listings.
     """
+
+    #: Monotonic seconds, for the full-listing schedule. Not serialised: tests replace it.
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    #: POSIX seconds, stored with the watermark so that the schedule survives a restart.
+    wall_clock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
         self,
@@ -354,6 +393,8 @@ class COSObjectEventTrigger(BaseEventTrigger):
         emit_existing: bool = False,
         tencentcloud_conn_id: str = DEFAULT_CONN_ID,
         region: str | None = None,
+        listing: str = "full",
+        full_listing_interval: float = 3600.0,
     ) -> None:
         super().__init__()
         self.bucket = bucket
@@ -367,6 +408,14 @@ class COSObjectEventTrigger(BaseEventTrigger):
         self.emit_existing = emit_existing
         self.tencentcloud_conn_id = tencentcloud_conn_id
         self.region = region
+        if listing not in LISTING_MODES:
+            raise InvalidInputError(f"listing must be one of {LISTING_MODES}, got {listing!r}")
+        if full_listing_interval < 0:
+            raise InvalidInputError(
+                f"full_listing_interval must not be negative, got {full_listing_interval!r}"
+            )
+        self.listing = listing
+        self.full_listing_interval = float(full_listing_interval)
         self._persist = True
         # Validate at DAG-parse time: a bad pattern should fail the DAG file, not the triggerer.
         self._selection()
@@ -384,6 +433,13 @@ class COSObjectEventTrigger(BaseEventTrigger):
             "emit_existing": self.emit_existing,
             "tencentcloud_conn_id": self.tencentcloud_conn_id,
             "region": self.region,
+            # Only when not the default, so that a full-listing watcher's hash (its identity for
+            # the triggerer) does not depend on these arguments.
+            **(
+                {"listing": self.listing, "full_listing_interval": self.full_listing_interval}
+                if self.listing != "full"
+                else {}
+            ),
         }
 
     def _selection(self) -> KeyFilter:
@@ -419,6 +475,21 @@ class COSObjectEventTrigger(BaseEventTrigger):
             return
         await _store_call(store, "set", self.state_key, state.to_json())
 
+    def _full_listing_due(self, state: Watermark, due: float) -> bool:
+        """Whether this poll lists the whole selection (see *Listing*)."""
+        if self.listing == "full" or state.after_key is None:
+            return True
+        return self.clock() >= due
+
+    def _first_due(self, state: Watermark) -> float:
+        """When (on :attr:`clock`) the first full listing of this run is due: the stored time of
+        the last one plus the interval, never later than one interval from now."""
+        now = self.clock()
+        if state.full_at is None:
+            return now
+        elapsed = max(0.0, self.wall_clock() - state.full_at)
+        return now + max(0.0, self.full_listing_interval - elapsed)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = _build_hook(self.tencentcloud_conn_id, self.region)
         selection = self._selection()
@@ -426,13 +497,24 @@ class COSObjectEventTrigger(BaseEventTrigger):
         state = await self._load_state()
         announce = state is not None or self.emit_existing
         state = state or Watermark()
+        due = self._first_due(state)
         loop = asyncio.get_running_loop()
         while True:
-            scan = WatermarkScan(state, settle, announce=announce)
+            started = self.clock()
+            scan: WatermarkScan | OrderedScan
+            if self._full_listing_due(state, due):
+                ordered = self.listing == "ordered"
+                scan = WatermarkScan(
+                    state, settle, announce, started_at=self.wall_clock() if ordered else None
+                )
+                start_after = ""
+            else:
+                scan, start_after = OrderedScan(state), state.after_key or ""
             try:
                 # One thread walks the listing page by page; announcements come back in batches
                 # so that a big first listing never sits in memory as a whole.
-                iterator = hook.iter_matching(self.bucket, selection)
+                listed = replace(selection, start_after=start_after) if start_after else selection
+                iterator = hook.iter_matching(self.bucket, listed)
                 while True:
                     batch = await loop.run_in_executor(None, _take, iterator, scan, 100)
                     if batch is None:
@@ -452,6 +534,8 @@ class COSObjectEventTrigger(BaseEventTrigger):
                 if new_state != state or not announce:
                     await self._save_state(new_state)
                 state, announce = new_state, True
+                if isinstance(scan, WatermarkScan):
+                    due = started + self.full_listing_interval
             await asyncio.sleep(self.poll_interval)
 
 
@@ -465,7 +549,7 @@ async def _store_call(store: Any, method: str, *args: Any) -> Any:
     return getattr(store, method)(*args)
 
 
-def _take(iterator: Any, scan: WatermarkScan, count: int) -> list | None:
+def _take(iterator: Any, scan: WatermarkScan | OrderedScan, count: int) -> list | None:
     """Advance ``iterator`` until ``count`` announcements (``None`` once it is exhausted)."""
     found: list = []
     exhausted = True

@@ -14,7 +14,14 @@ import re
 
 import pytest
 
-from bench import emulator_io, invoke_overhead, load_throughput, parse_cost, sensor_cost
+from bench import (
+    emulator_io,
+    incremental_poll,
+    invoke_overhead,
+    load_throughput,
+    parse_cost,
+    sensor_cost,
+)
 from bench.common import Section, publish
 from bench.env import BenchEnv
 
@@ -84,6 +91,18 @@ def test_sensor_cost_pokes_and_counts_trigger_events(env):
     assert returned["poke: prefix (first 1,000 match)"] == 300
     assert returned["poke: prefix + suffix (1 match, at the end)"] == 1
     assert returned["trigger: poll finding 4 new object(s)"] == 4
+
+
+def test_incremental_poll_counts_the_list_requests_of_both_modes(env):
+    section = incremental_poll.run(env, sizes=(300, 1_500), reps=1)
+    _check(section, "Seconds (median)", 4)
+    lists = {(row[0], row[1]): row[4] for row in section.rows}
+    assert lists == {
+        ("300", 'listing="ordered"'): 1,
+        ("300", 'listing="full"'): 1,
+        ("1,500", 'listing="ordered"'): 1,
+        ("1,500", 'listing="full"'): 2,
+    }
 
 
 def test_load_throughput_loads_every_row_on_every_side(env):

@@ -115,3 +115,10 @@ def test_naive_modified_after_means_utc():
 def test_invalid_regex_is_a_value_error():
     with pytest.raises(ValueError, match="invalid regex"):
         KeyFilter(regex="(")
+
+
+def test_start_after_excludes_the_key_itself_and_everything_before():
+    selection = KeyFilter("d/", start_after="d/2024-06-02/")
+    keys = ["d/2024-06-01/x", "d/2024-06-02/", "d/2024-06-02/a", "d/2024-06-03/b", "e/z"]
+    assert [k for k in keys if selection.matches_key(k)] == ["d/2024-06-02/a", "d/2024-06-03/b"]
+    assert KeyFilter("d/", start_after="d/\u65e5").matches_key("d/z") is False  # UTF-8 order

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from scf_snova_core.objects import COSObject
 
-from airflow_scf_snova.cos.watermark import Watermark, WatermarkScan
+from airflow_scf_snova.cos.watermark import OrderedScan, Watermark, WatermarkScan
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -69,3 +70,34 @@ def test_watermark_never_moves_backwards_and_survives_json():
     assert Watermark.from_json({"version": 99}) is None
     _, empty = _poll(Watermark(), [])
     assert empty == Watermark()
+
+
+def _ordered(state: Watermark, objects):
+    scan = OrderedScan(state)
+    found = [(a.obj.key, a.previous_etag) for a in map(scan.offer, objects) if a is not None]
+    return found, scan.result()
+
+
+def test_ordered_polls_keep_since_and_the_full_scan_absorbs_recent():
+    listing = [_obj("a/1", "1", 0), _obj("a/2", "1", 5)]
+    _, full = _poll(Watermark(), listing, announce=False)
+    assert full.after_key == "a/2"
+    found, state = _ordered(full, [_obj("a/3", "1", 9)])  # what a listing after a/2 returns
+    assert found == [("a/3", None)]
+    assert (state.since, state.seen, state.after_key) == (full.since, full.seen, "a/3")
+    assert state.recent == {"a/3": "1"}
+    assert _ordered(state, [])[1] == state  # nothing new: nothing changes
+    # The next full scan: a/3 counts as announced, the out-of-order a/0 is new, recent empties.
+    found, after = _poll(state, [_obj("a/0", "1", 9), *listing, _obj("a/3", "1", 9)])
+    assert found == [("a/0", None)]
+    assert after.recent == {} and after.after_key == "a/3" and "a/3" in after.seen
+    assert Watermark.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_a_version_1_state_reads_without_after_key():
+    v1 = {"version": 1, "since": T0.isoformat(), "seen": {"a": "1"}}
+    state = Watermark.from_json(v1)
+    assert state == Watermark(T0, {"a": "1"})
+    assert state.after_key is None  # so the trigger's next poll is a full scan
+    with pytest.raises(ValueError):
+        OrderedScan(state)

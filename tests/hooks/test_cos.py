@@ -163,6 +163,24 @@ def test_iter_objects_streams_2500_objects_page_by_page(hook, emulator, bucket):
     assert objects[0].etag == hashlib.md5(keys[0].encode()).hexdigest()
 
 
+def test_iter_objects_starts_after_a_key_taken_literally(hook, emulator, bucket):
+    keys = ["m/a b", "m/a%41", "m/a+b", "m/aA", "m/z", "m/\u65e5\u5fd7", "m/\u65e5\u5fd7/x"]
+    for key in keys:
+        emulator.cos.put_object(bucket, key, b"x")
+    emulator.cos.put_object(bucket, "n/decoy", b"x")
+    for start_after, page_size in [("m/a%41", 1000), ("m/a b", 2), ("m/\u65e5", 1)]:
+        found = hook.iter_objects(bucket, prefix="m/", start_after=start_after, page_size=page_size)
+        assert _keys(found) == [k for k in keys if k > start_after], start_after
+    for below_or_at_the_prefix in ("", "a", "m/"):
+        assert (
+            _keys(hook.iter_objects(bucket, prefix="m/", start_after=below_or_at_the_prefix))
+            == keys
+        )
+    assert _keys(hook.iter_objects(bucket, prefix="m/", start_after="n")) == []
+    emulator.cos.put_object(bucket, "m/", b"folder")  # a key equal to the prefix
+    assert _keys(hook.iter_objects(bucket, prefix="m/", start_after="m/")) == keys
+
+
 def test_empty_listing_and_modified_after(hook, bucket):
     assert list(hook.iter_objects(bucket, prefix="nothing/")) == []
     hook.put_object(bucket, "t/one.csv", b"1")

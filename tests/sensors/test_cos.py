@@ -85,9 +85,33 @@ def test_glob_and_max_objects(emulator, bucket, context, capsys):
     assert "More than 3 objects match" in capsys.readouterr().out  # Airflow logs to stdout
 
 
+def test_start_after_is_templated_and_lists_from_the_marker(emulator, bucket, context):
+    day_before = [f"d/2024-06-01/p-{i:04d}.csv" for i in range(1001)]  # more than one page
+    for key in [*day_before, "d/2024-06-02/a.csv", "d/2024-06-03/b.csv"]:
+        emulator.cos.put_object(bucket, key, b"x")
+    sensor = _sensor(bucket, prefix="d/", start_after="d/{{ ds }}/", deferrable=True)
+    sensor.render_template_fields({"ds": "2024-06-02"})
+    emulator.control.reset_stats()
+    result = sensor.poke(context)
+    lists = emulator.control.stats()["cos"]["LIST"]
+    assert [o["key"] for o in result.xcom_value] == ["d/2024-06-02/a.csv", "d/2024-06-03/b.csv"]
+    assert lists == 1  # listed from the marker: the 1,001 keys before it were never sent
+
+    sensor = _sensor(bucket, prefix="d/", start_after="d/2024-06-04/", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context)
+    _, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["start_after"] == "d/2024-06-04/"
+    assert COSObjectTrigger(**kwargs)._selection().start_after == "d/2024-06-04/"
+    unset = _sensor(bucket, prefix="d/", start_after="None")  # a blank template
+    assert unset._selection().start_after is None
+
+
 def test_invalid_arguments(context):
     with pytest.raises(InvalidInputError):
         COSObjectSensor(task_id="x", bucket="b", key="k", prefix="p")
+    with pytest.raises(InvalidInputError):
+        COSObjectSensor(task_id="x", bucket="b", key="k", start_after="a")
     with pytest.raises(InvalidInputError):
         COSObjectSensor(task_id="x", bucket="b", prefix="p", max_objects=0)
     with pytest.raises(InvalidInputError):

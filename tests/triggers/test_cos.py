@@ -74,6 +74,24 @@ MODULE = "airflow_scf_snova.triggers.cos"
                 "region": None,
             },
         ),
+        (
+            COSObjectEventTrigger,
+            {
+                "bucket": "b",
+                "prefix": "in/",
+                "suffix": ".csv",
+                "glob": None,
+                "regex": None,
+                "min_size": None,
+                "poll_interval": 5.0,
+                "settle_seconds": 60.0,
+                "emit_existing": False,
+                "tencentcloud_conn_id": "c",
+                "region": None,
+                "listing": "ordered",
+                "full_listing_interval": 600.0,
+            },
+        ),
     ],
 )
 def test_serialize_round_trips(cls, kwargs):

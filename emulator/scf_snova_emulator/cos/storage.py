@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,9 +34,18 @@ from .exceptions import BadDigest, InvalidDigest
 try:  # crcmod ships with cos-python-sdk-v5 (it checks downloads with it); C-accelerated.
     import crcmod
 
-    _crc64 = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+    _crcmod64: Callable[[Any, int], int] | None = crcmod.mkCrcFun(
+        0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True
+    )
 except ImportError:  # pragma: no cover - the SDK always brings it
-    _crc64 = None
+    _crcmod64 = None
+
+try:  # The same CRC-64 ("xz" is ECMA-182 reflected, as COS's), ~100x faster, GIL released.
+    from fastcrc import crc64 as _fastcrc
+
+    _crc64: Callable[[Any, int], int] | None = _fastcrc.xz
+except ImportError:  # pragma: no cover - an emulator dependency; crcmod computes the same value
+    _crc64 = _crcmod64
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,7 @@ class Digests:
         self._crc = 0
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         self._md5.update(chunk)
         if _crc64 is not None:
             self._crc = _crc64(chunk, self._crc)
@@ -102,18 +111,6 @@ def _key_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def read_range(file: BinaryIO, start: int, length: int) -> Iterator[bytes]:
-    """Yield ``length`` bytes of ``file`` from ``start``, a chunk at a time."""
-    file.seek(start)
-    left = length
-    while left > 0:
-        chunk = file.read(min(CHUNK, left))
-        if not chunk:
-            return
-        left -= len(chunk)
-        yield chunk
-
-
 class CosStorage:
     """Everything the COS emulator keeps on disk.
 
@@ -158,10 +155,13 @@ class CosStorage:
             return None
 
     # -- bodies ---------------------------------------------------------------------------------
-    def receive(self, chunks: Iterable[bytes], content_md5: str | None = None) -> Staged:
+    def receive(
+        self, chunks: Iterable[bytes | memoryview], content_md5: str | None = None
+    ) -> Staged:
         """Stream ``chunks`` into a temporary file, hashing as they arrive.
 
-        :param chunks: the body, e.g. ``Exchange.body_chunks()``.
+        :param chunks: the body, e.g. ``Exchange.body_chunks()`` (each chunk is used before the
+            next one is asked for, so they may share one buffer).
         :param content_md5: the request's ``Content-MD5`` header, checked when given.
         :raises BadDigest: or InvalidDigest, when ``content_md5`` does not match; nothing is kept.
         """

@@ -270,7 +270,14 @@ for the COS sides that is the client's own cost, a limit on its speed however fa
 serves; for the others it is all the work.
 """
     profile = result["profile"]
+    cpu_ms = {name: median(cpu[name]) * 1000 for name in SIDES}
+    bound = size / MB / (cpu_ms["COS GET"] / 1000)
     notes = (
+        f"**The SDK client's own limit.** The child spent {cpu_ms['COS GET']:.1f} ms of CPU per "
+        f"COS GET (median), receiving and handing over the body: even with a server that costs "
+        f"nothing it could not pass {bound:.0f} MB/s, {bound / rate['disk read']:.2f}x the disk "
+        f"read. The raw-socket client spent {cpu_ms['GET ceiling']:.1f} ms on the same bytes, "
+        f"the disk read {cpu_ms['disk read']:.1f} ms.\n\n"
         "**Where an SDK GET's time goes.** One more COS GET after the rounds, in the child, under "
         f"`cProfile` timed on CPU: {profile['wall']:.3f} s wall, {profile['cpu']:.3f} s of the "
         "client's CPU (user + system, so the kernel's socket copies count). The functions with "

@@ -120,13 +120,15 @@ class Exchange:
         for the next one, and copy (``bytes(chunk)``) what must be kept.
         """
         self._body_read = True
-        view = memoryview(bytearray(chunk_size))
+        if self._remaining == 0:  # most requests: no buffer to allocate
+            return
+        view = memoryview(bytearray(min(chunk_size, self._remaining or chunk_size)))
         if self._remaining is None:
             while n := self._body.readinto(view):
                 yield view[:n]
             return
         while self._remaining > 0:
-            n = self._body.readinto(view[: min(chunk_size, self._remaining)])
+            n = self._body.readinto(view[: min(len(view), self._remaining)])
             if not n:
                 raise ConnectionError("client closed the connection mid-body")
             self._remaining -= n

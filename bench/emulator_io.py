@@ -6,9 +6,10 @@ this one, so they do not share a GIL. Every other side runs in the same child, i
 the COS sides (a round runs each side once, in an order rotated every round):
 
 - *disk read*: read the file in 1 MiB chunks (the goal: GET at >= 0.35x of it);
-- *GET ceiling*: the same GET as raw HTTP on a plain socket, ``recv_into`` one preallocated
-  buffer: what the emulator serves when the client costs nothing, so the gap between it and
-  *COS GET* is the SDK client's (urllib3 and ``requests``);
+- *GET ceiling*: the same GET as raw HTTP on a plain, kept-alive socket, ``recv_into`` one
+  preallocated buffer: a client with no Python work per byte (only the kernel's copy out of the
+  socket remains), so the gap between it and *COS GET* is the SDK client's (urllib3 and
+  ``requests``);
 - *PUT floor*: the emulator's own :meth:`CosStorage.receive` (MD5 + CRC64 of every chunk and
   the write to a file) fed from the page cache instead of a socket (the goal: PUT within 1.25x
   of its time);
@@ -254,8 +255,9 @@ in a child process; the emulator serves it from this process. The sides:
 
 - **COS GET** streams the body (`get_raw_stream().read(1 MiB)`) and discards it. The emulator sends
   the body with one `sendfile` after the headers.
-- **GET ceiling**: the same signed GET as raw HTTP on a plain socket, `recv_into` one preallocated
-  1 MiB buffer. The gap between it and COS GET is the SDK client's.
+- **GET ceiling**: the same signed GET as raw HTTP on a plain socket kept alive across rounds,
+  `recv_into` one preallocated 1 MiB buffer: no Python work per byte, only the kernel's copy out
+  of the socket. The gap between it and COS GET is the SDK client's.
 - **disk read**: read the file in 1 MiB chunks. The file is in the page cache, so this is memory
   speed: the limit for any server that keeps objects in files.
 - **COS PUT** sends the file in one request. The emulator reads the body into one reused buffer,

@@ -57,10 +57,12 @@ PUT_GOAL = 1.25  # PUT time <= 1.25x the floor's
 PROFILE_ROWS = 8
 
 
-def _file_chunks(handle: BinaryIO, view: memoryview) -> Iterator[memoryview]:
-    """The file in chunks read into one reused buffer, as the emulator reads a request body."""
-    while n := handle.readinto(view):
-        yield view[:n]
+def _file_chunks(handle: BinaryIO, views: list[memoryview]) -> Iterator[memoryview]:
+    """The file in chunks read into two buffers in turn, as the emulator reads a request body."""
+    turn = 0
+    while n := handle.readinto(views[turn]):
+        yield views[turn][:n]
+        turn = 1 - turn
 
 
 def _raw_get(sock: socket.socket, request: bytes, view: memoryview) -> int:
@@ -116,7 +118,7 @@ def _child(bucket: str, key: str, path: str, reps: int) -> None:
     source = Path(path)
     copy = source.with_suffix(".copy")
     size = source.stat().st_size
-    view = memoryview(bytearray(MiB))
+    view, spare = memoryview(bytearray(MiB)), memoryview(bytearray(MiB))
     floor_storage = CosStorage(Path(tempfile.mkdtemp(prefix="floor-", dir=source.parent)))
     conf = client.get_conf()
     host = conf.get_host(Bucket=bucket)
@@ -152,7 +154,7 @@ def _child(bucket: str, key: str, path: str, reps: int) -> None:
 
     def floor() -> int:
         with open(source, "rb") as handle:
-            staged = floor_storage.receive(_file_chunks(handle, view))
+            staged = floor_storage.receive(_file_chunks(handle, [view, spare]))
         floor_storage.discard(staged)
         return staged.size
 
@@ -260,9 +262,9 @@ in a child process; the emulator serves it from this process. The sides:
   of the socket. The gap between it and COS GET is the SDK client's.
 - **disk read**: read the file in 1 MiB chunks. The file is in the page cache, so this is memory
   speed: the limit for any server that keeps objects in files.
-- **COS PUT** sends the file in one request. The emulator reads the body into one reused buffer,
-  computes its MD5 (the ETag) and CRC64 (`x-cos-hash-crc64ecma`) and writes it to a temporary file,
-  then renames it into place.
+- **COS PUT** sends the file in one request. The emulator reads the body into two reused buffers,
+  computes its MD5 (the ETag) and CRC64 (`x-cos-hash-crc64ecma`) and writes it to a temporary file
+  (on a worker thread, while the next chunk arrives), then renames it into place.
 - **PUT floor**: the emulator's own `CosStorage.receive` (the same hashing and writing) fed from
   the page cache instead of a socket, in the child.
 - **disk write**: copy the file in 1 MiB chunks to a new file (the floor without the hashing).

@@ -5,7 +5,7 @@ The services never touch sockets directly: they read the request through an :cla
 :meth:`Exchange.respond_file` for a byte range of a file), which always send ``Content-Length`` so
 that HTTP/1.1 keep-alive (used by both Tencent SDKs) stays in sync.
 
-Bodies move without per-byte Python work: a request body is read into one reused buffer, a file
+Bodies move without per-byte Python work: a request body is read into two reused buffers, a file
 body is sent by the kernel (``sendfile``) straight from the page cache to the socket.
 """
 
@@ -116,22 +116,28 @@ class Exchange:
     def body_chunks(self, chunk_size: int = CHUNK) -> Iterator[memoryview]:
         """Stream the request body; it never sits in memory as a whole.
 
-        The chunks are views of one buffer that the next chunk overwrites: use each before asking
-        for the next one, and copy (``bytes(chunk)``) what must be kept.
+        The chunks are views of two buffers used in turn: a chunk stays unchanged until the chunk
+        after the next one is asked for. Copy (``bytes(chunk)``) what must be kept longer.
         """
         self._body_read = True
         if self._remaining == 0:  # most requests: no buffer to allocate
             return
-        view = memoryview(bytearray(min(chunk_size, self._remaining or chunk_size)))
-        if self._remaining is None:
-            while n := self._body.readinto(view):
-                yield view[:n]
-            return
-        while self._remaining > 0:
-            n = self._body.readinto(view[: min(len(view), self._remaining)])
-            if not n:
-                raise ConnectionError("client closed the connection mid-body")
-            self._remaining -= n
+        size = min(chunk_size, self._remaining or chunk_size)
+        views: list[memoryview] = []
+        turn = 0
+        while self._remaining is None or self._remaining > 0:
+            if len(views) <= turn:  # the second buffer only for a body of more than one chunk
+                views.append(memoryview(bytearray(size)))
+            view, turn = views[turn], 1 - turn
+            if self._remaining is None:
+                n = self._body.readinto(view)
+                if not n:
+                    return
+            else:
+                n = self._body.readinto(view[: min(size, self._remaining)])
+                if not n:
+                    raise ConnectionError("client closed the connection mid-body")
+                self._remaining -= n
             yield view[:n]
 
     def read_body(self) -> bytes:

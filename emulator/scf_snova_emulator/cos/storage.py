@@ -25,6 +25,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,6 +51,9 @@ except ImportError:  # pragma: no cover - an emulator dependency; crcmod compute
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+PIPELINE_MIN = 256 * 1024
+#: Hash-and-write workers shared by all requests; each request has at most one chunk in flight.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cos-receive")
 
 
 class Digests:
@@ -107,6 +111,26 @@ def check_content_md5(header: str | None, md5_digest: bytes) -> None:
         raise BadDigest()
 
 
+def _pipeline(chunks: Iterable[bytes | memoryview], consume: Callable[[Any], Any]) -> None:
+    """``consume(chunk)`` for every chunk, in order; a chunk of at least ``PIPELINE_MIN`` bytes
+    on a worker thread while the next chunk is produced (one chunk in flight at a time)."""
+    pending: Future | None = None
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+                pending = None
+            if len(chunk) >= PIPELINE_MIN:
+                pending = _WORKERS.submit(consume, chunk)
+            else:  # small bodies: a thread hand-off would cost more than it saves
+                consume(chunk)
+    finally:
+        if pending is not None:  # never leave a worker writing to a file being closed
+            wait([pending])
+    if pending is not None:
+        pending.result()
+
+
 def _key_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -160,8 +184,11 @@ class CosStorage:
     ) -> Staged:
         """Stream ``chunks`` into a temporary file, hashing as they arrive.
 
-        :param chunks: the body, e.g. ``Exchange.body_chunks()`` (each chunk is used before the
-            next one is asked for, so they may share one buffer).
+        A large chunk is hashed and written on a worker thread while the next one is received
+        (MD5, the CRC and the write release the GIL), so a PUT costs about its hashing alone.
+
+        :param chunks: the body, e.g. ``Exchange.body_chunks()``. A chunk must stay unchanged
+            until the chunk after the next one is asked for (two alternating buffers do).
         :param content_md5: the request's ``Content-MD5`` header, checked when given.
         :raises BadDigest: or InvalidDigest, when ``content_md5`` does not match; nothing is kept.
         """
@@ -169,9 +196,7 @@ class CosStorage:
         digests = Digests()
         try:
             with open(path, "wb") as out:
-                for chunk in chunks:
-                    digests.update(chunk)
-                    out.write(chunk)
+                _pipeline(chunks, lambda chunk: (digests.update(chunk), out.write(chunk)))
             check_content_md5(content_md5, digests.md5_digest)
         except BaseException:
             path.unlink(missing_ok=True)

@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import unquote
 
 from scf_snova_core.limits import COS_MAX_KEYS, COS_MAX_PART_SIZE
 from scf_snova_core.names import FULL_BUCKET
 
+from ..http import read_range
 from . import wire
 from .backend import CosBackend
 from .conditions import check_copy_source, not_modified
@@ -32,7 +33,7 @@ from .exceptions import (
     InvalidRequest,
 )
 from .models import ObjectRecord
-from .storage import check_content_md5, read_range
+from .storage import check_content_md5
 from .urls import RESPONSE_HEADERS, Target, bucket_domain
 
 if TYPE_CHECKING:
@@ -96,6 +97,11 @@ class Call:
         """Queue an object event, delivered just before the response goes out."""
         self._events.append((event_name, record, record.size if size is None else size))
 
+    def _deliver_events(self) -> None:
+        for event_name, record, size in self._events:
+            self.emit(self, event_name, record, size)
+        self._events.clear()
+
     def respond(
         self,
         status: int,
@@ -104,14 +110,27 @@ class Call:
         content_length: int | None = None,
         drop_after: int | None = None,
     ) -> None:
-        for event_name, record, size in self._events:
-            self.emit(self, event_name, record, size)
-        self._events.clear()
+        self._deliver_events()
         out = {"x-cos-request-id": self.request_id}
         if isinstance(body, bytes) and body:
             out["Content-Type"] = wire.CONTENT_TYPE
         out.update(headers or {})
         self.exchange.respond(status, out, body, content_length, drop_after)
+
+    def respond_file(
+        self,
+        status: int,
+        headers: dict[str, str],
+        file: BinaryIO,
+        offset: int,
+        length: int,
+        drop_after: int | None = None,
+    ) -> None:
+        """Answer with ``length`` bytes of ``file`` from ``offset`` (see
+        :meth:`.Exchange.respond_file`)."""
+        self._deliver_events()
+        out = {"x-cos-request-id": self.request_id, **headers}
+        self.exchange.respond_file(status, out, file, offset, length, drop_after)
 
     def respond_xml(self, document: bytes, status: int = 200) -> None:
         self.respond(status, {"Content-Type": wire.CONTENT_TYPE}, document)
@@ -349,14 +368,7 @@ def get_object(call: Call) -> None:
         if span is not None:
             status, start, length = 206, span[0], span[1] - span[0] + 1
             headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{record.size}"
-        drop_after = call.faults.take_drop()
-        call.respond(
-            status,
-            headers,
-            read_range(file, start, length),
-            content_length=length,
-            drop_after=drop_after,
-        )
+        call.respond_file(status, headers, file, start, length, call.faults.take_drop())
 
 
 def delete_object(call: Call) -> None:

@@ -24,7 +24,8 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,13 +35,25 @@ from .exceptions import BadDigest, InvalidDigest
 try:  # crcmod ships with cos-python-sdk-v5 (it checks downloads with it); C-accelerated.
     import crcmod
 
-    _crc64 = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True)
+    _crcmod64: Callable[[Any, int], int] | None = crcmod.mkCrcFun(
+        0x142F0E1EBA9EA3693, initCrc=0, xorOut=0xFFFFFFFFFFFFFFFF, rev=True
+    )
 except ImportError:  # pragma: no cover - the SDK always brings it
-    _crc64 = None
+    _crcmod64 = None
+
+try:  # The same CRC-64 ("xz" is ECMA-182 reflected, as COS's), ~100x faster, GIL released.
+    from fastcrc import crc64 as _fastcrc
+
+    _crc64: Callable[[Any, int], int] | None = _fastcrc.xz
+except ImportError:  # pragma: no cover - an emulator dependency; crcmod computes the same value
+    _crc64 = _crcmod64
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+PIPELINE_MIN = 256 * 1024
+#: Hash-and-write workers shared by all requests; each request has at most one chunk in flight.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cos-receive")
 
 
 class Digests:
@@ -51,7 +64,7 @@ class Digests:
         self._crc = 0
         self.size = 0
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         self._md5.update(chunk)
         if _crc64 is not None:
             self._crc = _crc64(chunk, self._crc)
@@ -98,20 +111,28 @@ def check_content_md5(header: str | None, md5_digest: bytes) -> None:
         raise BadDigest()
 
 
+def _pipeline(chunks: Iterable[bytes | memoryview], consume: Callable[[Any], Any]) -> None:
+    """``consume(chunk)`` for every chunk, in order; a chunk of at least ``PIPELINE_MIN`` bytes
+    on a worker thread while the next chunk is produced (one chunk in flight at a time)."""
+    pending: Future | None = None
+    try:
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+                pending = None
+            if len(chunk) >= PIPELINE_MIN:
+                pending = _WORKERS.submit(consume, chunk)
+            else:  # small bodies: a thread hand-off would cost more than it saves
+                consume(chunk)
+    finally:
+        if pending is not None:  # never leave a worker writing to a file being closed
+            wait([pending])
+    if pending is not None:
+        pending.result()
+
+
 def _key_id(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def read_range(file: BinaryIO, start: int, length: int) -> Iterator[bytes]:
-    """Yield ``length`` bytes of ``file`` from ``start``, a chunk at a time."""
-    file.seek(start)
-    left = length
-    while left > 0:
-        chunk = file.read(min(CHUNK, left))
-        if not chunk:
-            return
-        left -= len(chunk)
-        yield chunk
 
 
 class CosStorage:
@@ -158,10 +179,16 @@ class CosStorage:
             return None
 
     # -- bodies ---------------------------------------------------------------------------------
-    def receive(self, chunks: Iterable[bytes], content_md5: str | None = None) -> Staged:
+    def receive(
+        self, chunks: Iterable[bytes | memoryview], content_md5: str | None = None
+    ) -> Staged:
         """Stream ``chunks`` into a temporary file, hashing as they arrive.
 
-        :param chunks: the body, e.g. ``Exchange.body_chunks()``.
+        A large chunk is hashed and written on a worker thread while the next one is received
+        (MD5, the CRC and the write release the GIL), so a PUT costs about its hashing alone.
+
+        :param chunks: the body, e.g. ``Exchange.body_chunks()``. A chunk must stay unchanged
+            until the chunk after the next one is asked for (two alternating buffers do).
         :param content_md5: the request's ``Content-MD5`` header, checked when given.
         :raises BadDigest: or InvalidDigest, when ``content_md5`` does not match; nothing is kept.
         """
@@ -169,9 +196,7 @@ class CosStorage:
         digests = Digests()
         try:
             with open(path, "wb") as out:
-                for chunk in chunks:
-                    digests.update(chunk)
-                    out.write(chunk)
+                _pipeline(chunks, lambda chunk: (digests.update(chunk), out.write(chunk)))
             check_content_md5(content_md5, digests.md5_digest)
         except BaseException:
             path.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """Run an asset-watched DAG (``cos_event_import``) offline, without a triggerer or a scheduler.
 
-``airflow dags test`` cannot hand asset events to a run, and starting the triggerer, the scheduler
+``dag.test()`` cannot hand asset events to a run, and starting the triggerer, the scheduler
 and the API server takes longer than the whole demo. So this module plays their parts, with
 Airflow's own code wherever there is one:
 

@@ -4,9 +4,9 @@
 An ``airflow dags test`` process spends most of its time before its first task: the CLI's
 imports and the in-process execution API that ``dag.test()`` builds (Airflow caches it per
 process, ``in_process_api_server``). One process pays both once. ``demo.py`` starts it at the
-very beginning, so that it imports Airflow, migrates the metadata database (when this Airflow
-version's stamp is missing), parses the DAGs and builds the execution API while PostgreSQL and
-the emulator start.
+very beginning, so that it imports Airflow, parses the DAGs and builds the execution API while
+PostgreSQL and the emulator start; when this Airflow version's migration stamp is missing, a
+child forked from it right after the import migrates the metadata database meanwhile.
 
 The protocol is one JSON object per line: requests on the runner's stdin, replies on its stdout.
 Airflow's own output goes to log files instead (``logs/runner.log``, then the log each request

@@ -330,7 +330,7 @@ def run_demo(
     story.timings.update(timings or {})
     before = _t1(env)
     try:
-        with story.timed("wait for the runner (Airflow import, migration, DAG parsing)"):
+        with story.timed("wait for the DAG runner to start"):
             info = runner.ready()
         if info.get("migrated"):
             env.mark_migrated()

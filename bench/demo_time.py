@@ -14,6 +14,7 @@ Run alone: ``python -m bench.demo_time [--reps N]``.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -188,7 +189,9 @@ def _where_the_time_goes(steps: list[str], step_median) -> str:
             key=lambda s: step_median(kind, s),
             reverse=True,
         )[:4]
-        runner = [s for s in steps if s.startswith("runner: ")]
+        runner = [
+            s for s in steps if s.startswith("runner: ") and not math.isnan(step_median(kind, s))
+        ]
         inside = ", ".join(
             f"{s.removeprefix('runner: ')} {step_median(kind, s):.1f} s" for s in runner
         )

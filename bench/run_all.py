@@ -31,12 +31,14 @@ NAMES = (
     "sensor_cost",
     "incremental_poll",
     "load_throughput",
+    "demo_time",
 )
 
 
 def _benchmarks(env, quick: bool, reps: int | None):
     """name -> a callable producing its Section, at full or toy size."""
     from bench import (
+        demo_time,
         emulator_io,
         incremental_poll,
         invoke_overhead,
@@ -67,6 +69,8 @@ def _benchmarks(env, quick: bool, reps: int | None):
         "load_throughput": lambda: load_throughput.run(
             env, sizes_mb=(0.2,) if quick else (10, 100, 1000), reps=r(5, 1)
         ),
+        # The demo has no toy size: it starts its own PostgreSQL, emulator and Airflow.
+        "demo_time": lambda: demo_time.run(reps=r(1, 1)),
     }
 
 

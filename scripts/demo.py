@@ -4,10 +4,12 @@
    data under ``.demo/`` (kept between runs; ``make clean`` removes it), and an Airflow home in
    ``.demo/airflow`` (metadata database migrated once);
 2. uploads generated ``.log`` files (4,000 rows in all, see ``demo_data.py``) and two decoys to
-   the bucket, in the order the story needs, and runs the seed DAGs with ``airflow dags test``:
-   ``cos_to_snova_import`` (sensor, exactly-once load, checks), ``cos_event_import`` (the asset
-   watcher's events, see ``demo_events.py``), ``scf_native_triggers`` (then a COS upload and the
-   timer fire the SCF function), ``snova_timer_query`` (the query through SCF and directly);
+   the bucket, in the order the story needs, and runs the seed DAGs with ``dag.test()`` in one
+   Airflow interpreter (``demo_runner.py``, started first: it imports Airflow, migrates and
+   parses the DAGs while PostgreSQL and the emulator start): ``cos_to_snova_import`` (sensor,
+   exactly-once load, checks), ``cos_event_import`` (the asset watcher's events, see
+   ``demo_events.py``), ``scf_native_triggers`` (then a COS upload and the timer fire the SCF
+   function), ``snova_timer_query`` (the query through SCF and directly);
 3. prints what happened: each DAG's state, files loaded and skipped, what the SCF functions
    returned, the rows in ``t1``; and stops everything it started, also on failure or Ctrl-C.
 
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_data import ALL_FILES, BATCHES, DECOYS, EXPECTED_ROWS, EXPECTED_SUM
 from demo_env import BIN, REPO, DemoEnvironment, DemoError, wait_until
+from demo_runner import DagRunner, RunnerError
 
 IMPORT_FUNCTION = "snova-cos-import"
 QUERY_FUNCTION = "snova-timer-query"
@@ -49,6 +53,7 @@ __all__ = [
     "run_demo",
     "run_ui",
     "seed_bucket",
+    "start_runner",
     "ui_credentials",
 ]
 
@@ -99,86 +104,106 @@ def last_run(env: DemoEnvironment, dag_id: str) -> dict[str, Any]:
 
 # -- steps ---------------------------------------------------------------------------------------
 class Story:
-    """Runs the demo's steps against one :class:`DemoEnvironment`, collecting the report."""
+    """Runs the demo's steps against one :class:`DemoEnvironment`, collecting the report.
 
-    def __init__(self, env: DemoEnvironment) -> None:
+    :param env: the started environment.
+    :param runner: the Airflow interpreter that runs the DAGs.
+    """
+
+    def __init__(self, env: DemoEnvironment, runner: DagRunner) -> None:
         self.env = env
+        self.runner = runner
         self.step = 0
         self.started = time.time()
         self.report: dict[str, Any] = {"bucket": env.bucket, "dags": {}, "scf": {}}
+        self.timings: dict[str, float] = {}
         self.redeployed_at = float("inf")
 
     def say(self, text: str) -> None:
         self.env.log(f"  [{time.time() - self.started:5.0f}s] {text}")
 
+    @contextmanager
+    def timed(self, part: str):
+        """Record the seconds ``part`` of the story takes (``report["timings"]``)."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[part] = round(time.monotonic() - began, 2)
+
     def upload(self, files) -> None:
         for item in files:
             self.env.upload(item.key, item.data)
 
-    def dags_test(self, dag_id: str, conf: dict | None = None) -> dict[str, Any]:
+    def _in_runner(self, dag_id: str, text: str, ask) -> tuple[dict[str, Any], Path]:
+        """One step that the runner runs: ``ask(log)`` sends it (the runner writes the run's
+        output to ``log``); a runner that fails makes it a failed step. Its reply and log."""
         self.step += 1
-        self.say(f"airflow dags test {dag_id}")
-        args = ["dags", "test", dag_id, "--dagfile-path", str(self.env.dag_file(dag_id))]
-        if conf:
-            args += ["-c", json.dumps(conf)]
-        failure = None
-        try:
-            self.env.airflow(*args, log_name=f"{self.step}-{dag_id}")
-        except DemoError as err:
-            failure = str(err)
+        self.say(text)
+        log = self.env.log_path(f"{self.step}-{dag_id}")
+        log.write_bytes(b"")
+        with self.timed(dag_id):
+            try:
+                reply = ask(log)
+            except RunnerError as err:
+                reply = {"state": "failed", "error": str(err)}
+        return reply, log
+
+    def dag_test(self, dag_id: str, conf: dict | None = None) -> dict[str, Any]:
+        """``dag.test()`` of ``dag_id`` in the runner; its run, read from the metadata DB."""
+        reply, log = self._in_runner(
+            dag_id, f"dag.test() {dag_id}", lambda log: self.runner.run_dag(dag_id, log, conf)
+        )
         run = last_run(self.env, dag_id)
-        run["log"] = self.env._rel(self.env.log_path(f"{self.step}-{dag_id}"))
-        if failure:
-            run["error"] = failure
+        if "error" in reply:
+            run["error"] = reply["error"]
+            if reply.get("run_id") != run.get("run_id"):  # no run of this step to read
+                run["state"] = "failed"
+        run["pid"], run["seconds"] = reply.get("pid"), reply.get("seconds")
+        run["log"] = self.env._rel(log)
         self.report["dags"][dag_id] = run
         return run
 
-    def start_event_helper(self) -> None:
-        """Start the helper that plays ``cos_event_import``'s triggerer and scheduler: it gets
-        ready (imports, parses the DAG) while ``cos_to_snova_import`` runs, then waits for a
-        go-file before it watches the bucket."""
-        self.event_step = self.step + 2
+    def event_run(self) -> dict[str, Any]:
+        """cos_event_import: the watcher sees the ``events`` files arrive; one run loads them."""
+        dag_id = "cos_event_import"
         samples = self.env.root / "samples"
-        self.go_file = samples / "go"
-        self.go_file.unlink(missing_ok=True)
         uploads = []
         for item in BATCHES["events"]:
             path = samples / item.key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(item.data)
-            uploads += ["--upload", f"{item.key}={path}"]
-        command = [
-            str(BIN / "python"),
-            str(REPO / "scripts" / "demo_events.py"),
-            "--dag-file",
-            str(self.env.dag_file("cos_event_import")),
-            "--go-file",
-            str(self.go_file),
-            *uploads,
-        ]
-        self.event_log = f"{self.event_step}-cos_event_import"
-        self.event_helper = self.env.popen(command, self.event_log)
-
-    def event_run(self) -> dict[str, Any]:
-        """cos_event_import: the watcher sees the ``events`` files arrive; one run loads them."""
-        self.step = self.event_step
-        dag_id = "cos_event_import"
-        self.say(f"{dag_id}: the asset watcher lists snova/*.log, two files arrive")
-        self.go_file.touch()
-        run: dict[str, Any]
-        try:
-            code = self.event_helper.wait(600)
-            output = self.env.log_path(self.event_log).read_text(errors="replace")
-            line = [s for s in output.splitlines() if s.startswith('{"dag_id"')][-1]
-            run = json.loads(line)
-            if code != 0:
-                run["error"] = f"exit code {code}"
-        except (IndexError, subprocess.TimeoutExpired) as err:
-            run = {"dag_id": dag_id, "state": "failed", "error": str(err), "results": []}
-        run["log"] = self.env._rel(self.env.log_path(self.event_log))
+            uploads.append((item.key, path))
+        run, log = self._in_runner(
+            dag_id,
+            f"{dag_id}: the asset watcher lists snova/*.log, two files arrive",
+            lambda log: self.runner.run_events(dag_id, log, uploads),
+        )
+        run.setdefault("dag_id", dag_id)
+        run["log"] = self.env._rel(log)
         run["xcom"] = {"load_new_objects": run.pop("results", [])}
         self.report["dags"][dag_id] = run
         return run
+
+    def tell(self, before: tuple[int, int]) -> None:
+        """The story's steps, in order (each DAG only once the first one set up the tables).
+
+        :param before: ``t1``'s rows and their sum before this run.
+        """
+        env = self.env
+        self.say(
+            f"upload {len(BATCHES['initial'])} .log files and {len(DECOYS)} decoys to {env.bucket}"
+        )
+        with self.timed("upload the first files"):
+            self.upload(BATCHES["initial"])
+            for key, data in DECOYS.items():
+                env.upload(key, data)
+        wait_for = "any" if before[0] else "new"  # a re-run: every file is in t1's ledger already
+        first = self.dag_test("cos_to_snova_import", {"bucket": env.bucket, "wait_for": wait_for})
+        if first["state"] == "success":  # t1, the ledger and scf_visit exist from here on
+            self.event_run()
+            self.scf_native()
+            self.dag_test("snova_timer_query")
 
     def wait_invocation(self, match, what: str) -> dict:
         def finished():
@@ -192,18 +217,20 @@ class Story:
     def scf_native(self) -> None:
         self.upload(BATCHES["backlog"])  # lands before the function has any trigger
         self.redeployed_at = time.time()
-        run = self.dags_test("scf_native_triggers", {"bucket": self.env.bucket})
+        run = self.dag_test("scf_native_triggers", {"bucket": self.env.bucket})
         if run["state"] != "success":
             return
         [live] = BATCHES["live"]
         self.say(f"upload {live.key}: SCF's COS trigger fires {IMPORT_FUNCTION}")
-        self.env.upload(live.key, live.data)
-        self.wait_invocation(
-            lambda i: i["trigger"] == "cos" and _event_key(i) == live.key, "the COS trigger"
-        )
+        with self.timed("SCF COS trigger"):
+            self.env.upload(live.key, live.data)
+            self.wait_invocation(
+                lambda i: i["trigger"] == "cos" and _event_key(i) == live.key, "the COS trigger"
+            )
         self.say(f"fire the timer trigger {SWEEP_TRIGGER!r} (the emulator's control API)")
-        request_id = self.env.fire_timer(IMPORT_FUNCTION, SWEEP_TRIGGER)
-        self.wait_invocation(lambda i: i["request_id"] == request_id, "the timer trigger")
+        with self.timed("SCF timer trigger"):
+            request_id = self.env.fire_timer(IMPORT_FUNCTION, SWEEP_TRIGGER)
+            self.wait_invocation(lambda i: i["request_id"] == request_id, "the timer trigger")
 
     def collect_scf(self) -> None:
         """What the import function did this run, per trigger type (waits for stragglers)."""
@@ -278,27 +305,50 @@ def seed_bucket(env: DemoEnvironment) -> list[str]:
     return [item.key for item in ALL_FILES] + list(DECOYS)
 
 
-def run_demo(env: DemoEnvironment) -> dict[str, Any]:
-    """The seed workflows on ``env`` (started): uploads, DAG runs, SCF triggers; the report."""
-    story = Story(env)
-    story.start_event_helper()  # it gets ready while the rest happens
-    env.migrate()
+def start_runner(env: DemoEnvironment) -> DagRunner:
+    """Start the demo's Airflow interpreter on ``env`` (which need not be started yet: the
+    runner imports Airflow, migrates and parses the DAGs meanwhile)."""
+    return DagRunner.start(env.prepare(), migrate=not env.migrated)
+
+
+def run_demo(
+    env: DemoEnvironment,
+    runner: DagRunner | None = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The seed workflows on ``env`` (started): uploads, DAG runs, SCF triggers; the report.
+
+    :param env: the started environment.
+    :param runner: the runner :func:`start_runner` started on ``env`` (and that ``env`` does not
+        migrate: ``migrate_early=False``); started here when missing.
+    :param timings: seconds spent before (``report["timings"]`` starts with them).
+    """
+    if runner is None:
+        env.migrate()
+        runner = start_runner(env)
+    story = Story(env, runner)
+    story.timings.update(timings or {})
     before = _t1(env)
-    story.say(
-        f"upload {len(BATCHES['initial'])} .log files and {len(DECOYS)} decoys to {env.bucket}"
-    )
-    story.upload(BATCHES["initial"])
-    for key, data in DECOYS.items():
-        env.upload(key, data)
-    wait_for = "any" if before[0] else "new"  # a re-run: every file is in t1's ledger already
-    first = story.dags_test("cos_to_snova_import", {"bucket": env.bucket, "wait_for": wait_for})
-    if first["state"] == "success":  # t1, the ledger and scf_visit exist from here on
-        story.event_run()
-        story.scf_native()
-        story.dags_test("snova_timer_query")
-    story.collect_scf()
-    story.collect_tables(before)
+    try:
+        with story.timed("wait for the DAG runner to start"):
+            info = runner.ready()
+        if info.get("migrated"):
+            env.mark_migrated()
+        env.migrate()  # nothing left to do, unless env migrates itself
+        runner.send_environ(env.env)
+        story.report["runner_pid"] = runner.pid
+        story.report["runner"] = {k: info[k] for k in ("seconds", "timings")}
+        story.tell(before)
+    except RunnerError as err:
+        story.report["runner_error"] = str(err)
+        env.log(f"  the DAG runner failed: {err}")
+    finally:
+        runner.close(wait=False)  # it exits while the report is collected
+    with story.timed("collect the report"):
+        story.collect_scf()
+        story.collect_tables(before)
     story.report["seconds"] = round(time.time() - story.started)
+    story.report["timings"] = story.timings
     story.report["ok"] = _ok(story.report)
     return story.report
 
@@ -570,12 +620,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, as root
     started = time.monotonic()
     print("airflow-scf-snova demo: the seed article's workflows, offline")
+    story = not (args.ui and (args.root / "report.json").exists())
     try:
-        with DemoEnvironment(args.root, timers=args.ui, migrate_early=True) as env:
+        # The DAG runner starts first: it imports Airflow (and migrates) while the rest starts.
+        env = DemoEnvironment(args.root, timers=args.ui, migrate_early=not story)
+        runner = start_runner(env) if story else None
+        with env:
+            startup = {"start PostgreSQL and the emulator": round(time.monotonic() - started, 2)}
             env.log(f"  Airflow home         {env._rel(env.airflow_home)}")
             report_path = env.root / "report.json"
-            if not (args.ui and report_path.exists()):
-                report = run_demo(env)
+            if runner is not None:
+                report = run_demo(env, runner, startup)
                 report_path.write_text(json.dumps(report, indent=1, default=str))
                 print(format_report(report))
                 if not report["ok"]:

@@ -93,11 +93,17 @@ class DemoEnvironment:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def start(self) -> DemoEnvironment:
-        """Start the emulator and PostgreSQL, create the database and the bucket."""
+    def prepare(self) -> DemoEnvironment:
+        """Create the directories and the DAG folder (what an Airflow process started before
+        :meth:`start` needs); :meth:`start` does it too."""
         for path in (self.root, self.logs, self.airflow_home, self.dags_folder):
             path.mkdir(parents=True, exist_ok=True)
         self._link_dags()
+        return self
+
+    def start(self) -> DemoEnvironment:
+        """Start the emulator and PostgreSQL, create the database and the bucket."""
+        self.prepare()
         self._secrets = self._load_secrets()
         self._stop_leftovers()
         self._ports = self._load_ports()
@@ -359,7 +365,7 @@ class DemoEnvironment:
         """A ``postgresql://`` URI of the demo database (the superuser by default)."""
         return self.snova.uri(DATABASE, user=user, password=password)
 
-    def _base_env(self) -> dict[str, str]:
+    def base_env(self) -> dict[str, str]:
         """Airflow's settings without connections (enough for ``airflow db migrate``)."""
         env = _clean_environ()
         env.update(
@@ -376,7 +382,7 @@ class DemoEnvironment:
         return env
 
     def _airflow_env(self) -> dict[str, str]:
-        env = self._base_env()
+        env = self.base_env()
         tencentcloud = {
             "conn_type": "tencentcloud",
             "login": self._secrets["secret_id"],
@@ -407,7 +413,16 @@ class DemoEnvironment:
     def _start_migration(self) -> None:
         if not self._migration_stamp.exists():
             command = [str(BIN / "airflow"), "db", "migrate"]
-            self._migration = self.popen(command, "airflow-db-migrate", env=self._base_env())
+            self._migration = self.popen(command, "airflow-db-migrate", env=self.base_env())
+
+    @property
+    def migrated(self) -> bool:
+        """Whether this Airflow version's schema is in place (its stamp file exists)."""
+        return self._migration_stamp.exists()
+
+    def mark_migrated(self) -> None:
+        """Record that this Airflow version's schema is in place (migrated by another process)."""
+        self._migration_stamp.touch()
 
     def migrate(self) -> None:
         """Wait for ``airflow db migrate`` (started by :meth:`start` unless a stamp file says
@@ -440,6 +455,10 @@ class DemoEnvironment:
                 start_new_session=True,
                 **kwargs,
             )
+        return self.adopt(child)
+
+    def adopt(self, child: subprocess.Popen) -> subprocess.Popen:
+        """Stop ``child`` (started with ``start_new_session``) with this environment."""
         self._children.append(child)
         return child
 

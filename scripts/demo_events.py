@@ -1,6 +1,6 @@
 """Run an asset-watched DAG (``cos_event_import``) offline, without a triggerer or a scheduler.
 
-``airflow dags test`` cannot hand asset events to a run, and starting the triggerer, the scheduler
+``dag.test()`` cannot hand asset events to a run, and starting the triggerer, the scheduler
 and the API server takes longer than the whole demo. So this module plays their parts, with
 Airflow's own code wherever there is one:
 
@@ -16,7 +16,8 @@ Airflow's own code wherever there is one:
 
 The real event-driven path, with a real triggerer and scheduler, is what ``make demo-ui`` shows.
 
-Command line (used by ``scripts/demo.py``; prints one JSON line)::
+``scripts/demo_runner.py`` (the demo's one Airflow interpreter) calls :func:`watch_and_run`; the
+command line does the same in a process of its own and prints one JSON line::
 
     python scripts/demo_events.py --dag-file dags/cos_event_import.py \
         --upload snova/a.log=/path/a.log [--upload ...]
@@ -216,9 +217,9 @@ def watched_asset(dag: Any):
     return assets[0]
 
 
-def _prepare_dag_test() -> None:
+def prepare_dag_test() -> None:
     """Build what ``dag.test()`` builds before its first task (the in-process execution API,
-    cached by Airflow for the process) while the caller is still busy with something else."""
+    cached by Airflow for the process), so that the first run does not wait for it."""
     import httpx
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
@@ -226,6 +227,42 @@ def _prepare_dag_test() -> None:
     # The first request starts the app (several seconds); the client is left open on purpose:
     # closing it would close the transport that dag.test() reuses.
     httpx.Client(transport=api.transport, base_url="http://in-process.invalid").get("/health")
+
+
+def watch_and_run(
+    dag: Any,
+    uploads: list[tuple[str, str]],
+    timeout: float = 30.0,
+    task_id: str = "load_new_objects",
+) -> dict[str, Any]:
+    """Watch the DAG's asset, upload files once the baseline listing is done, then run the DAG on
+    the events the watcher emitted.
+
+    :param dag: an asset-watched DAG (``cos_event_import``).
+    :param uploads: ``(key, local path)`` of the files to upload into the watched bucket.
+    :param timeout: seconds to wait for one event per upload.
+    :param task_id: the task whose return value is reported.
+    :returns: ``dag_id``, ``run_id``, ``state``, ``events`` (the keys) and ``results`` (the
+        task's return value).
+    """
+    from airflow_scf_snova.hooks.cos import COSHook
+
+    asset = watched_asset(dag)
+    trigger = asset.watchers[0].trigger
+    with WatcherHarness(trigger) as watcher:
+        hook = COSHook()
+        for key, path in uploads:
+            hook.upload_file(trigger.bucket, key, path)
+        payloads = watcher.wait_for(len(uploads), timeout=timeout)
+    run = test_with_asset_events(dag, asset, payloads)
+    values = xcoms(run.run_id, dag.dag_id)
+    return {
+        "dag_id": dag.dag_id,
+        "run_id": run.run_id,
+        "state": str(run.state),
+        "events": [p["key"] for p in payloads],
+        "results": values.get((task_id, "return_value")) or [],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,44 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         "--upload", action="append", default=[], metavar="KEY=FILE", help="upload after baseline"
     )
     parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument(
-        "--go-file", type=Path, help="get ready, then wait for this file to exist before watching"
-    )
     args = parser.parse_args(argv)
-
-    from airflow_scf_snova.hooks.cos import COSHook
-
     dag = load_dag(args.dag_file, args.dag_id)
-    if args.go_file:
-        _prepare_dag_test()
-        deadline = time.monotonic() + 1800
-        while not args.go_file.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{args.go_file} never appeared")
-            time.sleep(0.1)
-    asset = watched_asset(dag)
-    trigger = asset.watchers[0].trigger
-    uploads = [item.split("=", 1) for item in args.upload]
-    with WatcherHarness(trigger) as watcher:
-        hook = COSHook()
-        for key, path in uploads:
-            hook.upload_file(trigger.bucket, key, path)
-        payloads = watcher.wait_for(len(uploads), timeout=args.timeout)
-    run = test_with_asset_events(dag, asset, payloads)
-    values = xcoms(run.run_id, dag.dag_id)
-    print(
-        json.dumps(
-            {
-                "dag_id": dag.dag_id,
-                "run_id": run.run_id,
-                "state": str(run.state),
-                "events": [p["key"] for p in payloads],
-                "results": values.get((args.task_id, "return_value")) or [],
-            },
-            default=str,
-        )
-    )
-    return 0 if str(run.state) == "success" else 1
+    uploads = [tuple(item.split("=", 1)) for item in args.upload]
+    result = watch_and_run(dag, uploads, timeout=args.timeout, task_id=args.task_id)
+    print(json.dumps(result, default=str))
+    return 0 if result["state"] == "success" else 1
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """``make demo`` end to end: scripts/demo.py run twice in a temporary directory, as a user would
-(real subprocesses: PostgreSQL, the emulator, the ``airflow dags test`` CLI)."""
+(real subprocesses: PostgreSQL, the emulator, the Airflow interpreter that runs every DAG)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,28 @@ def loads(report: dict, dag_id: str, task_id: str) -> tuple[int, int, int]:
     results = report["dags"][dag_id]["xcom"][task_id]
     loaded = [r for r in results if r["status"] == "loaded"]
     return len(loaded), len(results) - len(loaded), sum(r["rows"] for r in loaded)
+
+
+def task_pids(root: Path, report: dict) -> set[int]:
+    """The process ids Airflow recorded for the task instances of the report's four runs."""
+    with sqlite3.connect(root / "airflow" / "airflow.db") as db:
+        return {
+            pid
+            for dag_id, run in report["dags"].items()
+            for (pid,) in db.execute(
+                "SELECT DISTINCT pid FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                (dag_id, run["run_id"]),
+            )
+        }
+
+
+def assert_one_airflow_interpreter(root: Path, report: dict) -> None:
+    """Every task of the four runs ran in one process, the runner that the report names (an
+    ``airflow dags test`` process per DAG would leave one pid per DAG)."""
+    pids = task_pids(root, report)
+    assert len(pids) == 1, f"the DAG runs came from several processes: {sorted(pids)}"
+    assert pids == {report["runner_pid"]}
+    assert {run["pid"] for run in report["dags"].values()} == pids
 
 
 def processes_using(path: Path) -> list[str]:
@@ -95,6 +118,7 @@ def test_demo_runs_the_seed_workflows_and_a_second_run_loads_nothing(demo_root):
     assert sum(e["files"] for e in report["ledger"].values()) == 8
     assert report["decoys_loaded"] == []
     assert "t1: 4000 rows, sum(a1) = 8002000 (+4000 this run" in first.stdout
+    assert_one_airflow_interpreter(root, report)
 
     second, report = run_demo(root)  # the same files again
     assert report["t1"] == {"rows": EXPECTED_ROWS, "sum": EXPECTED_SUM, "added": 0}
@@ -108,6 +132,7 @@ def test_demo_runs_the_seed_workflows_and_a_second_run_loads_nothing(demo_root):
         [EXPECTED_ROWS, EXPECTED_SUM]
     ]
     assert "Nothing new was loaded: every file was skipped" in second.stdout
+    assert_one_airflow_interpreter(root, report)
 
     # Nothing secret in what the demo printed or logged; nothing left running.
     secrets = json.loads((root / "secrets.json").read_text())

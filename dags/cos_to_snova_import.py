@@ -2,13 +2,14 @@
 
 The article binds an SCF function to a COS trigger on prefix ``snova/``, suffix ``.log``; the
 function runs ``INSERT INTO t1 SELECT * FROM cos_tbl``, which re-reads the *whole* prefix on
-every upload. Here a ``COSObjectSensor`` with the same filter waits for ``.log`` files that ``t1``
-has not loaded yet (new ones, or ones overwritten since they were loaded: the load ledger does
-not record their current version), ``COSToSnovaOperator`` loads every object version under the
-prefix **once** (the ledger records each one in the same transaction as its rows), then
-common-sql's check operators verify the table. An hour without new files skips the run. First
-``create_t1`` creates ``t1`` and ``create_scf_visit`` the ledger and the dedicated
-least-privilege user the article recommends (section 3, ``scf_visit``), idempotently.
+every upload. Here a ``COSObjectSensor`` with the same filter waits for ``.log`` files that the
+run's table (``t1`` by default) has not loaded yet (new ones, or ones overwritten since they were
+loaded: the load ledger does not record their current version), ``COSToSnovaOperator`` loads
+every object version under the prefix **once** (the ledger records each one in the same
+transaction as its rows), then common-sql's check operators verify the table. An hour without
+new files skips the run. First ``create_t1`` creates the table and ``create_scf_visit`` the
+ledger and the dedicated least-privilege user the article recommends (section 3, ``scf_visit``),
+idempotently.
 
 Connections:
 
@@ -21,9 +22,14 @@ Connections:
   for the bundled emulator).
 
 Params: ``bucket`` (``name-appid``; default from the ``SNOVA_IMPORT_BUCKET`` environment
-variable), ``prefix`` and ``suffix`` (the COS trigger's filter), ``wait_for``: ``new`` (default)
-waits for files not loaded yet, ``any`` for any matching file (the load then skips the loaded
-ones, as a manual re-run does).
+variable), ``prefix`` and ``suffix`` (the COS trigger's filter), ``table``: the table to create,
+wait for, load and check, one of ``t1`` (default, the seed's table) to ``t4``; ``wait_for``:
+``new`` (default) waits for files that table has not loaded yet, ``any`` for any matching file
+(the load then skips the loaded ones, as a manual re-run does).
+
+Runs: at most ``SNOVA_IMPORT_MAX_ACTIVE_RUNS`` (a whole number >= 1, read when the file is parsed;
+default 1) at a time. Overlapping runs into one table load one object at a time (each object's
+load holds the table's lock); runs into different tables load side by side.
 """
 
 from __future__ import annotations
@@ -42,33 +48,57 @@ from airflow_scf_snova.operators.snova import SnovaEnsureRoleOperator, SnovaSQLO
 from airflow_scf_snova.sensors.cos import COSObjectSensor
 from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 
+#: The seed's table: the SCF functions' table, on which the dedicated user gets its grants.
 TABLE = "t1"
+#: The run's table (the ``table`` Param; an enum, so only these names reach the SQL text).
+TABLES = ["t1", "t2", "t3", "t4"]
+TARGET = "{{ params.table }}"
 LEDGER = DEFAULT_LEDGER_TABLE
 SCF_VISIT_CONN_ID = "snova_scf_visit"
 BUCKET = "{{ params.bucket }}"
 DEFAULT_BUCKET = os.environ.get("SNOVA_IMPORT_BUCKET", "snova-demo-1250000000")
+
+
+def max_active_runs() -> int:
+    """``SNOVA_IMPORT_MAX_ACTIVE_RUNS`` (default 1): how many runs may overlap.
+
+    :raises ValueError: when it is not a whole number >= 1.
+    """
+    raw = os.environ.get("SNOVA_IMPORT_MAX_ACTIVE_RUNS", "1")
+    message = f"SNOVA_IMPORT_MAX_ACTIVE_RUNS must be a whole number >= 1, not {raw!r}"
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ValueError(message) from error
+    if value < 1:
+        raise ValueError(message)
+    return value
+
 
 with DAG(
     dag_id="cos_to_snova_import",
     schedule="@hourly",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    max_active_runs=max_active_runs(),
     tags=["seed", "tencentcloud", "cos", "snova"],
     params={
         "bucket": Param(DEFAULT_BUCKET, type="string"),
         "prefix": Param("snova/", type="string"),
         "suffix": Param(".log", type="string"),
+        "table": Param(TABLE, enum=TABLES, description="The table to create, load and check."),
         "wait_for": Param("new", enum=["new", "any"]),
     },
 ) as dag:
     create_t1 = SnovaSQLOperator(
         task_id="create_t1",
-        sql=f"CREATE TABLE IF NOT EXISTS {TABLE} (a1 int)",
+        sql=f"CREATE TABLE IF NOT EXISTS {TARGET} (a1 int)",
     )
 
     # The seed's dedicated user, with exactly the grants the imports and queries need (the
     # seed's GRANT ALL is more): SELECT, INSERT on t1 and on the ledger (created if missing).
+    # Its grants stay on t1 whatever the run's table: the SCF functions it logs in for load and
+    # query t1, while this DAG's tasks load and check any table as snova_default.
     # [START howto_operator_snova_ensure_role]
     create_scf_visit = SnovaEnsureRoleOperator(
         task_id="create_scf_visit",
@@ -86,9 +116,9 @@ with DAG(
         bucket=BUCKET,
         prefix="{{ params.prefix }}",  # the seed's COS trigger filter ...
         suffix="{{ params.suffix }}",  # ... snova/*.log
-        # ... that t1's load ledger does not record: new files, or files overwritten since
-        # they were loaded (blank, with wait_for="any": any matching file)
-        not_loaded_into="{{ 't1' if params.wait_for == 'new' else '' }}",
+        # ... that the run's table's load ledger does not record: new files, or files
+        # overwritten since they were loaded (blank, with wait_for="any": any matching file)
+        not_loaded_into="{{ params.table if params.wait_for == 'new' else '' }}",
         ledger_table=LEDGER,
         deferrable=True,
         poke_interval=60,
@@ -98,8 +128,8 @@ with DAG(
     # [END howto_sensor_cos_not_loaded]
 
     load = COSToSnovaOperator(
-        task_id="load_into_t1",
-        table=TABLE,
+        task_id="load_into_t1",  # the seed's name; it loads the run's table
+        table=TARGET,
         bucket=BUCKET,
         prefix="{{ params.prefix }}",  # every object under it; the ledger skips loaded ones
         suffix="{{ params.suffix }}",
@@ -112,14 +142,14 @@ with DAG(
     check_table = SQLTableCheckOperator(
         task_id="check_t1",
         conn_id="snova_default",
-        table=TABLE,
+        table=TARGET,
         checks={
             "not_empty": {"check_statement": "COUNT(*) > 0"},
-            # Every row of t1 came through the ledger, once: no file was loaded twice.
+            # Every row of the table came through the ledger, once: no file was loaded twice.
             "rows_match_ledger": {
                 "check_statement": (
                     f"COUNT(*) = (SELECT COALESCE(SUM(rows), 0) FROM {LEDGER} "
-                    f"WHERE target_table = 'public.{TABLE}')"
+                    f"WHERE target_table = 'public.{TARGET}')"
                 )
             },
         },
@@ -128,7 +158,7 @@ with DAG(
     check_column = SQLColumnCheckOperator(
         task_id="check_a1",
         conn_id="snova_default",
-        table=TABLE,
+        table=TARGET,
         column_mapping={"a1": {"null_check": {"equal_to": 0}, "min": {"geq_to": 1}}},
     )
 

@@ -242,6 +242,90 @@ def test_the_scheduled_run_waits_for_files_t1_has_not_loaded(seed, imported, cap
     )
 
 
+def rendered(run, dag_id: str) -> dict[str, dict]:
+    """The rendered template fields of a run's tasks, by task id."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(RenderedTaskInstanceFields).where(
+                RenderedTaskInstanceFields.dag_id == dag_id,
+                RenderedTaskInstanceFields.run_id == run.run_id,
+            )
+        ).all()
+        return {r.task_id: r.rendered_fields for r in rows}
+
+
+def test_the_table_param_creates_waits_for_loads_and_checks_that_table(seed, imported, capfd):
+    """``table=t2``: the run creates t2, waits on t2's ledger, loads into t2 and checks t2;
+    t1 gets nothing (its own folder keeps the other tests' files out)."""
+    put, root = seed.target.put_object, seed.root
+    folder = f"{root}tables/"
+    put(seed.bucket, f"{folder}a.log", log_lines(1, 10))
+    put(seed.bucket, f"{folder}b.log", log_lines(11, 20))
+    before = t1_state(seed)
+    dag = load_dag("cos_to_snova_import")
+    run = dag.test(run_conf=conf(seed, prefix=folder, table="t2"))
+    out, _ = capfd.readouterr()
+    assert run.state == "success", out[-4000:]
+    assert query(seed.dsn, "SELECT count(*), sum(a1) FROM t2") == [(30, sum(range(1, 31)))]
+    assert t1_state(seed) == before
+    assert query(
+        seed.dsn,
+        "SELECT target_table, count(*) FROM airflow_scf_snova_load_ledger WHERE key LIKE %s"
+        " GROUP BY target_table",
+        (folder + "%",),
+    ) == [("public.t2", 2)]
+    fields = rendered(run, dag.dag_id)
+    assert fields["create_t1"]["sql"] == "CREATE TABLE IF NOT EXISTS t2 (a1 int)"
+    assert fields["load_into_t1"]["table"] == "t2"
+    assert fields["check_a1"]["table"] == "t2"
+    assert fields["check_t1"]["table"] == "t2"
+    assert "FROM t2" in fields["check_t1"]["sql"]
+    assert "'public.t2'" in fields["check_t1"]["sql"]
+    # The dedicated user's grants stay on the SCF functions' table.
+    assert fields["create_scf_visit"]["load_tables"] == ["t1"]
+
+    # A new file: the sensor waits on t2's ledger, so it passes on that file alone.
+    put(seed.bucket, f"{folder}c.log", log_lines(31, 5))
+    run = load_dag("cos_to_snova_import").test(run_conf=conf(seed, prefix=folder, table="t2"))
+    assert run.state == "success"
+    values = xcoms(run.run_id, dag.dag_id)
+    assert [o["key"] for o in values[("wait_for_logs", "return_value")]] == [f"{folder}c.log"]
+    assert [r["status"] for r in values[("load_into_t1", "return_value")]] == [
+        "skipped",
+        "skipped",
+        "loaded",
+    ]
+    assert query(seed.dsn, "SELECT count(*) FROM t2") == [(35,)]
+    assert t1_state(seed) == before
+
+
+def test_the_table_param_accepts_only_the_four_tables(airflow_db):
+    """The name is spliced into SQL text, so the Param's enum is what keeps it a table name: a
+    run with any other is refused before it is created."""
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = load_dag("cos_to_snova_import")
+    assert dag.params["table"] == "t1"
+    assert dag.params.get_param("table").schema["enum"] == ["t1", "t2", "t3", "t4"]
+    with pytest.raises(ParamValidationError, match="table"):
+        dag.test(run_conf={"table": "t1; DROP TABLE t1"})
+
+
+def test_max_active_runs_follows_the_environment(monkeypatch):
+    monkeypatch.delenv("SNOVA_IMPORT_MAX_ACTIVE_RUNS", raising=False)
+    assert load_dag("cos_to_snova_import").max_active_runs == 1  # the seed's: one at a time
+    monkeypatch.setenv("SNOVA_IMPORT_MAX_ACTIVE_RUNS", "20")
+    assert load_dag("cos_to_snova_import").max_active_runs == 20
+    for bad in ("0", "-3", "twenty", "2.5", ""):
+        monkeypatch.setenv("SNOVA_IMPORT_MAX_ACTIVE_RUNS", bad)
+        with pytest.raises(ValueError, match=r"SNOVA_IMPORT_MAX_ACTIVE_RUNS must be a whole"):
+            load_dag("cos_to_snova_import")
+
+
 def test_the_scf_user_has_least_privileges(seed, imported):
     # It can log in with the connection's password (quotes and all) and read and append ...
     assert query(seed.role_dsn, "SELECT count(*) FROM t1") == [(t1_state(seed)[0],)]

@@ -35,7 +35,8 @@ def _task_rows(env: ClusterEnvironment, dag_id: str, run_ids: list[str]) -> list
     """``(run_id, task_id, map_index, try_number, hostname, state, end_date)`` of the runs."""
     return env.metadata_sql(
         "SELECT run_id, task_id, map_index, try_number, hostname, state, "
-        "extract(epoch FROM end_date) FROM task_instance WHERE dag_id = %s AND run_id = ANY(%s)",
+        "extract(epoch FROM end_date)::float8 FROM task_instance "
+        "WHERE dag_id = %s AND run_id = ANY(%s)",
         (dag_id, list(run_ids)),
     )
 

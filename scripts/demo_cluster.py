@@ -27,8 +27,22 @@ import cluster_scenarios as scenarios
 from cluster_env import REPO, SETTINGS, ClusterEnvironment
 
 SCALES = {
-    "full": {"runs": 20, "objects": 200, "tables": 4, "sensors": 200, "restart_sensors": 40},
-    "ci": {"runs": 8, "objects": 40, "tables": 4, "sensors": 50, "restart_sensors": 20},
+    "full": {
+        "runs": 20,
+        "objects": 200,
+        "tables": 4,
+        "sensors": 200,
+        "restart_sensors": 40,
+        "triggerer_signals": (signal.SIGTERM, signal.SIGKILL),
+    },
+    "ci": {
+        "runs": 8,
+        "objects": 40,
+        "tables": 4,
+        "sensors": 50,
+        "restart_sensors": 20,
+        "triggerer_signals": (signal.SIGKILL,),
+    },
 }
 SCENARIOS = ("1", "2", "3", "4")
 BEGIN, END = "<!-- cluster:begin -->", "<!-- cluster:end -->"
@@ -75,14 +89,16 @@ def run(env: ClusterEnvironment, scale: dict, which: tuple[str, ...]) -> dict:
         ),
         "2": ("deferred_sensors", lambda: scenarios.deferred_sensors(env, scale["sensors"])),
         "3": ("killed_worker", lambda: scenarios.killed_worker(env)),
-        "4": (
-            "restarted_triggerer",
-            lambda: scenarios.restarted_triggerer(env, scale["restart_sensors"]),
-        ),
     }
-    for key in which:
+    for sig in scale["triggerer_signals"]:
+        name = "restarted_triggerer" if sig == signal.SIGTERM else "killed_triggerer"
+        steps[f"4-{sig.name}"] = (
+            name,
+            lambda sig=sig: scenarios.restarted_triggerer(env, scale["restart_sensors"], sig),
+        )
+    for key in [k for k in steps if k[0] in which]:
         name, step = steps[key]
-        env.log(f"scenario {key}: {name}")
+        env.log(f"scenario {key[0]}: {name}")
         try:
             report[name] = step()
         except Exception as err:  # the report says which scenario failed and how; others run
@@ -142,12 +158,13 @@ def table(report: dict) -> str:
         f"{s3.get('killed')} SIGKILLed mid-COPY of {s3.get('rows')} rows; "
         f"{tries}; recovered in {s3.get('recovery_seconds')} s; rows once, one ledger entry",
     )
-    s4 = report.get("restarted_triggerer", {})
-    row(
-        "restarted_triggerer",
-        f"{s4.get('sensors')} waiting sensors, triggerer stopped "
-        f"({s4.get('signal')}) and restarted; every sensor fired once",
-    )
+    for name in ("restarted_triggerer", "killed_triggerer"):
+        s4 = report.get(name, {})
+        row(
+            name,
+            f"{s4.get('sensors')} waiting sensors, triggerer stopped ({s4.get('signal')}) and "
+            "a new one started; every sensor fired once",
+        )
     return "\n".join(lines)
 
 

@@ -72,6 +72,11 @@ SETTINGS = {
         "a killed triggerer's triggers move to a live one after 15 s (default 30)",
     ),
     "AIRFLOW__API__WORKERS": ("1", "one uvicorn worker: on 2 cores the default 4 cost CPU and RAM"),
+    "AIRFLOW__TRIGGERER__CAPACITY": (
+        "1000",
+        "triggers one triggerer runs (default 1000, explicit: scenario 2 parks 200 sensors)",
+    ),
+    "SNOVA_IMPORT_MAX_ACTIVE_RUNS": ("32", "cos_to_snova_import runs that may overlap (seed: 1)"),
     "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": (
         "1",
         "a worker reserves no task it cannot start (the provider's default, made explicit)",
@@ -226,7 +231,6 @@ class ClusterEnvironment(DemoEnvironment):
                     f"http://127.0.0.1:{self._ports['api']}/execution/"
                 ),
                 "SNOVA_IMPORT_BUCKET": self.bucket,  # the seed DAGs read it when parsed
-                "SNOVA_IMPORT_MAX_ACTIVE_RUNS": "32",
                 "SCF_SNOVA_CLUSTER_GATE": str(self.root / "gate.json"),
             }
         )
@@ -251,7 +255,6 @@ class ClusterEnvironment(DemoEnvironment):
                 "AIRFLOW__API__PORT": str(self._ports["api"]),
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self._ports['api']}",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self._ports["trigger_logs"]),
-                "AIRFLOW__TRIGGERER__CAPACITY": "1000",
             }
         )
         return env

@@ -38,6 +38,7 @@ from demo_env import (
     REPO,
     DemoEnvironment,
     DemoError,
+    _clean_environ,
     _free_port,
     _group_alive,
     _signal_group,
@@ -127,7 +128,7 @@ class ClusterEnvironment(DemoEnvironment):
         self._cluster_ports()
         self.redis = LocalRedis(self.root / "redis", self._ports["redis"])
         command, cwd = self.redis.command(), self.root / "redis"
-        self._spawn("redis", command, env=os.environ.copy(), cwd=cwd)
+        self._spawn("redis", command, env=_clean_environ(), cwd=cwd)
         self.ensure_database(METADATA_DATABASE)
         self.central_env = self._central_env()
         self.env = self.central_env
@@ -265,8 +266,6 @@ class ClusterEnvironment(DemoEnvironment):
     def worker_env(self, name: str) -> dict[str, str]:
         """A worker's environment: its own home, the broker, the Execution API and the DAG
         folder; no metadata DSN, no connection (``AIRFLOW_CONN_*``), no JWT secret."""
-        from demo_env import _clean_environ
-
         env = _clean_environ()
         env.update(self._celery_env())
         env.update(
@@ -455,6 +454,8 @@ def _http(method: str, url: str, body: dict | None = None, headers: dict | None 
 
 
 def _reap(child: subprocess.Popen) -> bool:
+    """Reap ``child`` if it exited (a zombie leader keeps its group alive); always false, for
+    use in a polled condition."""
     child.poll()
     return False
 

@@ -13,7 +13,7 @@ COMPAT_COMMON_IO := 1.11.0
 PYTEST_ARGS ?=
 
 .PHONY: install runtimes lint format test test-compat test-cloud test-cloud-run test-cloud-sweep \
-	demo demo-ui bench soak test-ui clean
+	demo demo-ui demo-cluster test-cluster bench soak test-ui clean
 
 # The repository holds several distributions: the provider (.), its pure core (core/), the offline
 # SCF + COS emulator (emulator/) and the development helpers shared by the tests, benchmarks and
@@ -95,6 +95,17 @@ demo: install
 demo-ui: install
 	$(BIN)/python scripts/demo.py --ui
 
+# A real CeleryExecutor cluster (Redis, scheduler, dag-processor, triggerer, api-server, two
+# Celery workers) running the scenarios of docs/scaling.md; its figures go there.
+demo-cluster: install
+	$(BIN)/python -m pip install -q -e './devel[cluster]'
+	$(BIN)/python scripts/demo_cluster.py --scale full
+
+# The same cluster and scenarios at a smaller scale, as a test.
+test-cluster: install
+	$(BIN)/python -m pip install -q -e './devel[cluster]'
+	CLUSTER=1 $(BIN)/pytest -m cluster tests/cluster --timeout=1800 $(PYTEST_ARGS)
+
 # Benchmarks (not tests): figures and charts into docs/benchmarks.md.
 bench: install
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
@@ -109,4 +120,4 @@ test-ui: install
 	bash tests/ui/run.sh
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .demo build *.egg-info */*.egg-info */build
+	rm -rf $(VENV) $(COMPAT_VENV) .demo .demo-cluster build *.egg-info */*.egg-info */build

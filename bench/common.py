@@ -352,9 +352,13 @@ def _block(name: str) -> tuple[str, str]:
     return f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
 
 
-def replace_block(text: str, name: str, body: str) -> str:
-    """Put ``body`` between the block's markers (appending the block when it is missing)."""
-    start, end = _block(name)
+def replace_block(text: str, name: str, body: str, markers: tuple[str, str] | None = None) -> str:
+    """Put ``body`` between the block's markers (appending the block when it is missing).
+
+    :param markers: other markers than ``<!-- bench:NAME:start/end -->`` (``name`` is then
+        unused).
+    """
+    start, end = markers or _block(name)
     new = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if pattern.search(text):

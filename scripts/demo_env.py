@@ -291,7 +291,6 @@ class DemoEnvironment:
         return endpoint
 
     def _start_snova(self) -> None:
-        import psycopg2
         from scf_snova_devel.postgres import LocalSnova
 
         data = self.root / "snova"
@@ -305,19 +304,25 @@ class DemoEnvironment:
             self.log(f"  PostgreSQL could not use port {self._ports['snova']}: using another one")
             port = _free_port(avoid=set(self._ports.values()))
             self.snova = LocalSnova(data, password=password, port=port).start()
-        conn = psycopg2.connect(self.snova.uri())
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{DATABASE}"')
-        finally:
-            conn.close()
+        self.ensure_database(DATABASE)
         self.log(
             f"  Snova (PostgreSQL)   {self.snova.host}:{self.snova.port}/{DATABASE}   "
             f"(data: {self._rel(data)})"
         )
+
+    def ensure_database(self, name: str) -> None:
+        """Create the database ``name`` on the embedded PostgreSQL unless it exists."""
+        import psycopg2
+
+        conn = psycopg2.connect(self.snova.uri())
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
 
     @property
     def appid(self) -> str:
@@ -445,13 +450,13 @@ class DemoEnvironment:
     def popen(self, command: list[str], log_name: str, **kwargs: Any) -> subprocess.Popen:
         """Start ``command`` with the Airflow environment in its own process group, output to
         ``logs/<log_name>.log``; stopped by :meth:`stop` if still running."""
+        kwargs.setdefault("cwd", str(REPO))
         with open(self.logs / f"{log_name}.log", "wb") as out:
             child = subprocess.Popen(
                 command,
                 env=kwargs.pop("env", self.env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=str(REPO),
                 start_new_session=True,
                 **kwargs,
             )

@@ -56,13 +56,17 @@ os.environ.update(
 
 
 def pytest_collection_modifyitems(config, items):
-    """``soak`` tests run only under ``make soak`` (``SOAK=1``); ``emulator_only`` tests are
+    """``soak`` tests run only under ``make soak`` (``SOAK=1``), ``cluster`` tests only under
+    ``make test-cluster`` (``CLUSTER=1``); ``emulator_only`` tests are
     skipped on the cloud, ``cloud_only`` ones on the emulator; when the cloud is asked for but
     not configured, everything is skipped, saying why."""
     soak = pytest.mark.skip(reason="soak test: run with `make soak`")
+    cluster = pytest.mark.skip(reason="cluster test: run with `make test-cluster`")
     for item in items:
         if "soak" in item.keywords and os.environ.get("SOAK") != "1":
             item.add_marker(soak)
+        if "cluster" in item.keywords and os.environ.get("CLUSTER") != "1":
+            item.add_marker(cluster)
         if TARGET.skip_reason:
             item.add_marker(pytest.mark.skip(reason=TARGET.skip_reason))
             continue

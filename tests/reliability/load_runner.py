@@ -20,9 +20,13 @@ import sys
 import time
 
 
-def _install_gate(key: str, after: int, fifo: str) -> None:
+def _install_gate(key: str, after: int, fifo: str, claim=None) -> None:
     """Wrap the hook's object stream of ``key``: no real part can pause a stream at a known byte
-    deterministically, so this is the one seam (the stream itself stays the real one)."""
+    deterministically, so this is the one seam (the stream itself stays the real one).
+
+    :param claim: called when the gate is reached; when it returns false, the stream passes
+        without stopping (a gate that holds one process only, whichever gets there first).
+    """
     from airflow_scf_snova.hooks.cos import COSHook
 
     original = COSHook.open_object
@@ -36,6 +40,8 @@ def _install_gate(key: str, after: int, fifo: str) -> None:
         def read(self, size: int = -1) -> bytes:
             if not self._passed and self._read >= after:
                 self._passed = True
+                if claim is not None and not claim():
+                    return self._stream.read(size if size and size > 0 else 65536)
                 print("REACHED", flush=True)
                 with open(fifo) as gate:  # blocks until the test opens the writing end
                     gate.read()

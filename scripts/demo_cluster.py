@@ -79,6 +79,8 @@ def probe(env: ClusterEnvironment, fan: int = 20) -> dict:
 
 def run(env: ClusterEnvironment, scale: dict, which: tuple[str, ...]) -> dict:
     report: dict = {"start_seconds": {k: round(v, 1) for k, v in env.timings.items()}}
+    report["process_groups"] = {name: child.pid for name, child in env.procs.items()}
+    report["worker_env_leaks"] = {name: leaks(env.worker_env(name)) for name in env.workers}
     report["probe"] = probe(env)
     steps = {
         "1": (
@@ -104,7 +106,20 @@ def run(env: ClusterEnvironment, scale: dict, which: tuple[str, ...]) -> dict:
         except Exception as err:  # the report says which scenario failed and how; others run
             report[name] = {"ok": False, "problems": [f"{type(err).__name__}: {err}"]}
         env.log(f"  {json.dumps(report[name])}")
+    for name, child in env.procs.items():  # restarted workers and triggerers are new groups
+        report["process_groups"].setdefault(f"{name} (last)", child.pid)
     return report
+
+
+def leaks(environ: dict[str, str]) -> list[str]:
+    """The variables of a worker's environment that a worker on another machine would not
+    have: the metadata database's DSN, connections, the JWT signing secret."""
+    return sorted(
+        key
+        for key in environ
+        if key.startswith("AIRFLOW_CONN_")
+        or key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__API_AUTH__JWT_SECRET")
+    )
 
 
 def table(report: dict) -> str:

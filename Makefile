@@ -99,7 +99,7 @@ demo-ui: install
 # Celery workers) running the scenarios of docs/scaling.md; its figures go there.
 demo-cluster: install
 	$(BIN)/python -m pip install -q -e './devel[cluster]'
-	$(BIN)/python scripts/demo_cluster.py --scale full
+	$(BIN)/python scripts/demo_cluster.py --scale full --record-docs
 
 # The same cluster and scenarios at a smaller scale, as a test.
 test-cluster: install

@@ -381,7 +381,11 @@ class COSHook(TencentCloudBaseHook):
         return True
 
     def open_object(
-        self, bucket: str, key: str, byte_range: tuple[int, int] | None = None
+        self,
+        bucket: str,
+        key: str,
+        byte_range: tuple[int, int] | None = None,
+        if_match: str | None = None,
     ) -> BinaryIO:
         """A readable binary stream over the object's bytes, read from the network on demand.
 
@@ -392,10 +396,15 @@ class COSHook(TencentCloudBaseHook):
         :param bucket: the bucket, short or full.
         :param key: the key.
         :param byte_range: ``(first, last)`` byte offsets, both inclusive, as HTTP ranges are.
+        :param if_match: an ETag (quoted or not): read the object only while it has this ETag
+            (``If-Match``, GET Object), so the bytes read are exactly that version.
+        :raises ObjectChangedError: ``if_match`` is given and the object has another ETag.
         """
         full = self.full_bucket_name(bucket)
         check_key(key)
         kwargs: dict[str, Any] = {}
+        if if_match is not None:
+            kwargs["IfMatch"] = f'"{normalize_etag(if_match)}"'
         if byte_range is not None:
             first, last = byte_range
             if first < 0 or last < first:

@@ -176,12 +176,15 @@ def test_an_object_overwritten_after_listing_fails_naming_it_nothing_of_it_commi
     assert sorted(row[1] for row in db.ledger()) == ["o/0.csv", "o/1.csv"]
 
 
-def test_the_copy_method_sends_no_head_per_object(db, bucket, objects, run_load, emulator):
-    """A prefix load in copy mode: one LIST page, one GET per object, no HEAD (the GET's
-    ``If-Match`` pins the version the listing gave)."""
+@pytest.mark.parametrize("batch_size", [1, BATCH])
+def test_the_copy_method_sends_no_head_per_object(
+    db, bucket, objects, run_load, emulator, batch_size
+):
+    """A prefix load in copy mode, one transaction per object or batched: one GET per object
+    and no HEAD (the GET's ``If-Match`` pins the version the listing gave)."""
     emulator.control.reset_stats()
 
-    run_load(table="t1", bucket=bucket, prefix="b/", method="copy", batch_size=BATCH)
+    run_load(table="t1", bucket=bucket, prefix="b/", method="copy", batch_size=batch_size)
 
     cos = emulator.control.stats().get("cos", {})
     assert cos.get("HEAD", 0) == 0, cos

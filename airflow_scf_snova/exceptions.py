@@ -12,6 +12,7 @@
           |    +-- TencentCloudNetworkError     the endpoint was unreachable or answered garbage
           |    +-- ResourceNotFoundError        ResourceNotFound.*, COS NoSuchKey/NoSuchBucket
           |    +-- ResourceInUseError           ResourceInUse.*, COS BucketAlreadyExists
+          |    +-- ObjectChangedError           COS PreconditionFailed: not the ETag asked for
           +-- SCFFunctionStateError             a function reached a *Failed state
           +-- SCFWaitTimeoutError               a wait for a status ran past its deadline
           +-- SnovaError                        a Snova (PostgreSQL/Greenplum) operation failed
@@ -36,6 +37,7 @@ THROTTLE_PREFIX = "RequestLimitExceeded"
 NETWORK_CODES = frozenset({"ClientNetworkError", "ServerNetworkError", "ClientError"})
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchUpload"})
 IN_USE_CODES = frozenset({"BucketAlreadyExists", "BucketAlreadyOwnedByYou"})
+PRECONDITION_CODES = frozenset({"PreconditionFailed"})
 
 
 class TencentCloudError(AirflowException):
@@ -97,6 +99,8 @@ class TencentCloudApiError(TencentCloudError):
             return ResourceNotFoundError
         if code.startswith("ResourceInUse") or code in IN_USE_CODES:
             return ResourceInUseError
+        if code in PRECONDITION_CODES:
+            return ObjectChangedError
         return TencentCloudApiError
 
     @classmethod
@@ -125,6 +129,11 @@ class ResourceNotFoundError(TencentCloudApiError):
 
 class ResourceInUseError(TencentCloudApiError):
     """Raised when a resource already exists (duplicate function or trigger name)."""
+
+
+class ObjectChangedError(TencentCloudApiError):
+    """Raised when a conditional COS request (``If-Match``) finds another version of the object
+    (HTTP 412 ``PreconditionFailed``)."""
 
 
 class SCFFunctionStateError(TencentCloudError):

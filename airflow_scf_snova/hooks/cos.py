@@ -37,6 +37,7 @@ from scf_snova_core.names import (
 )
 from scf_snova_core.objects import COSObject, normalize_etag
 
+from airflow_scf_snova.cos.errors import service_error, where
 from airflow_scf_snova.cos.filters import KeyFilter
 from airflow_scf_snova.cos.streams import (
     MultipartUpload,
@@ -47,11 +48,9 @@ from airflow_scf_snova.cos.streams import (
 )
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
-    ResourceInUseError,
     ResourceNotFoundError,
     TencentCloudApiError,
     TencentCloudNetworkError,
-    TencentCloudThrottledError,
     invalid_input,
 )
 from airflow_scf_snova.hooks.base import TencentCloudBaseHook
@@ -62,17 +61,6 @@ if TYPE_CHECKING:
 MiB = 1024 * 1024
 #: The part size of streamed uploads unless told otherwise.
 DEFAULT_PART_SIZE = 8 * MiB
-
-#: Error codes for statuses COS answers without an error body (HEAD requests).
-_BODILESS_CODES = {
-    400: "InvalidRequest",
-    403: "AccessDenied",
-    409: "Conflict",
-    412: "PreconditionFailed",
-    429: "SlowDown",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-}
 
 
 def check_key(key: str) -> str:
@@ -175,40 +163,15 @@ class COSHook(TencentCloudBaseHook):
         try:
             yield
         except CosServiceError as err:
-            raise self._service_error(err, action, bucket, key) from err
+            raise service_error(err, action, bucket, key, self._scrub) from err
         except CosClientError as err:
             raise TencentCloudNetworkError(
-                "ClientError", self._scrub(f"COS {action}{_where(bucket, key)} failed: {err}")
+                "ClientError", self._scrub(f"COS {action}{where(bucket, key)} failed: {err}")
             ) from err
         except OSError as err:  # StreamBody raises IOError on truncated bodies
             raise TencentCloudNetworkError(
-                "ClientError", self._scrub(f"COS {action}{_where(bucket, key)} failed: {err}")
+                "ClientError", self._scrub(f"COS {action}{where(bucket, key)} failed: {err}")
             ) from err
-
-    def _service_error(self, err, action: str, bucket: str | None, key: str | None):
-        code = str(err.get_error_code() or "Unknown")
-        status = err.get_status_code()
-        message = self._scrub(str(err.get_error_msg() or ""))
-        request_id = err.get_request_id()
-        headers = err.get_digest_msg()
-        if code == "Unknown" and not isinstance(headers, dict) and hasattr(headers, "get"):
-            # A HEAD answer (other than 404) has no body: the SDK hands over the response
-            # headers instead of an error document. Name the error by its status and keep the
-            # request id, which COS always sends as a header.
-            request_id = headers.get("x-cos-request-id") or request_id
-            code = _BODILESS_CODES.get(status, f"HTTP{status}")
-            message = f"HTTP {status} without details (HEAD answers carry no error body)"
-        text = f"{action}{_where(bucket, key)}: {message}"
-        request_id = None if request_id in (None, "", "Unknown") else str(request_id)
-        cls = TencentCloudApiError.class_for(code)
-        if status == 404 and cls is TencentCloudApiError:
-            # HEAD answers carry no body: the SDK invents ``NoSuchResource``.
-            cls = ResourceNotFoundError
-        if status == 409 and cls is TencentCloudApiError:
-            cls = ResourceInUseError
-        if (status == 429 or code == "SlowDown") and cls is TencentCloudApiError:
-            cls = TencentCloudThrottledError
-        return cls(code, text, request_id, status)
 
     # -- listing -----------------------------------------------------------------------------------
     def iter_objects(
@@ -389,7 +352,11 @@ class COSHook(TencentCloudBaseHook):
         return True
 
     def open_object(
-        self, bucket: str, key: str, byte_range: tuple[int, int] | None = None
+        self,
+        bucket: str,
+        key: str,
+        byte_range: tuple[int, int] | None = None,
+        if_match: str | None = None,
     ) -> BinaryIO:
         """A readable binary stream over the object's bytes, read from the network on demand.
 
@@ -400,10 +367,15 @@ class COSHook(TencentCloudBaseHook):
         :param bucket: the bucket, short or full.
         :param key: the key.
         :param byte_range: ``(first, last)`` byte offsets, both inclusive, as HTTP ranges are.
+        :param if_match: an ETag (quoted or not): read the object only while it has this ETag
+            (``If-Match``, GET Object), so the bytes read are exactly that version.
+        :raises ObjectChangedError: ``if_match`` is given and the object has another ETag.
         """
         full = self.full_bucket_name(bucket)
         check_key(key)
         kwargs: dict[str, Any] = {}
+        if if_match is not None:
+            kwargs["IfMatch"] = f'"{normalize_etag(if_match)}"'
         if byte_range is not None:
             first, last = byte_range
             if first < 0 or last < first:
@@ -584,9 +556,3 @@ class COSHook(TencentCloudBaseHook):
         full = self.full_bucket_name(bucket)
         with self._translate("head bucket", full):
             return bool(self.conn.bucket_exists(Bucket=full))
-
-
-def _where(bucket: str | None, key: str | None) -> str:
-    if key is not None:
-        return f" {bucket}/{key}"
-    return f" {bucket}" if bucket else ""

@@ -3,8 +3,13 @@
 :class:`SnovaLoader` owns the transactions; a row source (:mod:`.sources`) puts one object's rows
 into a relation inside the transaction it is given. Transactions per mode (see ``docs/snova.md``):
 
-- ``append`` and ``upsert``: one transaction per object holding the table's advisory lock, the
-  ledger check, the rows and the ledger row. An object version already in the ledger is skipped.
+- ``append`` with a source that batches (``copy``): one transaction per batch of consecutive
+  objects (:mod:`.batches`) holding the table's advisory lock, one ledger lookup, each object's
+  rows and one insert of their ledger rows. When it fails, the batch is loaded again one object
+  per transaction, so the objects before the failing one commit and the error names it.
+- ``append`` otherwise, and ``upsert``: one transaction per object holding the table's advisory
+  lock, the ledger check, the rows and the ledger row. An object version already in the ledger
+  is skipped.
 - ``replace``: one transaction for the whole run: lock, ``DELETE`` the table and its ledger
   entries, load every object, record them, commit. Readers see the old contents until commit.
 
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from scf_snova_core.ledger import LedgerEntry, LoadLedger
 from scf_snova_core.loads import LOADED, SKIPPED, LoadResult
+from scf_snova_core.objects import normalize_etag
 from scf_snova_core.sql import (
     canonical_table,
     column_list,
@@ -36,10 +42,12 @@ from scf_snova_core.sql import (
 
 from airflow_scf_snova.exceptions import (
     InvalidInputError,
+    ObjectChangedError,
     SnovaError,
     SnovaLoadError,
     TencentCloudError,
 )
+from airflow_scf_snova.snova.batches import plan_batches
 
 if TYPE_CHECKING:
     from psycopg2.sql import Composable
@@ -75,7 +83,8 @@ class SnovaLoader:
     :param source: the row source.
     :param spec: what to load.
     :param head_object: ``(bucket, key) -> COSObject``, to check that an object did not change
-        while it was loaded (its ETag is compared before commit).
+        while it was loaded (its ETag is compared before commit), for a source that does not
+        read the listed version itself (``RowSource.reads_listed_version``).
     :param logger: where progress goes (the task's logger).
     """
 
@@ -140,6 +149,12 @@ class SnovaLoader:
         :raises SnovaLoadError: an object failed (nothing of it was committed; in ``append`` and
             ``upsert`` mode the objects before it stay committed, in ``replace`` mode nothing is).
         """
+        try:
+            return self._run(objects)
+        finally:
+            self.source.close()
+
+    def _run(self, objects: Sequence[COSObject]) -> list[LoadResult]:
         target = self.resolve_target()
         self.prepare()
         if self.spec.mode == "replace":
@@ -147,10 +162,136 @@ class SnovaLoader:
                 self.log.warning("No objects to load: %s is left unchanged", target.name)
                 return []
             return self._replace(target, objects)
+        if self.spec.mode == "append" and self.source.batches and self.spec.batch_size > 1:
+            results: list[LoadResult] = []
+            for batch in plan_batches(objects, self.spec.batch_size, self.spec.batch_bytes):
+                results.extend(self._load_batch(target, batch))
+            return results
+        return [self._load_one(target, obj) for obj in objects]
+
+    def _load_batch(self, target: TargetTable, batch: Sequence[COSObject]) -> list[LoadResult]:
+        """``batch`` in one transaction; if that fails and the connection lives, the batch again
+        one object per transaction (the ledger skips nothing of the failed attempt: it was
+        rolled back), so the objects before the failing one commit and its error names it."""
+        if len(batch) == 1:
+            return [self._load_one(target, batch[0])]
+        try:
+            return self._load_together(target, batch)
+        except (SnovaLoadError, InvalidInputError) as err:
+            self.source.prefetch([])
+            if not self._object_failed(err):
+                raise
+            self.log.warning(
+                "The transaction of %d object(s) from %s failed (%s): loading them again one "
+                "object per transaction",
+                len(batch),
+                batch[0].url,
+                err,
+            )
+            return [self._load_one(target, obj) for obj in batch]
+
+    def _object_failed(self, err: BaseException) -> bool:
+        """Whether ``err`` may be one object's fault, so that loading the batch again one object
+        per transaction finds out which: not when the connection is gone, and not when the
+        statement was cancelled (``on_kill``, ``statement_timeout``) or the server went away."""
+        import psycopg2
+
+        return not self.conn.closed and not isinstance(err.__cause__, psycopg2.OperationalError)
+
+    def _load_together(self, target: TargetTable, batch: Sequence[COSObject]) -> list[LoadResult]:
         results: list[LoadResult] = []
-        for obj in objects:
-            results.append(self._load_one(target, obj))
+        entries: list[LedgerEntry] = []
+        current: COSObject | None = None
+        with self._undone_on_error(lambda: current or batch[0]):
+            with self.conn.cursor() as cur:
+                self.ledger.lock_table(cur, target.name)
+                found = self._find_loaded(cur, target, batch)
+                todo = [o for o in batch if (o.bucket, o.key, normalize_etag(o.etag)) not in found]
+                for obj in todo:
+                    self.source.check(obj)
+                self.source.prefetch(todo)
+                together = self._copy_together(cur, target, todo)
+                for obj in batch:
+                    current = obj
+                    started = time.monotonic()
+                    entry = found.get((obj.bucket, obj.key, normalize_etag(obj.etag)))
+                    if entry is not None:
+                        results.append(self._skipped(target, obj, entry, started))
+                        continue
+                    if together is not None:
+                        rows, rejected = together[id(obj)], 0
+                    else:
+                        rows, rejected = self._load_in_batch(cur, target, obj)
+                    entries.append(self._entry(target, obj, rows, rejected))
+                    results.append(
+                        LoadResult(obj, rows, LOADED, time.monotonic() - started, rejected)
+                    )
+                self.ledger.record_many(cur, entries)
+            self._commit(batch[-1])
+        for result in results:
+            if result.status == LOADED:
+                self._log_loaded(target, result)
         return results
+
+    def _find_loaded(
+        self, cur: Any, target: TargetTable, batch: Sequence[COSObject]
+    ) -> dict[tuple[str, str, str], dict]:
+        """``{(bucket, key, etag): ledger entry}`` of the batch's loaded versions, one query per
+        bucket."""
+        found: dict[tuple[str, str, str], dict] = {}
+        for bucket in dict.fromkeys(obj.bucket for obj in batch):
+            keys = [obj.key for obj in batch if obj.bucket == bucket]
+            for (key, etag), entry in self.ledger.find_loaded(
+                cur, target.name, bucket, keys
+            ).items():
+                found[(bucket, key, etag)] = entry
+        return found
+
+    def _copy_together(
+        self, cur: Any, target: TargetTable, objects: Sequence[COSObject]
+    ) -> dict[int, int] | None:
+        """The source's one-statement load of ``objects`` (``RowSource.load_together``):
+        ``{id(object): rows}``, or ``None`` when it cannot. A read error fails the batch (which
+        is then loaded one object per transaction, naming the object that fails)."""
+        try:
+            counts = self.source.load_together(cur, target.relation, target, objects)
+        except (OSError, EOFError, TencentCloudError) as err:
+            if isinstance(err, (SnovaError, InvalidInputError)):
+                raise
+            raise SnovaLoadError(
+                objects[0].key, redact(f"reading the batch failed: {err}", self.source.secrets)
+            ) from err
+        if counts is None:
+            return None
+        self.log.info(
+            "One COPY loaded %d object(s), %d row(s), from %s on",
+            len(objects),
+            sum(counts),
+            objects[0].url,
+        )
+        return {id(obj): rows for obj, rows in zip(objects, counts, strict=True)}
+
+    def _load_in_batch(self, cur: Any, target: TargetTable, obj: COSObject) -> tuple[int, int]:
+        """One object's rows inside a batch's transaction (the step a savepoint would wrap)."""
+        return self._insert(cur, target.relation, target, obj)
+
+    def _skipped(
+        self, target: TargetTable, obj: COSObject, found: dict, started: float
+    ) -> LoadResult:
+        """The result of an object version the ledger records, logged with who loaded it."""
+        self.log.info(
+            "Skipped %s (etag %s): already loaded into %s at %s by %s/%s (%d rows)",
+            obj.url,
+            obj.etag,
+            target.name,
+            found["loaded_at"],
+            found["dag_id"],
+            found["run_id"],
+            found["rows"],
+        )
+        return LoadResult(
+            obj, int(found["rows"]), SKIPPED, time.monotonic() - started, int(found["rejected"])
+        )
 
     def _load_one(self, target: TargetTable, obj: COSObject) -> LoadResult:
         started = time.monotonic()
@@ -161,23 +302,7 @@ class SnovaLoader:
                 found = self.ledger.find(cur, target.name, obj.bucket, obj.key, obj.etag)
                 if found is not None:
                     self.conn.rollback()
-                    self.log.info(
-                        "Skipped %s (etag %s): already loaded into %s at %s by %s/%s (%d rows)",
-                        obj.url,
-                        obj.etag,
-                        target.name,
-                        found["loaded_at"],
-                        found["dag_id"],
-                        found["run_id"],
-                        found["rows"],
-                    )
-                    return LoadResult(
-                        obj,
-                        int(found["rows"]),
-                        SKIPPED,
-                        time.monotonic() - started,
-                        int(found["rejected"]),
-                    )
+                    return self._skipped(target, obj, found, started)
                 if self.spec.mode == "upsert":
                     rows, rejected = self._upsert(cur, target, obj)
                 else:
@@ -230,6 +355,13 @@ class SnovaLoader:
 
         try:
             rows, rejected = self.source.load(cur, relation, target, obj)
+        except ObjectChangedError as err:
+            raise SnovaLoadError(
+                obj.key,
+                f"the object is no longer the version listed (etag {obj.etag}): it was "
+                "overwritten or deleted; nothing of it was committed, run the load again to load "
+                "the current version",
+            ) from err
         except psycopg2.Error as err:
             reason, line = describe_db_error(err, self.source.secrets)
             raise SnovaLoadError(obj.key, reason, line) from err
@@ -272,7 +404,7 @@ class SnovaLoader:
         return rows, rejected
 
     def _check_unchanged(self, obj: COSObject) -> None:
-        if self.head_object is None:
+        if self.head_object is None or self.source.reads_listed_version:
             return
         current = self.head_object(obj.bucket, obj.key).etag
         if current != obj.etag:
@@ -282,21 +414,21 @@ class SnovaLoader:
                 "nothing was committed, run the load again to load the new version",
             )
 
+    def _entry(self, target: TargetTable, obj: COSObject, rows: int, rejected: int) -> LedgerEntry:
+        return LedgerEntry.of(
+            target.name,
+            obj,
+            rows,
+            rejected,
+            dag_id=self.spec.dag_id,
+            run_id=self.spec.run_id,
+            task_id=self.spec.task_id,
+        )
+
     def _record(
         self, cur: Any, target: TargetTable, obj: COSObject, rows: int, rejected: int
     ) -> None:
-        self.ledger.record(
-            cur,
-            LedgerEntry.of(
-                target.name,
-                obj,
-                rows,
-                rejected,
-                dag_id=self.spec.dag_id,
-                run_id=self.spec.run_id,
-                task_id=self.spec.task_id,
-            ),
-        )
+        self.ledger.record(cur, self._entry(target, obj, rows, rejected))
 
     def _commit(self, obj: COSObject) -> None:
         import psycopg2

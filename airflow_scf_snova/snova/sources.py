@@ -12,10 +12,12 @@ once per object. psycopg2 is imported inside the methods.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scf_snova_core.cos_ext import CosExtLocation, ExternalTableDDL, prefix_collisions
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
     from airflow_scf_snova.hooks.cos import COSHook
     from airflow_scf_snova.snova.loader import TargetTable
 
+#: Objects up to this size are read ahead whole by a batch (:meth:`CopySource.prefetch`).
+PREFETCH_MAX_BYTES = 256 * 1024
+#: GETs in flight while a batch reads ahead.
+PREFETCH_THREADS = 8
 _PG_SKIPPED = re.compile(r"(\d+) rows? (?:was|were) skipped")
 _GP_REJECTED = re.compile(r"(?i)found (\d+) data formatting errors?")
 
@@ -65,6 +71,12 @@ class RowSource:
     """
 
     method = ""
+    #: Whether :meth:`load` reads exactly ``obj.etag`` (or fails with
+    #: :class:`~airflow_scf_snova.exceptions.ObjectChangedError`), so the loader needs no HEAD
+    #: after the load to know the version it loaded.
+    reads_listed_version = False
+    #: Whether several objects may share one transaction (``LoadSpec.batch_size``).
+    batches = False
 
     def __init__(
         self,
@@ -87,6 +99,22 @@ class RowSource:
     def prepare(self, cur: Any) -> None:
         """Once per run, before any object (its own transaction, committed by the caller)."""
 
+    def prefetch(self, objects: Sequence[COSObject]) -> None:
+        """Start reading ``objects`` ahead of :meth:`load`, which will be called for each of
+        them in this order (a batch's transaction); a source that does not read ahead ignores
+        it."""
+
+    def load_together(
+        self, cur: Any, relation: Composable, target: TargetTable, objects: Sequence[COSObject]
+    ) -> list[int] | None:
+        """Insert the rows of all ``objects`` with one statement, when this source can tell how
+        many rows each held; returns those counts, or ``None`` (nothing was done: the caller
+        loads them one by one with :meth:`load`)."""
+        return None
+
+    def close(self) -> None:
+        """Once per run, at its end, whatever happened (frees what :meth:`prefetch` holds)."""
+
     def check(self, obj: COSObject) -> None:
         """Refuse an object this source cannot load exactly (before its transaction)."""
 
@@ -106,9 +134,13 @@ class CopySource(RowSource):
     """
 
     method = "copy"
+    reads_listed_version = True
+    batches = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[tuple[str, str, str], Future] = {}
         if self.reject_limit is not None and not self.server.greenplum:
             if self.server.version_num < PG_ON_ERROR:
                 raise SnovaError(
@@ -135,9 +167,84 @@ class CopySource(RowSource):
             )
         return stmt
 
+    def prefetch(self, objects: Sequence[COSObject]) -> None:
+        """Read the small objects (up to :data:`PREFETCH_MAX_BYTES`) of a batch into memory,
+        :data:`PREFETCH_THREADS` GETs at a time, while the earlier ones are copied: with small
+        objects the GET's round trip, not the bytes, is what costs. A batch holds at most
+        ``LoadSpec.batch_bytes``; what an object's read raised is raised by its :meth:`load`.
+        What an earlier call read and no :meth:`load` used is dropped."""
+        self._drop_ahead()
+        small = [obj for obj in objects if obj.size <= PREFETCH_MAX_BYTES]
+        if len(small) < 2:
+            return
+        if self._pool is None:
+            self.cos.conn  # noqa: B018 -- build the SDK client once, before the threads use it
+            self._pool = ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="cos-prefetch")
+        for obj in small:
+            self._ahead[_version(obj)] = self._pool.submit(self._read, obj)
+        wait(list(self._ahead.values()))
+
+    def _read(self, obj: COSObject) -> bytes:
+        with self.open_stream(obj) as stream:
+            return stream.read()
+
+    def _drop_ahead(self) -> None:
+        for future in self._ahead.values():
+            future.cancel()
+        self._ahead.clear()
+
+    def close(self) -> None:
+        self._drop_ahead()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     def open_stream(self, obj: COSObject):
-        """The object's bytes (the COS hook's streaming reader)."""
-        return self.cos.open_object(obj.bucket, obj.key)
+        """The bytes of exactly the version ``obj.etag`` names (the COS hook's streaming reader,
+        with ``If-Match``: another version raises
+        :class:`~airflow_scf_snova.exceptions.ObjectChangedError`)."""
+        return self.cos.open_object(obj.bucket, obj.key, if_match=obj.etag)
+
+    def load_together(
+        self, cur: Any, relation: Composable, target: TargetTable, objects: Sequence[COSObject]
+    ) -> list[int] | None:
+        """One ``COPY`` of the prefetched objects joined, when each object's rows can be counted
+        from its bytes (:func:`countable_rows`) and no rows may be rejected. The server's count
+        must equal the sum, or :class:`SnovaLoadError` is raised (the caller rolls back and loads
+        the objects one by one, which also names the object a database error is about)."""
+        if self.reject_limit is not None or len(objects) < 2:
+            return None
+        if any(_version(obj) not in self._ahead for obj in objects):
+            return None
+        parts: list[bytes] = []
+        counts: list[int] = []
+        for n, obj in enumerate(objects):
+            raw = io.BytesIO(self._ahead[_version(obj)].result())
+            with decompressing_reader(raw, self.fmt.compression) as plain:
+                counted = countable_rows(plain.read(), self.fmt, first=n == 0)
+            if counted is None:
+                return None
+            parts.append(counted[0])
+            counts.append(counted[1])
+        for obj in objects:
+            self._ahead.pop(_version(obj))
+        cur.copy_expert(
+            self.statement(relation, target.load_columns), io.BytesIO(b"".join(parts)), COPY_CHUNK
+        )
+        if cur.rowcount != sum(counts):
+            raise SnovaLoadError(
+                objects[0].key,
+                f"one COPY of {len(objects)} objects from here loaded {cur.rowcount} rows where "
+                f"their lines add up to {sum(counts)}",
+            )
+        return counts
+
+    def _body(self, obj: COSObject):
+        """What :meth:`prefetch` read of ``obj`` (once), or its stream."""
+        ahead = self._ahead.pop(_version(obj), None)
+        if ahead is None:
+            return self.open_stream(obj)
+        return io.BytesIO(ahead.result())
 
     def load(
         self, cur: Any, relation: Composable, target: TargetTable, obj: COSObject
@@ -147,7 +254,7 @@ class CopySource(RowSource):
         stmt = self.statement(relation, target.load_columns)
         notices = cur.connection.notices
         del notices[:]
-        with self.open_stream(obj) as raw:
+        with self._body(obj) as raw:
             reader = RecordingReader(decompressing_reader(raw, self.fmt.compression))
             try:
                 cur.copy_expert(stmt, reader, size=COPY_CHUNK)
@@ -170,6 +277,40 @@ class CopySource(RowSource):
                     f"{rejected} rows were rejected, more than reject_limit {self.reject_limit}",
                 )
         return rows, rejected
+
+
+def _version(obj: COSObject) -> tuple[str, str, str]:
+    return (obj.bucket, obj.key, obj.etag)
+
+
+def countable_rows(body: bytes, fmt: LoadFormat, first: bool) -> tuple[bytes, int] | None:
+    """``(bytes, rows)`` of one object's decompressed body as it may be joined to others in one
+    ``COPY`` (its header line cut unless it comes ``first``, a final newline added), when every
+    line is one row: no CSV quote character (a quoted field may hold a newline), no backslash
+    before a line end or a ``.`` (a continued line, an end-of-data marker), no carriage return
+    that does not end a line. ``None`` otherwise: such an object is copied alone.
+
+    :param body: the object's bytes, decompressed.
+    :param fmt: its format.
+    :param first: whether it comes first (its header line is kept for ``COPY ... HEADER`` to
+        skip; the others' are cut). The rows never count a header line.
+    """
+    if fmt.format == "csv":
+        quote = fmt.quote or '"'
+        if not quote.isascii() or quote.encode("ascii") in body:
+            return None
+    if b"\\\n" in body or b"\\\r" in body or b"\\." in body:
+        return None
+    if body.count(b"\r") != body.count(b"\r\n"):
+        return None
+    header = b""
+    if fmt.header:
+        cut = body.find(b"\n")
+        header, body = (body, b"") if cut < 0 else (body[: cut + 1], body[cut + 1 :])
+    if body and not body.endswith(b"\n"):
+        body += b"\r\n" if b"\r\n" in header + body else b"\n"
+    rows = body.count(b"\n")
+    return (header + body if first else body), rows
 
 
 def count_rejected(notices: Sequence[str], greenplum: bool) -> int:

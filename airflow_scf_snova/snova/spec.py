@@ -23,6 +23,10 @@ from airflow_scf_snova.exceptions import InvalidInputError, invalid_input
 EXPORT_METHODS = ("copy", "external_table")
 #: Bytes per multipart part of an export.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+#: Objects per transaction of an ``append`` load with the ``copy`` method (``docs/snova.md``).
+DEFAULT_BATCH_SIZE = 50
+#: A batch closes once its objects hold this many bytes, so large objects keep one each.
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 
 def check_choice(value: Any, choices: Sequence[str], what: str) -> str:
@@ -66,6 +70,13 @@ def check_upsert_keys(mode: str, keys: list[str] | None, columns: list[str] | No
         missing = [k for k in keys if k not in columns]
         if missing:
             raise InvalidInputError(f"upsert_keys {missing!r} are not in columns")
+
+
+def check_positive(value: Any, what: str) -> int:
+    """A positive ``int`` (not a ``bool``), or :class:`InvalidInputError` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{what} must be a positive integer, got {value!r}")
+    return value
 
 
 def check_reject_limit(value: Any) -> int | None:
@@ -127,6 +138,9 @@ class LoadSpec:
     :param dag_id: recorded in the ledger.
     :param run_id: recorded in the ledger.
     :param task_id: recorded in the ledger.
+    :param batch_size: at most this many objects per transaction (``append`` mode, ``copy``
+        method; the other layouts load one object per transaction).
+    :param batch_bytes: a batch closes once its objects hold this many bytes.
     :raises InvalidInputError: any of them is invalid.
     """
 
@@ -141,8 +155,12 @@ class LoadSpec:
     dag_id: str | None = None
     run_id: str | None = None
     task_id: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_bytes: int = DEFAULT_BATCH_BYTES
 
     def __post_init__(self) -> None:
+        check_positive(self.batch_size, "batch_size")
+        check_positive(self.batch_bytes, "batch_bytes")
         check_table(self.table)
         check_table(self.ledger_table)
         check_choice(self.mode, loads.MODES, "mode")

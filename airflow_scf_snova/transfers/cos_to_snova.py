@@ -14,9 +14,11 @@ from scf_snova_core.loads import METHODS, MODES
 from airflow_scf_snova.exceptions import InvalidInputError
 from airflow_scf_snova.operators.base import is_templated, tencentcloud_template_fields
 from airflow_scf_snova.snova.spec import (
+    DEFAULT_BATCH_SIZE,
     LoadSpec,
     check_choice,
     check_names,
+    check_positive,
     check_reject_limit,
     check_table,
     check_upsert_keys,
@@ -65,6 +67,10 @@ class COSToSnovaOperator(COSSnovaTransferOperator):
     :param reject_limit: rows per object that may be rejected as malformed and skipped
         (counted and reported); ``None`` fails on the first bad row.
     :param ledger_table: the ledger, created on first use. (templated)
+    :param batch_size: ``append`` mode with the ``copy`` method: at most this many objects
+        commit in one transaction (and at most 16 MiB of them); a failing object still fails
+        alone, naming itself, with the objects before it committed. ``1``: one transaction
+        per object.
     :param snova_conn_id: the ``snova`` connection. (templated)
     :param tencentcloud_conn_id: the ``tencentcloud`` connection. (templated)
     :param region: overrides the connection's COS region. (templated)
@@ -104,6 +110,7 @@ class COSToSnovaOperator(COSSnovaTransferOperator):
         method: str = "auto",
         reject_limit: int | None = None,
         ledger_table: str = DEFAULT_LEDGER_TABLE,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -127,6 +134,7 @@ class COSToSnovaOperator(COSSnovaTransferOperator):
         self.mode = check_choice(mode, MODES, "mode")
         self.method = check_choice(method, METHODS, "method")
         self.reject_limit = check_reject_limit(reject_limit)
+        self.batch_size = check_positive(batch_size, "batch_size")
         if keys is not None and prefix is not None:
             raise InvalidInputError("give either keys or prefix, not both")
         if keys is None and prefix is None:
@@ -165,6 +173,7 @@ class COSToSnovaOperator(COSSnovaTransferOperator):
             dag_id=getattr(ti, "dag_id", None),
             run_id=context.get("run_id") or getattr(ti, "run_id", None),
             task_id=self.task_id,
+            batch_size=self.batch_size,
         )
         objects = resolve_objects(
             self.cos_hook,

@@ -181,27 +181,71 @@ class LoadLedger:
         )
         return {(key, normalize_etag(etag)) for key, etag in cur.fetchall()}
 
-    def record(self, cur: Any, entry: LedgerEntry) -> None:
-        """Insert ``entry`` (in the transaction that loaded the rows)."""
+    def find_loaded(
+        self, cur: Any, target_table: str, bucket: str, keys: Sequence[str]
+    ) -> dict[tuple[str, str], dict]:
+        """:meth:`find` for many keys in one query: ``{(key, etag): entry}`` of the versions of
+        ``keys`` that ``target_table`` has loaded from ``bucket`` (ETags normalised). Call after
+        :meth:`lock_table` in the same READ COMMITTED transaction.
+
+        :param cur: a psycopg2 cursor.
+        :param target_table: the canonical ``schema.table``.
+        :param bucket: the full bucket name, as the loads record it.
+        :param keys: the object keys to look up.
+        """
         from psycopg2 import sql
 
+        if not keys:
+            return {}
         cur.execute(
             sql.SQL(
-                "INSERT INTO {} (target_table, bucket, key, etag, rows, rejected, dag_id, run_id, "
-                "task_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                "SELECT key, etag, rows, rejected, loaded_at, dag_id, run_id FROM {} "
+                "WHERE target_table = %s AND bucket = %s AND key = ANY(%s)"
             ).format(self.relation),
-            (
-                entry.target_table,
-                entry.bucket,
-                entry.key,
-                normalize_etag(entry.etag),
-                entry.rows,
-                entry.rejected,
-                entry.dag_id,
-                entry.run_id,
-                entry.task_id,
-            ),
+            (target_table, bucket, list(keys)),
         )
+        return {
+            (row[0], normalize_etag(row[1])): dict(
+                zip(("rows", "rejected", "loaded_at", "dag_id", "run_id"), row[2:])
+            )
+            for row in cur.fetchall()
+        }
+
+    def record_many(self, cur: Any, entries: Sequence[LedgerEntry]) -> None:
+        """Insert ``entries`` with one statement (in the transaction that loaded their rows)."""
+        from psycopg2 import sql
+        from psycopg2.extras import execute_values
+
+        if not entries:
+            return
+        execute_values(
+            cur,
+            sql.SQL(
+                "INSERT INTO {} (target_table, bucket, key, etag, rows, rejected, dag_id, run_id, "
+                "task_id) VALUES %s"
+            )
+            .format(self.relation)
+            .as_string(cur),
+            [
+                (
+                    e.target_table,
+                    e.bucket,
+                    e.key,
+                    normalize_etag(e.etag),
+                    e.rows,
+                    e.rejected,
+                    e.dag_id,
+                    e.run_id,
+                    e.task_id,
+                )
+                for e in entries
+            ],
+            page_size=len(entries),
+        )
+
+    def record(self, cur: Any, entry: LedgerEntry) -> None:
+        """Insert ``entry`` (in the transaction that loaded the rows)."""
+        self.record_many(cur, [entry])
 
     def forget_table(self, cur: Any, target_table: str) -> int:
         """Delete the entries of ``target_table`` (``mode="replace"`` empties the table in the

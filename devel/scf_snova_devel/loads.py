@@ -145,8 +145,8 @@ def block_stream(monkeypatch):
     def install(key: str, after_bytes: int):
         reached, gate = threading.Event(), threading.Event()
 
-        def open_object(self, bucket, obj_key, byte_range=None):
-            stream = original(self, bucket, obj_key, byte_range)
+        def open_object(self, bucket, obj_key, byte_range=None, if_match=None):
+            stream = original(self, bucket, obj_key, byte_range, if_match)
             if obj_key == key:
                 return BlockingStream(stream, after_bytes, reached, gate)
             return stream

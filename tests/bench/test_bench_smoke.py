@@ -21,6 +21,7 @@ from bench import (
     load_throughput,
     parse_cost,
     sensor_cost,
+    small_files,
 )
 from bench.common import Section, publish
 from bench.env import BenchEnv
@@ -114,6 +115,12 @@ def test_load_throughput_loads_every_row_on_every_side(env):
         "download + insert_rows",
     }
     assert all(row[6] > 0 for row in section.rows)  # a peak RSS for every loading process
+
+
+def test_small_files_loads_every_row_on_every_side(env):
+    section = small_files.run(env, objects=12, kb=2, reps=1, batch=5)
+    _check(section, "Objects/s", 6)
+    assert len(section.verdicts) == 5
 
 
 def test_publish_writes_the_section_and_the_summary(tmp_path, capsys):

@@ -58,8 +58,8 @@ def _install_gate(key: str, after: int, fifo: str, claim=None) -> None:
         def __exit__(self, *exc) -> None:
             self.close()
 
-    def open_object(self, bucket, obj_key, byte_range=None):
-        stream = original(self, bucket, obj_key, byte_range)
+    def open_object(self, bucket, obj_key, byte_range=None, if_match=None):
+        stream = original(self, bucket, obj_key, byte_range, if_match)
         return GatedStream(stream) if obj_key == key else stream
 
     COSHook.open_object = open_object

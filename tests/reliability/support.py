@@ -225,8 +225,8 @@ class StreamGate:
 
         original = COSHook.open_object
 
-        def open_object(hook, bucket, key, byte_range=None):
-            stream = original(hook, bucket, key, byte_range)
+        def open_object(hook, bucket, key, byte_range=None, if_match=None):
+            stream = original(hook, bucket, key, byte_range, if_match)
             return self.wrap(stream) if key == self.key else stream
 
         monkeypatch.setattr(COSHook, "open_object", open_object)

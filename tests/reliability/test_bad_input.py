@@ -153,7 +153,9 @@ def test_object_deleted_after_the_loaders_listing(db, emulator, bucket, put, run
 
     def first_try():
         try:
-            run_load(table="t", bucket=bucket, prefix="m/")
+            # One object per transaction, each streamed when its turn comes: a batch would read
+            # all three ahead, m/2 included, before the gate opens.
+            run_load(table="t", bucket=bucket, prefix="m/", batch_size=1)
         except Exception as err:
             outcome["error"] = err
 

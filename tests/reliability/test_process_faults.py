@@ -32,7 +32,15 @@ def three_objects(db, put):
 def _start_gated(bucket, tmp_path) -> LoadProcess:
     child = LoadProcess(
         {
-            "operator": {"table": "t1", "bucket": bucket, "prefix": "k/", "method": "copy"},
+            # One object per transaction, so that k/1 commits before k/2 is cut off (a batch
+            # dies with its connection whole: tests/transfers/test_cos_to_snova_exactly_once.py)
+            "operator": {
+                "table": "t1",
+                "bucket": bucket,
+                "prefix": "k/",
+                "method": "copy",
+                "batch_size": 1,
+            },
             "run_id": "first_try",
         },
         env=dict(os.environ),

@@ -83,7 +83,9 @@ class EmulatedExternalTableSource(ExternalTableSource):
         columns = [c for c, _ in ddl.columns]
         table = TargetTable(ddl.name, relation, dict(ddl.columns), columns)
         loc = ddl.location
-        _, self._rejected = copy.load(cur, relation, table, cos_object(loc.bucket, loc.prefix))
+        # cos_ext reads whatever version is there: so does this, through its current ETag.
+        current = self.cos.head_object(loc.bucket, loc.prefix)
+        _, self._rejected = copy.load(cur, relation, table, current)
 
     def drop_external_table(self, cur, ddl):
         cur.execute(sql.SQL("DROP TABLE {}").format(quote_table(ddl.name)))

@@ -237,8 +237,8 @@ class ClusterEnvironment(DemoEnvironment):
         )
         return env
 
-    def _base_env(self) -> dict[str, str]:
-        env = super()._base_env()
+    def base_env(self) -> dict[str, str]:
+        env = super().base_env()
         env.update(self._celery_env() if self.redis is not None else {})
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.snova.uri(METADATA_DATABASE).replace(
             "postgresql://", "postgresql+psycopg2://", 1

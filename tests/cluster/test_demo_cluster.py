@@ -71,7 +71,9 @@ def report(killed_run) -> dict:
         timeout=2200,
     )
     path = root / "report.json"
-    assert path.exists(), f"no report; exit {result.returncode}:\n{result.stdout[-4000:]}"
+    assert path.exists(), (
+        f"no report; exit {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     report = json.loads(path.read_text())
     report["_stdout"] = result.stdout
     report["_returncode"] = result.returncode

@@ -24,12 +24,26 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench.common import DOC, load_average, markdown_table, publish, replace_block, source_commit
 
-NAMES = ("parse_cost", "invoke_overhead", "emulator_io", "sensor_cost", "load_throughput")
+NAMES = (
+    "parse_cost",
+    "invoke_overhead",
+    "emulator_io",
+    "sensor_cost",
+    "load_throughput",
+    "push_latency",
+)
 
 
 def _benchmarks(env, quick: bool, reps: int | None):
     """name -> a callable producing its Section, at full or toy size."""
-    from bench import emulator_io, invoke_overhead, load_throughput, parse_cost, sensor_cost
+    from bench import (
+        emulator_io,
+        invoke_overhead,
+        load_throughput,
+        parse_cost,
+        push_latency,
+        sensor_cost,
+    )
 
     def r(full: int, toy: int) -> int:
         return reps if reps is not None else (toy if quick else full)
@@ -49,6 +63,9 @@ def _benchmarks(env, quick: bool, reps: int | None):
         ),
         "load_throughput": lambda: load_throughput.run(
             env, sizes_mb=(0.2,) if quick else (10, 100, 1000), reps=r(5, 1)
+        ),
+        "push_latency": lambda: push_latency.run(
+            env, uploads=3 if quick else 20, window=6.0 if quick else 60.0
         ),
     }
 

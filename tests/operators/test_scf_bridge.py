@@ -71,7 +71,7 @@ def test_deploys_the_shipped_function_with_its_trigger_and_retries(
 ):
     from airflow.sdk._shared.secrets_masker import redact
 
-    result = bridge_op(function_name, bucket, airflow_api).execute(CONTEXT)
+    result = bridge_op(function_name, bucket, airflow_api, async_retries=1).execute(CONTEXT)
     assert result["created"] is True
     assert result["asset_uri"] == f"cos://{bucket}/incoming"  # as Airflow stores it
     assert result["triggers_changed"] is True
@@ -89,12 +89,13 @@ def test_deploys_the_shipped_function_with_its_trigger_and_retries(
     (trigger,) = hook.list_triggers(function_name)
     assert trigger["Type"] == "cos"
     assert trigger["TriggerDesc"] == cos_trigger_desc("cos:ObjectCreated:*", "incoming/", ".log")
-    assert hook.get_event_invoke_config(function_name)["RetryConfig"] == [{"RetryNum": 2}]
+    # SCF's default is 2: 1 shows the operator sets it.
+    assert hook.get_event_invoke_config(function_name)["RetryConfig"] == [{"RetryNum": 1}]
     output = capsys.readouterr()
     assert PASSWORD not in output.out + output.err
     assert redact(f"x {PASSWORD} y") == "x *** y"
 
-    again = bridge_op(function_name, bucket, airflow_api).execute(CONTEXT)
+    again = bridge_op(function_name, bucket, airflow_api, async_retries=1).execute(CONTEXT)
     assert (again["created"], again["code_updated"], again["configuration_updated"]) == (
         False,
         False,
@@ -106,6 +107,7 @@ def test_deploys_the_shipped_function_with_its_trigger_and_retries(
 def test_the_function_ships_with_the_core_it_imports(function_name, bucket, airflow_api):
     op = bridge_op(function_name, bucket, airflow_api)
     assert op.code_dir == str(FUNCTION_DIR)
+    assert op.async_retries == 2  # SCF retries a failed invocation: the idempotency key's case
     assert op.include_packages == ("scf_snova_core",)
     assert op.environment is None  # filled from the connection at run time, never rendered
 
@@ -126,3 +128,12 @@ def test_the_api_url_comes_from_the_connection(host, schema, port, url):
 def test_a_connection_without_host_is_refused():
     with pytest.raises(InvalidInputError, match="needs host"):
         api_base_url(SimpleNamespace(conn_id="c", host="", schema=None, port=None))
+
+
+def test_the_push_page_quotes_the_dag_verbatim():
+    from pathlib import Path
+
+    from scf_snova_devel.docs import assert_doc_quotes_dags
+
+    root = Path(__file__).resolve().parents[2]
+    assert_doc_quotes_dags(root / "docs" / "push.md", root / "dags" / "cos_push_import.py")

@@ -56,6 +56,9 @@ class FakeAirflow(ThreadingHTTPServer):
         self.token_lifetime = 3600.0
         #: Store the next N posted events, then answer 503 (the client sees a failure).
         self.fail_after_post = 0
+        #: Answer the next N event listings with 500, as Airflow 3.3 does while a run an event
+        #: created is queued (apache/airflow#71360).
+        self.listing_errors = 0
         self.lock = threading.Lock()
 
     @property
@@ -139,6 +142,11 @@ class _Handler(BaseHTTPRequestHandler):
             found = [a for a in assets if query.get("uri_pattern", "") in a["uri"]]
             return self._reply(200, {"assets": found, "total_entries": len(found)})
         if split.path == "/api/v2/assets/events":
+            with server.lock:
+                failing = server.listing_errors > 0
+                server.listing_errors -= failing
+            if failing:
+                return self._reply(500, {"detail": "Internal Server Error"})
             since = datetime.fromisoformat(query["timestamp_gte"].replace("Z", "+00:00"))
             with server.lock:
                 matching = [
@@ -267,6 +275,19 @@ def test_a_failure_after_the_post_then_the_retry_posts_once(bridge, airflow_api)
     retry = bridge.main_handler(event, {"request_id": "scf-1"})
     assert retry["duplicates"] == 1 and retry["posted"] == 0
     assert airflow_api.count("POST", "/api/v2/assets/events") == posts
+    assert len(airflow_api.events) == 1
+
+
+def test_a_500_from_the_event_listing_is_waited_out(bridge, airflow_api, monkeypatch):
+    monkeypatch.setattr(bridge, "LISTING_RETRY_DELAYS", (0.01, 0.01, 0.01))
+    event = _upload("incoming/a.log", "req-1")
+    bridge.main_handler(event, {})
+    airflow_api.listing_errors = 2
+    assert bridge.main_handler(event, {})["duplicates"] == 1
+    assert len(airflow_api.events) == 1
+    airflow_api.listing_errors = 10  # longer than the function waits: SCF retries it
+    with pytest.raises(bridge.AirflowAPIError, match="HTTP 500"):
+        bridge.main_handler(event, {})
     assert len(airflow_api.events) == 1
 
 

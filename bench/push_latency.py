@@ -125,7 +125,7 @@ def _side(stack, token, emulator, cos, bucket, prefix, dag_id, uploads, window) 
     events = wait(
         polled(all_in), deadline, f"{uploads} events on {prefix} and their runs", interval=0.5
     )
-    lists = emulator.control.stats()["cos"].get("LIST", 0)
+    lists = emulator.control.stats().get("cos", {}).get("LIST", 0)
     queued = {r["dag_run_id"]: epoch(r["queued_at"]) for r in runs(stack, token, dag_id)}
     to_event, to_queued = [], []
     for event in events:
@@ -173,7 +173,7 @@ def run(env, uploads: int = 20, window: float = 60.0) -> Section:
         wait(lambda: stack._dag_parsed("bench_poll", token), 120, "the poll DAG", interval=1)
         emulator.control.reset_stats()
         wait(
-            lambda: emulator.control.stats()["cos"].get("LIST", 0),
+            lambda: emulator.control.stats().get("cos", {}).get("LIST", 0),
             POLL_INTERVAL + 120,
             "the watcher's first poll",
             interval=0.5,

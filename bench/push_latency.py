@@ -139,7 +139,7 @@ def _side(stack, token, emulator, cos, bucket, prefix, dag_id, uploads, window) 
 def run(env, uploads: int = 20, window: float = 60.0) -> Section:
     """Both sides on one standalone (see the module docstring)."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from system.push_stack import push_stack, run_to_completion, wait
+    from system.push_stack import push_stack, run_to_completion, unpause, wait
 
     from bench.env import tencentcloud_conn
 
@@ -171,6 +171,7 @@ def run(env, uploads: int = 20, window: float = 60.0) -> Section:
         push = _side(stack, token, emulator, cos, bucket, "push/", "bench_push", uploads, window)
         (work / "stack" / "dags" / "bench_poll.py").write_text(POLL_DAG)
         wait(lambda: stack._dag_parsed("bench_poll", token), 120, "the poll DAG", interval=1)
+        unpause(stack, token, "bench_poll")  # the triggerer runs watchers of unpaused DAGs only
         emulator.control.reset_stats()
         wait(
             lambda: emulator.control.stats().get("cos", {}).get("LIST", 0),

@@ -159,6 +159,9 @@ def run(env, uploads: int = 20, window: float = 60.0) -> Section:
         "BENCH_PUSH_BUCKET": bucket,
         # A new DAG file is found within seconds (the poll side adds one).
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # Active when first parsed: a watcher's trigger is registered when its DAG file is
+        # parsed, and only for a DAG that is not paused (the stack parses each file once).
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
     with push_stack(work / "stack", metadata_uri, [push_file], extra, ["bench_push"]) as (
         stack,
@@ -173,12 +176,15 @@ def run(env, uploads: int = 20, window: float = 60.0) -> Section:
         wait(lambda: stack._dag_parsed("bench_poll", token), 120, "the poll DAG", interval=1)
         unpause(stack, token, "bench_poll")  # the triggerer runs watchers of unpaused DAGs only
         emulator.control.reset_stats()
-        wait(
-            lambda: emulator.control.stats().get("cos", {}).get("LIST", 0),
-            POLL_INTERVAL + 120,
-            "the watcher's first poll",
-            interval=0.5,
-        )
+        try:
+            wait(
+                lambda: emulator.control.stats().get("cos", {}).get("LIST", 0),
+                POLL_INTERVAL + 120,
+                "the watcher's first poll",
+                interval=0.5,
+            )
+        except TimeoutError as err:
+            raise RuntimeError(f"{err}:\n{stack.log_tail(20000)}") from err
         token = stack.api_token()
         poll = _side(stack, token, emulator, cos, bucket, "poll/", "bench_poll", uploads, window)
     return _section(push, poll, uploads, window, load_before)

@@ -112,27 +112,33 @@ def _side(stack, token, emulator, cos, bucket, prefix, dag_id, uploads, window) 
         cos.put_object(Bucket=bucket, Key=key, Body=f"{n}\n".encode())
     deadline = window + 2 * POLL_INTERVAL + 120
 
-    def all_in():
+    def read_events():
         try:
-            events = asset_events(stack, token, asset)
+            return asset_events(stack, token, asset)
         except urllib.error.HTTPError as err:
             if err.code == 500:  # a created run still queued (apache/airflow#71360)
                 return None
             raise
-        created = [e for e in events if e["created_dagruns"]]
-        return events if len(events) >= uploads and len(created) == len(events) else None
 
-    events = wait(
-        polled(all_in), deadline, f"{uploads} events on {prefix} and their runs", interval=0.5
-    )
+    def all_in():
+        events = read_events()
+        if events is None or len(events) < uploads:
+            return None
+        return events if all(e["created_dagruns"] for e in events) else None
+
+    try:
+        events = wait(polled(all_in), deadline, f"{uploads} events on {prefix}", interval=0.5)
+    except TimeoutError:  # report what arrived: the table shows the event count
+        events = wait(polled(read_events), 60, f"the events on {prefix}", interval=1)
     lists = emulator.control.stats().get("cos", {}).get("LIST", 0)
     queued = {r["dag_run_id"]: epoch(r["queued_at"]) for r in runs(stack, token, dag_id)}
     to_event, to_queued = [], []
     for event in events:
         start = uploaded[event["extra"]["payload"]["key"]]
         to_event.append(epoch(event["timestamp"]) - start)
-        run_ids = [r["run_id"] for r in event["created_dagruns"]]
-        to_queued.append(min(queued[r] for r in run_ids if r in queued) - start)
+        created = [queued[r["run_id"]] for r in event["created_dagruns"] if r["run_id"] in queued]
+        if created:
+            to_queued.append(min(created) - start)
     return {"events": len(events), "lists": lists, "to_event": to_event, "to_queued": to_queued}
 
 

@@ -23,6 +23,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["airflow_scf_snova", "airflow_scf_snova.*"]),
     include_package_data=True,
+    # The COS-to-asset bridge's SCF function: code deployed by an operator, not a module.
+    package_data={"airflow_scf_snova.scf.bridge": ["function/*.py"]},
     install_requires=[
         # Released in lockstep with the provider (tests/test_packaging.py checks the versions).
         f"scf-snova-core=={VERSION}",

@@ -109,6 +109,7 @@ def get_provider_info() -> dict:
                     "operators.scf_layers",
                     "operators.scf_triggers",
                     "operators.scf_async",
+                    "operators.scf_bridge",
                 ),
             },
             {"integration-name": INTEGRATION_COS, "python-modules": _modules("operators.cos")},

@@ -33,6 +33,7 @@ NAMES = (
     "load_throughput",
     "demo_time",
     "small_files",
+    "push_latency",
 )
 
 
@@ -45,6 +46,7 @@ def _benchmarks(env, quick: bool, reps: int | None):
         invoke_overhead,
         load_throughput,
         parse_cost,
+        push_latency,
         sensor_cost,
         small_files,
     )
@@ -75,6 +77,9 @@ def _benchmarks(env, quick: bool, reps: int | None):
         "demo_time": lambda: demo_time.run(reps=r(1, 1)),
         "small_files": lambda: small_files.run(
             env, objects=30 if quick else 1000, kb=10, reps=r(3, 1)
+        ),
+        "push_latency": lambda: push_latency.run(
+            env, uploads=3 if quick else 20, window=6.0 if quick else 60.0
         ),
     }
 

@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import demo_push
 from demo_data import ALL_FILES, BATCHES, DECOYS, EXPECTED_ROWS, EXPECTED_SUM
 from demo_env import BIN, REPO, DemoEnvironment, DemoError, wait_until
 from demo_runner import DagRunner, RunnerError
@@ -483,6 +484,7 @@ def run_ui(env: DemoEnvironment, port: int | None = None) -> int:
         }
     )
     env.airflow("dags", "unpause", "cos_event_import", log_name="airflow-unpause")
+    demo_push.prepare(env, url)  # the COS-to-asset bridge's user, connection and DAGs
     env.log(f"  starting airflow standalone on {url} (log: {env._rel(env.log_path('standalone'))})")
     standalone = env.popen([str(BIN / "airflow"), "standalone"], log_name="standalone")
 
@@ -499,6 +501,7 @@ def run_ui(env: DemoEnvironment, port: int | None = None) -> int:
             return None
 
     logins = wait_until(ready, "the Airflow UI", timeout=600, interval=1)
+    demo_push.deploy(env, url, logins)
     (env.root / "running.json").write_text(json.dumps({"endpoint": env.endpoint, "url": url}))
     env.log("")
     env.log(f"  Airflow UI: {url}")
@@ -508,6 +511,7 @@ def run_ui(env: DemoEnvironment, port: int | None = None) -> int:
     env.log("   simple_auth_manager_passwords.json.generated)")
     env.log("  cos_event_import is unpaused: upload a file to see an asset-triggered run:")
     env.log("    .venv/bin/python scripts/demo.py --put snova/2024-06-04/app-01.log")
+    demo_push.hints(env)
     env.log("  Ctrl-C stops Airflow, the emulator and PostgreSQL.")
     try:
         standalone.wait()

@@ -163,6 +163,11 @@ def test_provider_wheel_holds_the_package_its_entry_point_and_the_core_pin(artif
     assert packages == {"airflow_scf_snova"}
     for module in ("__init__.py", "get_provider_info.py", "hooks/scf.py", "operators/base.py"):
         assert f"airflow_scf_snova/{module}" in names
+    # The COS-to-asset bridge's function: code the operator deploys, package data, not a module.
+    bridge = "airflow_scf_snova/scf/bridge/function/index.py"
+    assert bridge in names
+    with zipfile.ZipFile(artifacts[PROVIDER]["wheel"]) as zf:
+        assert zf.read(bridge) == (ROOT / bridge).read_bytes()
     metadata = _metadata(info)
     assert (metadata["Name"], metadata["Version"]) == (PROVIDER, VERSION)
     requires = metadata.get_all("Requires-Dist")
@@ -212,6 +217,7 @@ def test_emulator_wheel_is_its_own_package_pinned_to_the_core(artifacts):
 def test_provider_sdist_ships_no_tests(artifacts):
     names = _sdist_names(artifacts[PROVIDER]["sdist"])
     assert "setup.py" in names and "README.md" in names
+    assert "airflow_scf_snova/scf/bridge/function/index.py" in names  # the wheel is built from it
     assert not [n for n in names if n.startswith("tests/")]
 
 

@@ -168,7 +168,7 @@ range of the totals (cold / warm).
 """
     return Section(
         name="demo_time",
-        title="`make demo` wall time",
+        title="7. `make demo` wall time",
         method=method,
         headers=["Step", "Cold (s)", "Warm (s)", "Range (s)"],
         rows=rows,

@@ -238,7 +238,7 @@ def _section(push, poll, uploads, window, load_before) -> Section:
     )
     return Section(
         name="push_latency",
-        title="6. Push vs poll: upload-to-run latency",
+        title="9. Push vs poll: upload-to-run latency",
         method=method,
         headers=[
             "Side",

@@ -272,7 +272,7 @@ interleaved rounds, medians reported.
 """
     return Section(
         name="small_files",
-        title="6. Many small files into Snova",
+        title="8. Many small files into Snova",
         method=method,
         headers=["Side", "Seconds (median)", "Range (s)", "Objects/s", "Rows/s", "MB/s"],
         rows=rows_out,

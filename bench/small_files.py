@@ -30,6 +30,7 @@ from bench.common import (
     Verdict,
     interleave,
     load_average,
+    markdown_table,
     median,
     publish_as_asked,
     python_child,
@@ -194,6 +195,8 @@ def run(
     try:
         results = interleave(sides, reps)
         target.truncate()
+        notes = _profile_notes(bucket, batch, workdir / "profile")
+        target.truncate()
     finally:
         target.close()
     measured: dict[str, dict[str, float]] = {}
@@ -271,6 +274,7 @@ beforehand (the joining is not timed). The psql figures are whole `psql` process
 interleaved rounds, medians reported.
 """
     return Section(
+        notes=notes,
         name="small_files",
         title="8. Many small files into Snova",
         method=method,
@@ -279,6 +283,58 @@ interleaved rounds, medians reported.
         verdicts=verdicts,
         load_before=load_before,
         load_after=load_average(),
+    )
+
+
+#: Where a batched load's time goes: cProfile entries (file suffix, function) per phase.
+PHASES = {
+    "read-ahead GETs (8 threads; started, then waited for)": (
+        ("sources.py", "prefetch"),
+        ("_base.py", "result"),
+    ),
+    "COPY into PostgreSQL": (
+        ("~", "<method 'copy_expert' of 'psycopg2.extensions.cursor' objects>"),
+    ),
+    "other SQL (lock, ledger, commit)": (
+        ("~", "<method 'execute' of 'psycopg2.extensions.cursor' objects>"),
+        ("~", "<method 'commit' of 'psycopg2.extensions.connection' objects>"),
+    ),
+    "listing (LIST requests)": (("cos.py", "_list_page"),),
+}
+
+
+def _profile_notes(bucket: str, batch: int, path: Path) -> str:
+    """One more batched load under ``cProfile`` (main thread): the share of ``execute`` each
+    phase took, so that a missed goal shows where the time goes."""
+    import pstats
+
+    python_child(
+        "small_files",
+        "--child",
+        bucket,
+        str(batch),
+        "joined",
+        env={**os.environ, "BENCH_PROFILE": str(path)},
+    )
+    stats = pstats.Stats(f"{path}.{batch}.joined").stats  # type: ignore[attr-defined]
+    total = max(
+        ct for (_f, _l, name), (_cc, _nc, _tt, ct, _c) in stats.items() if name == "execute"
+    )
+    rows = []
+    for phase, entries in PHASES.items():
+        seconds = sum(
+            ct
+            for (file, _line, name), (_cc, _nc, _tt, ct, _c) in stats.items()
+            if any(file.endswith(suffix) and name == func for suffix, func in entries)
+        )
+        rows.append([phase, f"{seconds:.3f}", f"{100 * seconds / total:.0f} %"])
+    rest = total - sum(float(row[1]) for row in rows)
+    rows.append(["everything else", f"{rest:.3f}", f"{100 * rest / total:.0f} %"])
+    return (
+        f"**Where a batched load's time goes.** One more load at `batch_size={batch}` after the "
+        f"rounds, under `cProfile` (its main thread; the read-ahead GETs run on other threads, "
+        f"so their cost shows as the main thread starting and waiting for them): `execute` took "
+        f"{total:.3f} s.\n\n" + markdown_table(["Phase", "Seconds", "Share of execute"], rows)
     )
 
 

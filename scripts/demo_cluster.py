@@ -145,15 +145,16 @@ def table(report: dict) -> str:
     p = report.get("probe", {})
     row(
         "probe",
-        f"one task on each worker, recorded as {p.get('hosts')}; {p.get('tasks')} "
+        f"one task on each worker, recorded as {_pairs(p.get('hosts'))}; {p.get('tasks')} "
         f"tasks, {p.get('worker_cpu_seconds_per_task')} worker CPU-s per task start",
     )
     s1 = report.get("overlapping_imports", {})
     row(
         "overlapping_imports",
         f"{s1.get('runs')} runs over {s1.get('objects')} objects into "
-        f"{s1.get('tables')} tables; tasks per worker {s1.get('tasks_per_worker')} (loads "
-        f"{s1.get('loads_per_worker')}); each table: every object once in the ledger, "
+        f"{s1.get('tables')} tables; tasks per worker {_pairs(s1.get('tasks_per_worker'))} "
+        f"(loads {_pairs(s1.get('loads_per_worker'))}); each table: every object once in the "
+        "ledger, "
         "its rows once in the table",
     )
     s2 = report.get("deferred_sensors", {})
@@ -181,6 +182,11 @@ def table(report: dict) -> str:
             "a new one started; every sensor fired once",
         )
     return "\n".join(lines)
+
+
+def _pairs(mapping: dict | None) -> str:
+    """``a: 1, b: 2`` (sorted by key) for a table cell."""
+    return ", ".join(f"{key}: {value}" for key, value in sorted((mapping or {}).items()))
 
 
 def settings_text() -> str:

@@ -41,7 +41,7 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["seed", "tencentcloud", "scf", "cos", "push"],
-):
+) as bridge_dag:
     # [START howto_operator_scf_cos_asset_bridge]
     SCFDeployCOSAssetBridgeOperator(
         task_id="deploy_bridge",
@@ -61,7 +61,7 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["seed", "tencentcloud", "cos", "snova", "event-driven", "push"],
-):
+) as dag:
 
     @task
     def pushed_objects(triggering_asset_events=None) -> list[dict]:

@@ -65,6 +65,7 @@ def secrets_world(airflow_db, snova_server, tmp_path_factory):
         token=f"TokenCanary{tag}Xv",
         db_password=f"DbPasswordCanary{tag}Wk",
         visit_password=f"VisitPasswordCanary{tag}Jm",
+        api_password=f"ApiPasswordCanary{tag}Rp",
         suffix=tag[:6],
     )
     server = EmulatorServer(
@@ -115,6 +116,15 @@ def secrets_world(airflow_db, snova_server, tmp_path_factory):
         "AIRFLOW_CONN_SNOVA_SCF_VISIT": (
             f"snova://{visit_role}:{quote(canaries.visit_password, safe='')}@{where}"
         ),
+        # The push bridge's Airflow user: the deploy puts it into the function's environment.
+        "AIRFLOW_CONN_AIRFLOW_API": json.dumps(
+            {
+                "conn_type": "http",
+                "host": "http://127.0.0.1:9",
+                "login": "scf_bridge",
+                "password": canaries.api_password,
+            }
+        ),
         "SNOVA_IMPORT_BUCKET": import_bucket,
         "COS_EXAMPLE_BUCKET": import_bucket,
     }
@@ -128,6 +138,7 @@ def secrets_world(airflow_db, snova_server, tmp_path_factory):
             "token": canaries.token,
             "snova_default password": canaries.db_password,
             "snova_scf_visit password": canaries.visit_password,
+            "airflow_api password": canaries.api_password,
         },
         dsn=urlunsplit(parts._replace(path=f"/{database}")),
     )
@@ -144,13 +155,23 @@ def secrets_world(airflow_db, snova_server, tmp_path_factory):
     admin.close()
 
 
-def _load_dag(path: Path):
+def _load_dags(path: Path) -> list:
+    """Every DAG a file defines, in definition order (a file may hold several)."""
     import importlib.util
+
+    from airflow.sdk import DAG
 
     spec = importlib.util.spec_from_file_location(f"secrets_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.dag
+    dags = list(dict.fromkeys(v for v in vars(module).values() if isinstance(v, DAG)))
+    assert dags, f"{path.name} binds no DAG to a module-level name"
+    return dags
+
+
+def _load_dag(path: Path):
+    (dag,) = _load_dags(path)
+    return dag
 
 
 def _run_rows(run_id: str, dag_id: str) -> tuple[list[str], list[str], list[str]]:
@@ -211,8 +232,7 @@ def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
     assert {p.name for p in files} >= {"example_scf.py", "example_snova.py"}
     report, leaks, failed, seconds, all_rendered = [], {}, {}, {}, []
     totals = {"xcoms": 0, "rendered": 0, "tasks": 0}
-    for path in files:
-        dag = _load_dag(path)
+    for dag in [dag for path in files for dag in _load_dags(path)]:
         started = time.monotonic()
         run = dag.test(run_conf=_run_conf(dag.dag_id, secrets_world.canaries))
         seconds[dag.dag_id] = time.monotonic() - started
@@ -250,7 +270,7 @@ def test_no_secret_in_any_dag_run(secrets_world, capfd, caplog):
     record(
         "secrets.example-dags",
         f"{len(files)} DAGs ({', '.join(p.stem for p in files)}), {totals['tasks']} task "
-        f"instances, all successful: 0 occurrences of the 4 secrets in task output (unmasked "
+        f"instances, all successful: 0 occurrences of the 5 secrets in task output (unmasked "
         f"stdout/stderr and Python logging), {totals['xcoms']} XComs, {totals['rendered']} "
         f"rendered-field rows ({len(redacted)} deploy environments stored with "
         '`"DB_PASSWORD": "***"`), task states and every table of the metadata database',

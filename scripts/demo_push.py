@@ -2,21 +2,22 @@
 
 Before ``airflow standalone`` starts, :func:`prepare` adds the bridge's Airflow user
 ``scf_bridge`` (simple auth manager role ``op``) with a password of its own in the generated
-passwords file, the ``airflow_api`` connection that carries it, and unpauses
-``cos_push_bridge_deploy`` and ``cos_push_import``. Once the UI answers, :func:`deploy` triggers
-``cos_push_bridge_deploy`` through the REST API and waits for it: from then on, each ``.log``
-uploaded under ``snova-push/`` starts a ``cos_push_import`` run about a second later, without
-listing the bucket.
+passwords file, and the ``airflow_api`` connection that carries it. Once the UI answers,
+:func:`deploy` waits for the DAG processor to store ``cos_push_bridge_deploy`` and
+``cos_push_import``, unpauses both, triggers the deploy through the REST API and waits for it:
+from then on, each ``.log`` uploaded under ``snova-push/`` starts a ``cos_push_import`` run
+about a second later, without listing the bucket.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import urllib.error
 import urllib.request
 from typing import Any
 
-from demo_env import DemoEnvironment, DemoError, wait_until
+from demo_env import REPO, DemoEnvironment, DemoError, wait_until
 
 BRIDGE_USER = "scf_bridge"
 PUSH_PREFIX = "snova-push/"
@@ -25,7 +26,11 @@ DAGS = ("cos_push_bridge_deploy", "cos_push_import")
 
 
 def prepare(env: DemoEnvironment, url: str) -> None:
-    """The bridge's user, its connection, and the push DAGs unpaused (before standalone)."""
+    """The push DAG file in the demo's DAG folder, the bridge's user and its connection (before
+    standalone)."""
+    link = env.dags_folder / "cos_push_import.py"
+    if not link.is_symlink():
+        link.symlink_to(REPO / "dags" / "cos_push_import.py")
     path = env.airflow_home / PASSWORDS_FILE
     text = path.read_text() if path.exists() else ""
     passwords = json.loads(text) if text.strip() else {}
@@ -46,16 +51,16 @@ def prepare(env: DemoEnvironment, url: str) -> None:
             ),
         }
     )
-    for dag_id in DAGS:
-        env.airflow("dags", "unpause", dag_id, log_name=f"airflow-unpause-{dag_id}")
 
 
-def _api(url: str, path: str, token: str | None = None, body: Any = None) -> dict:
+def _api(
+    url: str, path: str, token: str | None = None, body: Any = None, method: str | None = None
+) -> dict:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{url}{path}", data=data, headers=headers)
+    request = urllib.request.Request(f"{url}{path}", data=data, headers=headers, method=method)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=30) as response:
         return json.loads(response.read())
@@ -68,6 +73,20 @@ def deploy(env: DemoEnvironment, url: str, logins: dict[str, str]) -> None:
     """
     login = {"username": "admin", "password": logins["admin"]}
     token = _api(url, "/auth/token", body=login)["access_token"]
+
+    def parsed(dag_id: str) -> bool:
+        try:
+            return bool(_api(url, f"/api/v2/dags/{dag_id}", token))
+        except urllib.error.HTTPError as err:
+            if err.code == 404:  # the DAG processor has not stored it yet
+                return False
+            raise
+
+    for dag_id in DAGS:  # new DAGs are paused: unpause them once the DAG processor has them
+        wait_until(
+            lambda dag_id=dag_id: parsed(dag_id), f"{dag_id} to be parsed", timeout=300, interval=1
+        )
+        _api(url, f"/api/v2/dags/{dag_id}", token, {"is_paused": False}, method="PATCH")
     env.log("  deploying the COS-to-asset bridge (cos_push_bridge_deploy)...")
     run = _api(url, "/api/v2/dags/cos_push_bridge_deploy/dagRuns", token, {"logical_date": None})[
         "dag_run_id"
